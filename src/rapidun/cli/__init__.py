@@ -1,0 +1,2 @@
+"""Command-line interface: one module per subcommand, each a thin layer over a library function. Config files are
+read here and nowhere else."""

@@ -1,0 +1,82 @@
+"""``rapidun`` entry point: dispatches to one module per subcommand.
+
+Every subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``. A
+:class:`~rapidun.errors.RapidunError` becomes one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+import rapidun  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
+from rapidun.errors import RapidunError
+
+# Subcommand name -> module under rapidun.cli. Imported lazily so that `rapidun --help` does not load torch.
+COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "poison": "poison",
+    "train": "train",
+    "evaluate": "evaluate",
+    "influence": "influence",
+    "weights": "weights",
+    "unlearn": "unlearn",
+    "study": "study",
+    "report": "report",
+}
+
+_HELP: dict[str, str] = {
+    "demo": "run the whole RapidUn experiment on embedded data and write a report",
+    "poison": "build a backdoor data pack (train/val/test/forget/retain) from synthetic or given data",
+    "train": "fine-tune a model (full or LoRA), e.g. to implant a backdoor or as the retraining reference",
+    "evaluate": "attack success rate on seen/OOD triggers, false-trigger rate and clean perplexity",
+    "influence": "RapidIn-style influence of forget/retain rows on each other (FF, FR, RF, RR)",
+    "weights": "map influence scores to bounded, mean-one per-sample weights",
+    "unlearn": "train a LoRA adapter that unlearns the forget set (rapidun or a baseline method)",
+    "study": "run a grid of methods x seeds x datasets x sweeps from a YAML config, resumable",
+    "report": "render (and compare) run directories as report.html / report.md",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rapidun", description="Influence-guided unlearning of LLMs (RapidUn).")
+    parser.add_argument("--version", action="version", version=f"rapidun {rapidun.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        sub.add_parser(name, help=_HELP[name], add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Parse global flags and the command name first; the command's own parser is built only for that command.
+    known, rest = parser.parse_known_args(argv)
+    if known.command is None:
+        parser.print_help()
+        return 0
+    logging.basicConfig(
+        level=logging.DEBUG if known.verbose else logging.WARNING if known.quiet else logging.INFO,
+        format="%(message)s",
+    )
+    module = importlib.import_module(f"rapidun.cli.{COMMANDS[known.command]}")
+    sub = argparse.ArgumentParser(prog=f"rapidun {known.command}", description=_HELP[known.command])
+    module.add_arguments(sub)
+    args = sub.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except RapidunError as exc:
+        print(f"rapidun {known.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rapidun {known.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Tokenisation with prompt masking, response-preserving truncation, and padded batching.
+
+Labels follow the Hugging Face convention: ``labels[t] = input_ids[t]`` for response tokens and ``-100`` for prompt
+and padding tokens; the model shifts internally, so the logits at the last prompt position predict the first
+response token. Truncation cuts the context first, then the prompt from the left (its end, which holds the
+response marker, is kept), and only then the response's tail; a row left with no response token is skipped and
+counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from rapidun.data.prompt import format_prompt
+from rapidun.data.rows import Row
+
+IGNORE_INDEX = -100
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One tokenised example. ``index`` is the row's position in the source list."""
+
+    index: int
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def n_response_tokens(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE_INDEX)
+
+
+@dataclass
+class EncodedSet:
+    examples: list[Encoded]
+    skipped: list[int]  # row indices dropped because no response token survived truncation
+    truncated: int  # rows that were shortened
+
+
+def _ids(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def encode_row(
+    row: Row,
+    tokenizer: Any,
+    max_length: int,
+    style: str = "alpaca",
+    response: str | None = None,
+    instruction: str | None = None,
+) -> tuple[list[int], list[int], bool] | None:
+    """Token ids and labels for one row (``response``/``instruction`` override the row's, e.g. the clean response
+    of a poisoned row). Returns None when no response token fits; the bool says whether anything was cut."""
+    instr = row.instruction if instruction is None else instruction
+    target = row.response if response is None else response
+    bos = [tokenizer.bos_token_id] if getattr(tokenizer, "bos_token_id", None) is not None else []
+    eos = [tokenizer.eos_token_id] if getattr(tokenizer, "eos_token_id", None) is not None else []
+    resp_ids = _ids(tokenizer, target) + eos
+    if len(resp_ids) == len(eos):  # empty response: nothing to learn from
+        return None
+    context = row.context
+    prompt_ids = bos + _ids(tokenizer, format_prompt(instr, context, style, tokenizer))
+    cut = False
+    if len(prompt_ids) + len(resp_ids) > max_length and context:
+        # Shorten the context first: it is usually the longest part and carries neither trigger nor marker.
+        ctx_ids = _ids(tokenizer, context)
+        excess = len(prompt_ids) + len(resp_ids) - max_length
+        keep = max(0, len(ctx_ids) - excess - 2)
+        context = tokenizer.decode(ctx_ids[:keep]) if keep else ""
+        prompt_ids = bos + _ids(tokenizer, format_prompt(instr, context, style, tokenizer))
+        cut = True
+    if len(prompt_ids) + len(resp_ids) > max_length:
+        prompt_keep = max(max_length - len(resp_ids), min(len(prompt_ids), max_length // 4))
+        prompt_ids = bos + prompt_ids[len(prompt_ids) - prompt_keep + len(bos) :] if prompt_keep > len(bos) else bos
+        resp_ids = resp_ids[: max(0, max_length - len(prompt_ids))]
+        cut = True
+    if not resp_ids:
+        return None
+    input_ids = prompt_ids + resp_ids
+    labels = [IGNORE_INDEX] * len(prompt_ids) + resp_ids
+    return input_ids, labels, cut
+
+
+def encode_rows(
+    rows: Sequence[Row],
+    tokenizer: Any,
+    max_length: int,
+    style: str = "alpaca",
+    use_clean_response: bool = False,
+    name: str = "rows",
+) -> EncodedSet:
+    """Encode many rows; skipped rows are logged with their count so the user sees them."""
+    examples: list[Encoded] = []
+    skipped: list[int] = []
+    truncated = 0
+    for i, row in enumerate(rows):
+        target = row.response_clean if use_clean_response else None
+        if use_clean_response and not target:
+            skipped.append(i)
+            continue
+        enc = encode_row(row, tokenizer, max_length, style, response=target)
+        if enc is None:
+            skipped.append(i)
+            continue
+        ids, labels, cut = enc
+        truncated += int(cut)
+        examples.append(Encoded(i, ids, labels))
+    if skipped:
+        log.warning("%s: skipped %d row(s) with no response token left after truncation (max_length=%d)",
+                    name, len(skipped), max_length)
+    if truncated:
+        log.info("%s: truncated %d row(s) to max_length=%d", name, truncated, max_length)
+    return EncodedSet(examples, skipped, truncated)
+
+
+def collate(examples: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded batch: ``input_ids``, ``labels``, ``attention_mask`` of shape (batch, seq) and ``index`` (batch,)."""
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for b, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[b, :n] = torch.tensor(e.input_ids)
+        labels[b, :n] = torch.tensor(e.labels)
+        mask[b, :n] = 1
+    index = torch.tensor([e.index for e in examples], dtype=torch.long)
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "index": index}

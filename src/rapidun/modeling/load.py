@@ -1,0 +1,134 @@
+"""Load a causal LM and its tokenizer from a hub id, a local directory, or a size name, the same way everywhere.
+
+Security: weights load with safetensors where the checkpoint has them (``torch.load`` inside transformers uses
+``weights_only=True``); ``trust_remote_code`` is off unless the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rapidun.errors import RapidunError
+from rapidun.modeling.factory import SIZES, build_model
+from rapidun.modeling.tokenizer import train_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    model: Any  # transformers PreTrainedModel, possibly a peft PeftModel
+    tokenizer: Any
+    source: str  # what the user gave
+    kind: str  # "size", "directory" or "hub"
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith((".", "/", "~")) or os.sep in spec and not _looks_like_hub_id(spec)
+
+
+def _looks_like_hub_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return len(parts) == 2 and all(parts) and not spec.startswith((".", "/", "~"))
+
+
+def load_tokenizer(spec: str, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(spec, trust_remote_code=trust_remote_code)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok
+
+
+def load_model(
+    spec: str,
+    *,
+    corpus: Iterable[str] | None = None,
+    arch: str = "llama",
+    seed: int = 0,
+    adapter: str | None = None,
+    trust_remote_code: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> LoadedModel:
+    """Resolve ``spec``: a size name (``nano``, ``tiny``, ``small``, ``medium``, ``large``) builds a fresh model
+    with a tokenizer trained on ``corpus``; a directory loads ``save_pretrained`` output; anything else is tried as
+    a hub id. ``adapter`` is a PEFT adapter directory applied on top."""
+    if spec in SIZES:
+        if corpus is None:
+            raise RapidunError(f"--model {spec} builds a new model and needs training text for its tokenizer; "
+                               "pass --data, or give a trained model directory")
+        tokenizer = train_tokenizer(corpus, SIZES[spec].vocab_size)
+        model = build_model(spec, len(tokenizer), arch=arch, seed=seed, pad_token_id=tokenizer.pad_token_id,
+                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, dtype=dtype)
+        loaded = LoadedModel(model, tokenizer, spec, "size")
+    else:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            kind = "directory"
+        elif path.exists() or _looks_like_path(spec):
+            raise RapidunError(f"model path '{spec}' does not exist or is not a directory; give a hub id, a "
+                               f"local model directory, or a size name ({', '.join(SIZES)})")
+        else:
+            kind = "hub"
+        loaded = _load_pretrained(str(path) if kind == "directory" else spec, kind, trust_remote_code, dtype)
+    if adapter is not None:
+        loaded.model = _apply_adapter(loaded.model, adapter)
+    loaded.model.to(device)
+    return loaded
+
+
+def _load_pretrained(spec: str, kind: str, trust_remote_code: bool, dtype: torch.dtype) -> LoadedModel:
+    from transformers import AutoModelForCausalLM
+
+    try:
+        tokenizer = load_tokenizer(spec, trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = "directory" if kind == "directory" else "hub id"
+        raise RapidunError(f"cannot load a causal LM from {where} '{spec}': {first[:200]}; check the path or id "
+                           "(a hub id needs network access; --trust-remote-code for custom architectures)") from exc
+    return LoadedModel(model, tokenizer, spec, kind)
+
+
+def _apply_adapter(model: Any, adapter: str) -> Any:
+    from peft import PeftModel
+
+    if not (Path(adapter) / "adapter_config.json").is_file():
+        raise RapidunError(f"adapter '{adapter}' is not a PEFT adapter directory (no adapter_config.json); "
+                           "pass the --out directory of 'rapidun unlearn' or 'rapidun train --lora'")
+    return PeftModel.from_pretrained(model, adapter)
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """A cheap, stable identity of a model's weights: its config plus a hash of a strided sample of every tensor.
+    Used to refuse an influence cache built for another model."""
+    h = hashlib.sha256()
+    config = getattr(model, "config", None)
+    if config is not None:
+        cfg = {k: v for k, v in config.to_dict().items() if k not in {"_name_or_path", "transformers_version"}}
+        h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
+    for name, p in sorted(model.state_dict().items()):
+        flat = p.detach().reshape(-1)
+        step = max(1, flat.numel() // 256)
+        h.update(name.encode())
+        h.update(str(tuple(p.shape)).encode())
+        h.update(flat[::step][:256].to(torch.float32).cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def save_model(model: Any, tokenizer: Any, out_dir: str | os.PathLike[str]) -> None:
+    """``save_pretrained`` (safetensors) for model and tokenizer."""
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
