@@ -7,6 +7,7 @@ size name wherever it accepts a hub id or a local directory.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedModel
@@ -33,8 +34,9 @@ SIZES: dict[str, ModelSize] = {
     "tiny": ModelSize(hidden=128, layers=4, heads=4, kv_heads=4, intermediate=344, vocab_size=2048),  # ~1.1M
     "small": ModelSize(hidden=256, layers=6, heads=8, kv_heads=8, intermediate=688, vocab_size=4096),  # ~5.8M
     "medium": ModelSize(hidden=512, layers=6, heads=8, kv_heads=8, intermediate=1376, vocab_size=8192),  # ~23M
-    "large": ModelSize(hidden=2048, layers=16, heads=16, kv_heads=8, intermediate=5632, vocab_size=32000,
-                       max_positions=2048),  # ~0.8B, for the GPU smoke benchmark
+    "large": ModelSize(
+        hidden=2048, layers=16, heads=16, kv_heads=8, intermediate=5632, vocab_size=32000, max_positions=2048
+    ),  # ~0.8B, for the GPU smoke benchmark
 }
 
 
@@ -50,7 +52,7 @@ def build_model(
 ) -> PreTrainedModel:
     """A randomly initialised causal LM of the given size; ``vocab_size`` must match the tokenizer's."""
     spec = SIZES[size] if isinstance(size, str) else size
-    common = dict(
+    common: dict[str, Any] = dict(
         vocab_size=vocab_size,
         hidden_size=spec.hidden,
         intermediate_size=spec.intermediate,
@@ -71,7 +73,8 @@ def build_model(
         model = MistralForCausalLM(MistralConfig(sliding_window=None, **common))
     else:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
-    return model.to(dtype)
+    model.to(dtype)  # type: ignore[call-arg]
+    return model
 
 
 def count_parameters(model: torch.nn.Module) -> int:

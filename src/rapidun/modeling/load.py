@@ -66,19 +66,31 @@ def load_model(
     a hub id. ``adapter`` is a PEFT adapter directory applied on top."""
     if spec in SIZES:
         if corpus is None:
-            raise RapidunError(f"--model {spec} builds a new model and needs training text for its tokenizer; "
-                               "pass --data, or give a trained model directory")
+            raise RapidunError(
+                f"--model {spec} builds a new model and needs training text for its tokenizer; "
+                "pass --data, or give a trained model directory"
+            )
         tokenizer = train_tokenizer(corpus, SIZES[spec].vocab_size)
-        model = build_model(spec, len(tokenizer), arch=arch, seed=seed, pad_token_id=tokenizer.pad_token_id,
-                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, dtype=dtype)
+        model = build_model(
+            spec,
+            len(tokenizer),
+            arch=arch,
+            seed=seed,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            dtype=dtype,
+        )
         loaded = LoadedModel(model, tokenizer, spec, "size")
     else:
         path = Path(spec).expanduser()
         if path.is_dir():
             kind = "directory"
         elif path.exists() or _looks_like_path(spec):
-            raise RapidunError(f"model path '{spec}' does not exist or is not a directory; give a hub id, a "
-                               f"local model directory, or a size name ({', '.join(SIZES)})")
+            raise RapidunError(
+                f"model path '{spec}' does not exist or is not a directory; give a hub id, a "
+                f"local model directory, or a size name ({', '.join(SIZES)})"
+            )
         else:
             kind = "hub"
         loaded = _load_pretrained(str(path) if kind == "directory" else spec, kind, trust_remote_code, dtype)
@@ -97,8 +109,10 @@ def _load_pretrained(spec: str, kind: str, trust_remote_code: bool, dtype: torch
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = "directory" if kind == "directory" else "hub id"
-        raise RapidunError(f"cannot load a causal LM from {where} '{spec}': {first[:200]}; check the path or id "
-                           "(a hub id needs network access; --trust-remote-code for custom architectures)") from exc
+        raise RapidunError(
+            f"cannot load a causal LM from {where} '{spec}': {first[:200]}; check the path or id "
+            "(a hub id needs network access; --trust-remote-code for custom architectures)"
+        ) from exc
     return LoadedModel(model, tokenizer, spec, kind)
 
 
@@ -106,8 +120,10 @@ def _apply_adapter(model: Any, adapter: str) -> Any:
     from peft import PeftModel
 
     if not (Path(adapter) / "adapter_config.json").is_file():
-        raise RapidunError(f"adapter '{adapter}' is not a PEFT adapter directory (no adapter_config.json); "
-                           "pass the --out directory of 'rapidun unlearn' or 'rapidun train --lora'")
+        raise RapidunError(
+            f"adapter '{adapter}' is not a PEFT adapter directory (no adapter_config.json); "
+            "pass the --out directory of 'rapidun unlearn' or 'rapidun train --lora'"
+        )
     return PeftModel.from_pretrained(model, adapter)
 
 

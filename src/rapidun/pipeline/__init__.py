@@ -1,0 +1,1 @@
+"""End-to-end pipelines built from the stages: the demo, the study grid, and multi-process plumbing."""

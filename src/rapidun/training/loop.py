@@ -1,0 +1,160 @@
+"""The one optimisation loop behind ``rapidun train`` and every ``rapidun unlearn`` method.
+
+Methods differ only in their loss: the loop takes ``loss_fn(ids, step) -> summed loss`` over the given sample ids
+and a precomputed *schedule* (the global sample ids of every optimiser step, drawn from the seed up front). Because
+the schedule is fixed before training, the batch composition, the number of steps and the learning-rate schedule
+do not depend on the number of processes, and a resumed run replays exactly the steps an uninterrupted run would.
+
+Per step t with global batch B_t: loss_t = (1/|B_t|) sum_{i in B_t} loss_fn({i}); with P processes each computes
+the sum over its shard ``B_t[rank::P]`` (in micro-batches), gradients are summed across processes (through
+``accelerate``) and divided by |B_t|, so 1 x 4 accumulation equals 4 x 1 and 2 processes equal 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from rapidun.errors import RapidunError
+from rapidun.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from rapidun.training.optim import OptimConfig, make_optimizer
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[Sequence[int], int], torch.Tensor]
+"""(sample ids of one micro-batch, step) -> scalar tensor: the SUM of the per-sample (weighted) losses."""
+
+StepHook = Callable[[int, float, Any], bool | None]
+"""(step just finished, 1-based; its loss; model) -> True to stop training early."""
+
+
+class TrainingDiverged(RapidunError):
+    """The loss became non-finite or left its bound; parameters are those before the offending update."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    micro_batch_size: int = 0  # samples per forward/backward within one process; 0 = the whole local shard
+    checkpoint_every: int = 0  # optimiser steps between checkpoints (0 = never, except when stopped by a hook)
+    resume: bool = True
+    max_abs_loss: float | None = None  # divergence bound on the step loss
+    desc: str = "training"
+    progress: bool = True
+
+
+@dataclass
+class LoopResult:
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed_from: int = 0
+    stopped_early: bool = False
+
+
+def _zero_like_grads(params: Sequence[torch.nn.Parameter]) -> None:
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+
+
+def train_loop(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    schedule: Sequence[Sequence[int]],
+    optim: OptimConfig,
+    cfg: LoopConfig,
+    run_dir: Path | None = None,
+    accelerator: Any = None,
+    on_step: StepHook | None = None,
+) -> LoopResult:
+    """Run ``len(schedule)`` optimiser steps over the model's trainable parameters.
+
+    ``accelerator``: an ``accelerate.Accelerator`` for multi-process runs (rows sharded, gradients summed);
+    ``run_dir``: where ``checkpoint/`` lives; with ``cfg.resume`` an existing checkpoint is continued.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise RapidunError("no trainable parameters: the model is fully frozen")
+    total = len(schedule)
+    optimizer, scheduler = make_optimizer(params, optim, total)
+    rank = accelerator.process_index if accelerator is not None else 0
+    world = accelerator.num_processes if accelerator is not None else 1
+    is_main = rank == 0
+    result = LoopResult(steps=total)
+    start_step = 0
+    if run_dir is not None and cfg.resume:
+        ckpt = find_checkpoint(run_dir)
+        if ckpt is not None:
+            start_step, extra = load_checkpoint(ckpt, model, optimizer, scheduler)
+            result.losses = list(extra.get("losses", []))
+            result.resumed_from = start_step
+            log.info("%s: resuming from step %d/%d (%s)", cfg.desc, start_step, total, ckpt)
+    model.train()
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, initial=start_step, desc=cfg.desc, disable=not (cfg.progress and is_main), leave=False)
+    for step in range(start_step, total):
+        ids = list(schedule[step])
+        local = ids[rank::world]
+        optimizer.zero_grad(set_to_none=False)
+        _zero_like_grads(params)
+        chunk = cfg.micro_batch_size or max(1, len(local))
+        local_sum = 0.0
+        for s in range(0, len(local), chunk):
+            part = local[s : s + chunk]
+            loss = loss_fn(part, step)
+            (loss / len(ids)).backward()
+            local_sum += float(loss.detach())
+        step_loss = local_sum
+        if world > 1:
+            for p in params:
+                torch.distributed.all_reduce(p.grad)  # type: ignore[arg-type]
+            t = torch.tensor([local_sum], dtype=torch.float64)
+            torch.distributed.all_reduce(t)
+            step_loss = float(t.item())
+        step_loss /= len(ids)
+        if not math.isfinite(step_loss) or (cfg.max_abs_loss is not None and abs(step_loss) > cfg.max_abs_loss):
+            bar.close()
+            what = "non-finite" if not math.isfinite(step_loss) else f"past the bound {cfg.max_abs_loss:g}"
+            raise TrainingDiverged(
+                f"{cfg.desc} diverged at step {step + 1}/{total}: loss {step_loss:.4g} is {what}; the last good "
+                "parameters were kept; lower --lr or use --bounded-ascent",
+                step,
+            )
+        if optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        result.losses.append(step_loss)
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        stop = bool(on_step(step + 1, step_loss, model)) if on_step is not None else False
+        done = step + 1 == total
+        if (
+            run_dir is not None
+            and is_main
+            and not done
+            and (stop or (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0))
+        ):
+            save_checkpoint(run_dir, model, optimizer, scheduler, step + 1, {"losses": result.losses})
+        if accelerator is not None:
+            accelerator.wait_for_everyone()
+        if stop:
+            result.stopped_early = True
+            result.steps = step + 1
+            break
+    bar.close()
+    result.seconds = time.perf_counter() - t0
+    model.eval()
+    return result

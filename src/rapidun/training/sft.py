@@ -1,0 +1,186 @@
+"""Supervised fine-tuning (``rapidun train``): full or LoRA, on a JSONL mix of instruction rows.
+
+Used to implant a backdoor (train on clean + poisoned rows) and as the retraining reference of RapidUn (the same
+recipe on clean rows only). The loss is the batch mean of the per-sample token-mean response cross-entropy.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rapidun.artifacts import atomic_write_json, ensure_dir, read_manifest, write_manifest
+from rapidun.costs import CostLedger
+from rapidun.data.rows import Row, rows_hash
+from rapidun.data.tokenize import collate, encode_rows
+from rapidun.errors import RapidunError
+from rapidun.modeling.load import save_model
+from rapidun.modeling.loss import per_sample_loss
+from rapidun.training.loop import LoopConfig, train_loop
+from rapidun.training.optim import OptimConfig
+
+log = logging.getLogger(__name__)
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    r: int = 16
+    alpha: int = 16
+    dropout: float = 0.05
+    targets: tuple[str, ...] = LORA_TARGETS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Fine-tuning recipe. Defaults suit the small from-scratch models of the demo (high lr, a few epochs)."""
+
+    epochs: float = 3.0
+    max_steps: int = 0  # > 0 overrides epochs
+    batch_size: int = 16
+    micro_batch_size: int = 0
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.05
+    grad_clip: float = 1.0
+    max_length: int = 256
+    prompt_style: str = "alpaca"
+    lora: LoraSettings | None = None
+    seed: int = 42
+    checkpoint_every: int = 50
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    final_loss: float
+    seconds: float
+    tokens_per_second: float
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+def epoch_schedule(n: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
+    """Global sample ids per optimiser step: seeded reshuffle every epoch, batches of ``batch_size``."""
+    rng = random.Random(seed)
+    out: list[list[int]] = []
+    order: list[int] = []
+    while len(out) < steps:
+        if len(order) < batch_size:
+            fresh = list(range(n))
+            rng.shuffle(fresh)
+            order.extend(fresh)
+        out.append(order[:batch_size])
+        order = order[batch_size:]
+    return out
+
+
+def apply_lora(model: Any, lora: LoraSettings) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.targets),
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, cfg)
+
+
+def train_model(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Row],
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    *,
+    overwrite: bool = False,
+    accelerator: Any = None,
+    progress: bool = True,
+    source: str = "",
+) -> TrainResult:
+    """Fine-tune ``model`` on ``rows`` and save it (or its LoRA adapter) with ``save_pretrained`` to ``out_dir``.
+
+    Resumes from ``out_dir/checkpoint`` when present; a finished ``out_dir`` (with ``manifest.json``) is refused
+    unless ``overwrite``. Writes ``run.json`` (resolved config, wall-clock, tokens/s, peak memory) and the manifest
+    last."""
+    out = ensure_dir(out_dir)
+    done = read_manifest(out)
+    if done is not None and not overwrite:
+        raise RapidunError(f"'{out}' already holds a finished training run; pass --overwrite or choose another --out")
+    if not rows:
+        raise RapidunError("no training rows; check --data")
+    ledger = CostLedger()
+    with ledger.stage("tokenize"):
+        enc = encode_rows(rows, tokenizer, cfg.max_length, cfg.prompt_style, name="train")
+    if not enc.examples:
+        raise RapidunError("every training row was skipped (no response token fits --max-length)")
+    examples = enc.examples
+    n = len(examples)
+    steps = cfg.max_steps or max(1, round(cfg.epochs * n / cfg.batch_size))
+    schedule = epoch_schedule(n, cfg.batch_size, steps, cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.lora is not None:
+        model = apply_lora(model, cfg.lora)
+    pad = tokenizer.pad_token_id
+    tokens = [0]
+
+    def loss_fn(ids: Sequence[int], step: int) -> torch.Tensor:
+        batch = collate([examples[i] for i in ids], pad)
+        tokens[0] += int(batch["attention_mask"].sum())
+        return per_sample_loss(model, batch).sum()
+
+    optim = OptimConfig(
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        grad_clip=cfg.grad_clip,
+        warmup_steps=int(cfg.warmup_ratio * steps),
+        schedule="cosine",
+    )
+    loop = LoopConfig(
+        micro_batch_size=cfg.micro_batch_size, checkpoint_every=cfg.checkpoint_every, desc="train", progress=progress
+    )
+    with ledger.stage("training"):
+        res = train_loop(model, loss_fn, schedule, optim, loop, run_dir=out, accelerator=accelerator)
+    is_main = accelerator is None or accelerator.is_main_process
+    with ledger.stage("save"):
+        if is_main:
+            save_model(model, tokenizer, out)
+    train_s = ledger.seconds("training")
+    run = {
+        "command": "train",
+        "source_model": source,
+        "config": asdict(cfg),
+        "n_rows": len(rows),
+        "n_examples": n,
+        "skipped_rows": len(enc.skipped),
+        "truncated_rows": enc.truncated,
+        "data_hash": rows_hash(rows),
+        "steps": res.steps,
+        "resumed_from_step": res.resumed_from,
+        "final_loss": res.losses[-1] if res.losses else float("nan"),
+        "losses": res.losses,
+        "wall_clock_s": train_s,
+        "tokens_per_s": tokens[0] / train_s if train_s > 0 else 0.0,
+        "stages": ledger.to_dict(),
+        "peak_rss_mb": max(s.peak_rss_mb for s in ledger.stages),
+        "lora": cfg.lora is not None,
+    }
+    if is_main:
+        atomic_write_json(out / "run.json", run)
+        ckpt = out / "checkpoint"
+        if ckpt.exists():
+            import shutil
+
+            shutil.rmtree(ckpt)
+        write_manifest(out, {"kind": "train", "config": asdict(cfg), "data_hash": run["data_hash"]})
+    final = res.losses[-1] if res.losses else float("nan")
+    return TrainResult(out, res.steps, final, train_s, tokens[0] / train_s if train_s > 0 else 0.0, run)
