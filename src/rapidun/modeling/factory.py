@@ -73,7 +73,7 @@ def build_model(
         model = MistralForCausalLM(MistralConfig(sliding_window=None, **common))
     else:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
-    model.to(dtype)  # type: ignore[call-arg]
+    model.to(dtype)  # type: ignore[call-arg,arg-type]
     return model
 
 
