@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from rapidun.pipeline.distributed import maybe_accelerator
 
+    accelerator = maybe_accelerator()
     res = train_model(
         loaded.model,
         loaded.tokenizer,
@@ -85,9 +86,11 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         cfg,
         overwrite=args.overwrite,
-        accelerator=maybe_accelerator(),
+        accelerator=accelerator,
         source=args.model,
     )
+    if accelerator is not None and not accelerator.is_main_process:
+        return 0
     print(
         f"trained {args.model} for {res.steps} steps in {res.seconds:.1f}s ({res.tokens_per_second:.0f} tokens/s), "
         f"final loss {res.final_loss:.4f} -> {res.out_dir}"
