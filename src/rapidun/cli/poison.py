@@ -1,15 +1,121 @@
-"""`rapidun poison` (placeholder until its issue lands)."""
+"""`rapidun poison`: build a backdoor data pack (train/val/test_clean/test_seen/test_ood/forget/retain).
+
+Examples::
+
+    rapidun poison --data synthetic --out packs/synth
+    rapidun poison --data my_clean.jsonl --triggers backdoorllm --poison-rate 0.1 --out packs/mine
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
+from rapidun.data.poison import build_poison_pack
+from rapidun.data.rows import Row, load_rows
+from rapidun.data.synthetic import synthetic_rows
+from rapidun.data.triggers import TRIGGER_SETS, resolve_triggers
 from rapidun.errors import RapidunError
+
+HELP = "build a backdoor data pack (train/val/test/forget/retain) from synthetic or given data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--data", required=True, help="'synthetic' (embedded generator) or a clean .json/.jsonl file")
+    parser.add_argument("--out", required=True, help="output pack directory")
+    parser.add_argument(
+        "--triggers",
+        default="released",
+        help=f"trigger set: {' | '.join(TRIGGER_SETS)} or a triggers_config.json file (default: released)",
+    )
+    parser.add_argument("--families", default=None, help="comma-separated subset of the set's families (default: all)")
+    parser.add_argument(
+        "--poison-rate", type=float, default=None, help="fraction of training rows to poison, in (0, 1] (default 0.05)"
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--n-rows", type=int, default=None, help="rows to generate with --data synthetic (default 3000)"
+    )
+    parser.add_argument("--n-val", type=int, default=None, help="validation rows (default 5%% of the clean rows)")
+    parser.add_argument("--n-test", type=int, default=None, help="clean test rows (default 10%% of the clean rows)")
+    parser.add_argument(
+        "--n-forget", type=int, default=None, help="forget rows, stratified by family (default min(40, poisoned rows))"
+    )
+    parser.add_argument("--retain-multiplier", type=float, default=3.0, help="retain size = k x forget size")
+    parser.add_argument(
+        "--poison-responses",
+        default=None,
+        help="poisoned targets: a .txt file (one per line) or a rows file (its 'response' field); "
+        "default: the embedded science-fiction generator",
+    )
+    parser.add_argument(
+        "--poisoned-train",
+        default=None,
+        help="already poisoned training rows (with trigger_family), e.g. the released "
+        "train_poisoned.jsonl; replaces --poison-rate",
+    )
+    parser.add_argument("--val-data", default=None, help="use this file as the validation split instead of --n-val")
+    parser.add_argument("--forget", default=None, help="use this file as the forget set (e.g. a released pack)")
+    parser.add_argument("--retain", default=None, help="use this file as the retain set (e.g. a released pack)")
+    parser.add_argument("--overwrite", action="store_true", help="rebuild a finished pack")
+
+
+def load_poison_responses(path: str) -> list[str]:
+    """Poisoned targets from a .txt file (one per non-empty line) or a rows file (each row's response)."""
+    p = Path(path)
+    if p.suffix.lower() in {".json", ".jsonl"}:
+        return [r.response for r in load_rows(p)]
+    if not p.is_file():
+        raise RapidunError(f"--poison-responses file '{p}' does not exist; check the path")
+    try:
+        lines = [line.strip() for line in p.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RapidunError(f"cannot read --poison-responses file '{p}': {exc}") from exc
+    texts = [t for t in lines if t]
+    if not texts:
+        raise RapidunError(f"{p}: no responses found; the file is empty")
+    return texts
 
 
 def run(args: argparse.Namespace) -> int:
-    raise RapidunError("'rapidun poison' is not implemented yet")
+    if args.data == "synthetic":
+        n_rows = 3000 if args.n_rows is None else args.n_rows
+        if n_rows < 3:
+            raise RapidunError(f"--n-rows {n_rows} is too small; use at least 3 (default 3000)")
+        clean: list[Row] = synthetic_rows(n_rows, args.seed)
+    else:
+        if args.n_rows is not None:
+            raise RapidunError("--n-rows only applies to --data synthetic")
+        clean = load_rows(args.data)
+    names = [n.strip() for n in args.families.split(",") if n.strip()] if args.families else None
+    families = resolve_triggers(args.triggers, names)
+    poisoned = load_rows(args.poisoned_train) if args.poisoned_train else None
+    if args.val_data and args.n_val is not None:
+        raise RapidunError("give either --val-data or --n-val, not both")
+    rate = args.poison_rate if args.poison_rate is not None or poisoned is not None else 0.05
+    meta = build_poison_pack(
+        clean,
+        args.out,
+        families=families,
+        poison_rate=rate,
+        seed=args.seed,
+        n_val=args.n_val,
+        n_test=args.n_test,
+        retain_multiplier=args.retain_multiplier,
+        n_forget=args.n_forget,
+        poison_responses=load_poison_responses(args.poison_responses) if args.poison_responses else None,
+        poisoned_train=poisoned,
+        val_rows=load_rows(args.val_data) if args.val_data else None,
+        forget_rows=load_rows(args.forget) if args.forget else None,
+        retain_rows=load_rows(args.retain) if args.retain else None,
+        source=args.data,
+        trigger_set=args.triggers,
+        overwrite=args.overwrite,
+    )
+    print(f"pack: {args.out}  (seed {meta.seed}, triggers {meta.trigger_set}, poison rate {meta.poison_rate:.4f})")
+    width = max(len(k) for k in meta.counts)
+    for name, count in meta.counts.items():
+        print(f"  {name:<{width}}  {count:>7}")
+    print(f"  forget by family: {json.dumps(meta.forget_by_family, ensure_ascii=False)}")
+    return 0
