@@ -1,0 +1,367 @@
+"""The influence stage end to end: cache projected gradients of each set, then score every direction.
+
+Output contract (METHOD.md section 2), in ``out_dir``:
+- ``scores.safetensors``: float32 ``FF`` (forget queries x forget train), ``FR`` (retain queries x forget train),
+  ``RF`` (forget queries x retain train), ``RR`` (retain queries x retain train); or ``QT`` for arbitrary
+  ``--query`` x ``--train`` sets. Entry [q, i] = <g(q), g(i)>.
+- ``per_token.safetensors`` (with ``per_token``): the same keys, (n_query, max_len, n_train), position t of query q
+  holding <g_t(q), g(i)>; summing over t gives the sequence score. ``<S>_input_ids`` (n_query, max_len), -1 = pad.
+- ``rapidin/influence_results_<n_train>_<T>T<Q>.json``: RapidIn's format (train set T, query set Q).
+- ``timings.json`` (seconds and peak memory per stage), ``manifest.json`` (resolved config; written last).
+Gradient caches live in ``out_dir/cache/<set>`` unless ``cache_dir`` is given, and are reused when they match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, read_manifest, write_manifest
+from rapidun.costs import CostLedger
+from rapidun.data.rows import Row, overlapping_rows, rows_hash
+from rapidun.data.tokenize import Encoded, encode_rows
+from rapidun.errors import RapidunError
+from rapidun.influence import hotwords as hot
+from rapidun.influence.cache import GradientStore, open_store
+from rapidun.influence.extract import fill_store, project_tokens
+from rapidun.influence.hooks import describe, select_layers
+from rapidun.influence.projectors import DEFAULT_PROJECTOR, make_projector
+from rapidun.influence.rapidin_json import write_rapidin_json
+from rapidun.influence.score import score_matrix
+from rapidun.modeling.load import model_fingerprint
+
+log = logging.getLogger(__name__)
+LOSS = "token-mean next-token cross-entropy over response tokens (shifted); rapidun.modeling.loss.per_sample_loss"
+SET_NAMES = {"F": "forget", "R": "retain", "T": "train", "Q": "query"}
+FORGET_RETAIN_PAIRS = {"FF": ("F", "F"), "FR": ("R", "F"), "RF": ("F", "R"), "RR": ("R", "R")}  # (query, train)
+
+
+@dataclass(frozen=True)
+class InfluenceConfig:
+    projector: str = DEFAULT_PROJECTOR
+    dim: int | None = None  # None: the projector's default (65,536)
+    params: str = "lora-targets"
+    layer_norm: bool = True
+    batch_size: int = 8
+    max_length: int = 256
+    seed: int = 0
+    dtype: str = "fp16"
+    per_token: bool = False
+    hotwords: tuple[str, ...] | None = None
+    prompt_style: str = "alpaca"
+    rapidin_json: bool = True
+
+
+@dataclass
+class InfluenceResult:
+    out_dir: Path
+    scores: dict[str, np.ndarray]  # "FF", "FR", "RF", "RR" (or "QT"): (n_query, n_train) float32
+    manifest: dict[str, Any]
+    timings: dict[str, Any]
+
+
+def _encode(rows: Sequence[Row], tokenizer: Any, cfg: InfluenceConfig, name: str) -> list[Encoded]:
+    enc = encode_rows(rows, tokenizer, cfg.max_length, cfg.prompt_style, name=name)
+    if enc.skipped:
+        raise RapidunError(
+            f"{name} row(s) {enc.skipped[:5]} keep no response token within --max-length "
+            f"{cfg.max_length}; raise --max-length or remove them"
+        )
+    return enc.examples
+
+
+def _check_inputs(model: Any, sets: dict[str, Sequence[Row]], cfg: InfluenceConfig) -> None:
+    for key, rows in sets.items():
+        if not rows:
+            raise RapidunError(
+                f"the {SET_NAMES[key]} set is empty; pass a file with at least one row (--{SET_NAMES[key]})"
+            )
+    context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if context is not None and cfg.max_length > context:
+        raise RapidunError(
+            f"--max-length {cfg.max_length} exceeds the model's context length {context}; "
+            f"use --max-length {context} or less"
+        )
+    if "F" in sets and "R" in sets:
+        dup = overlapping_rows(sets["F"], sets["R"])
+        if dup:
+            log.warning("forget row(s) %s also appear in the retain set; their scores will mix both roles", dup[:5])
+
+
+def cache_gradients(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Encoded],
+    directory: str | os.PathLike[str],
+    key: dict[str, Any],
+    cfg: InfluenceConfig,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
+    finalize: bool = True,
+) -> GradientStore:
+    """Projected gradients of ``examples`` in a (resumable, reusable) store. ``shard`` limits this call to rows
+    [start, end) (one process of several); ``finalize`` writes the manifest once every row is present."""
+    layers = select_layers(model, cfg.params)
+    projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
+    store = open_store(directory, len(examples), projector.dim, cfg.dtype, key, overwrite=overwrite)
+    if store.complete:
+        return store
+    fill_store(
+        model,
+        layers,
+        projector,
+        examples,
+        tokenizer.pad_token_id,
+        store,
+        batch_size=cfg.batch_size,
+        shard=shard,
+        progress=progress,
+        desc=f"gradients {Path(directory).name}",
+    )
+    if finalize:
+        store.finalize(projector.state(), {"tracked_layers": len(layers)})
+    return store
+
+
+def _store_key(fingerprint: str, rows: Sequence[Row], cfg: InfluenceConfig, tracked: str, hotwords: Any) -> dict:
+    return {
+        "model": fingerprint,
+        "params": cfg.params,
+        "tracked": tracked,
+        "loss": LOSS,
+        "projector": cfg.projector,
+        "dim": cfg.dim,
+        "seed": cfg.seed,
+        "layer_norm": cfg.layer_norm,
+        "data": rows_hash(rows),
+        "max_length": cfg.max_length,
+        "prompt_style": cfg.prompt_style,
+        "hotwords": hotwords,
+        "batch_size": cfg.batch_size,
+    }
+
+
+def run_influence(
+    model: Any,
+    tokenizer: Any,
+    sets: dict[str, Sequence[Row]],
+    pairs: dict[str, tuple[str, str]],
+    out_dir: str | os.PathLike[str],
+    cfg: InfluenceConfig,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> InfluenceResult:
+    """Cache every set once, then score each ``pairs[name] = (query set, train set)``."""
+    _check_inputs(model, sets, cfg)
+    out = ensure_dir(out_dir)
+    model.eval()
+    ledger = CostLedger()
+    with ledger.stage("setup"):
+        fingerprint = model_fingerprint(model)
+        layers = select_layers(model, cfg.params)
+        tracked_list = [asdict(t) for t in describe(layers)]
+        tracked = hashlib.sha256(json.dumps(tracked_list).encode()).hexdigest()[:16]
+        resolved = {
+            "stage": "influence",
+            "config": asdict(cfg),
+            "model": fingerprint,
+            "tracked": tracked,
+            "n_tracked_layers": len(layers),
+            "loss": LOSS,
+            "pairs": pairs,
+            "sets": {k: {"name": SET_NAMES[k], "n": len(v), "data": rows_hash(v)} for k, v in sets.items()},
+        }
+    done = read_manifest(out)
+    if done is not None and not overwrite:
+        if {k: done.get(k) for k in resolved} == json.loads(json.dumps(resolved)):
+            log.info("influence results in %s are complete; reusing them (--overwrite to recompute)", out)
+            return load_result(out)
+        raise RapidunError(
+            f"'{out}' holds influence results made with other settings; pass --overwrite or choose another --out"
+        )
+    clear_manifest(out)
+    cache_root = Path(cache_dir) if cache_dir is not None else out / "cache"
+    encoded = {k: _encode(rows, tokenizer, cfg, SET_NAMES[k]) for k, rows in sets.items()}
+    query_sets = sorted({q for q, _ in pairs.values()})
+    stores: dict[str, GradientStore] = {}
+    for k, rows in sets.items():
+        with ledger.stage(f"cache_{SET_NAMES[k]}"):
+            key = _store_key(fingerprint, rows, cfg, tracked, None)
+            stores[k] = cache_gradients(
+                model,
+                tokenizer,
+                encoded[k],
+                cache_root / SET_NAMES[k],
+                key,
+                cfg,
+                overwrite=overwrite,
+                progress=progress,
+            )
+    queries: dict[str, Any] = dict(stores)
+    query_examples = dict(encoded)
+    if cfg.hotwords:
+        for k in query_sets:
+            with ledger.stage(f"cache_{SET_NAMES[k]}_query"):
+                query_examples[k] = hot.restrict(encoded[k], tokenizer, cfg.hotwords, SET_NAMES[k])
+                key = _store_key(fingerprint, sets[k], cfg, tracked, list(cfg.hotwords))
+                queries[k] = cache_gradients(
+                    model,
+                    tokenizer,
+                    query_examples[k],
+                    cache_root / f"{SET_NAMES[k]}-query",
+                    key,
+                    cfg,
+                    overwrite=overwrite,
+                    progress=progress,
+                )
+    with ledger.stage("score"):
+        scores = {name: score_matrix(queries[q], stores[t]).numpy() for name, (q, t) in pairs.items()}
+    from safetensors.numpy import save_file
+
+    save_file(scores, str(out / ".scores.tmp"))
+    os.replace(out / ".scores.tmp", out / "scores.safetensors")
+    files = ["scores.safetensors"]
+    if cfg.per_token:
+        with ledger.stage("per_token"):
+            _write_per_token(model, tokenizer, query_examples, stores, pairs, cfg, out)
+        files.append("per_token.safetensors")
+    if cfg.rapidin_json:
+        with ledger.stage("export_rapidin"):
+            for name, (q, t) in pairs.items():
+                test_data = [{"instruction": r.instruction, "input": r.context, "output": r.response} for r in sets[q]]
+                path = out / "rapidin" / f"influence_results_{len(sets[t])}_{t}T{q}.json"
+                write_rapidin_json(path, scores[name], test_data=test_data, config={"writer": "rapidun", **asdict(cfg)})
+                files.append(str(path.relative_to(out)))
+    timings = ledger.to_dict()
+    atomic_write_json(out / "timings.json", timings)
+    manifest = {
+        **resolved,
+        "files": files,
+        "cache_dir": str(cache_root),
+        "dim": stores[next(iter(stores))].dim,
+        "tracked_layers": tracked_list,
+    }
+    write_manifest(out, manifest)
+    return InfluenceResult(out, scores, manifest, timings)
+
+
+def _write_per_token(
+    model: Any,
+    tokenizer: Any,
+    examples: dict[str, list[Encoded]],
+    stores: dict[str, GradientStore],
+    pairs: dict[str, tuple[str, str]],
+    cfg: InfluenceConfig,
+    out: Path,
+) -> None:
+    from safetensors.torch import save_file
+
+    layers = select_layers(model, cfg.params)
+    projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
+    tensors: dict[str, torch.Tensor] = {}
+    for q in sorted({q for q, _ in pairs.values()}):
+        vecs = project_tokens(model, layers, projector, examples[q], tokenizer.pad_token_id, cfg.batch_size)
+        width = max(len(v) for v in vecs)
+        ids = torch.full((len(vecs), width), -1, dtype=torch.long)
+        for i, ex in enumerate(examples[q]):
+            ids[i, : len(ex.input_ids)] = torch.tensor(ex.input_ids)
+        tensors[f"{q}_input_ids"] = ids
+        for name, (qq, t) in pairs.items():
+            if qq != q:
+                continue
+            mat = torch.zeros(len(vecs), width, stores[t].n_rows)
+            for i, v in enumerate(vecs):
+                # Query tokens in float32 against the cached train rows: the sum over t equals the sequence score
+                # up to the rounding of the cached query row (exactly with dtype fp32).
+                mat[i, : len(v)] = score_matrix(v, stores[t])
+            tensors[name] = mat
+    save_file(tensors, str(out / ".per_token.tmp"))
+    os.replace(out / ".per_token.tmp", out / "per_token.safetensors")
+
+
+def load_result(out_dir: str | os.PathLike[str]) -> InfluenceResult:
+    """Read a finished influence directory (scores, manifest, timings)."""
+    from safetensors.numpy import load_file
+
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    if manifest is None:
+        raise RapidunError(f"'{out}' has no finished influence results (no manifest.json); run 'rapidun influence'")
+    timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").is_file() else {}
+    return InfluenceResult(out, load_file(str(out / "scores.safetensors")), manifest, timings)
+
+
+def compute_influence(
+    model: Any,
+    tokenizer: Any,
+    forget_rows: Sequence[Row],
+    retain_rows: Sequence[Row],
+    out_dir: str | os.PathLike[str],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **settings: Any,
+) -> InfluenceResult:
+    """FF, FR, RF, RR for a forget and a retain set (``settings``: fields of :class:`InfluenceConfig`)."""
+    cfg = _config(settings)
+    return run_influence(
+        model,
+        tokenizer,
+        {"F": forget_rows, "R": retain_rows},
+        FORGET_RETAIN_PAIRS,
+        out_dir,
+        cfg,
+        cache_dir=cache_dir,
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
+def compute_pairwise(
+    model: Any,
+    tokenizer: Any,
+    train_rows: Sequence[Row],
+    query_rows: Sequence[Row],
+    out_dir: str | os.PathLike[str],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **settings: Any,
+) -> InfluenceResult:
+    """``QT`` (query x train) scores for arbitrary sets."""
+    cfg = _config(settings)
+    return run_influence(
+        model,
+        tokenizer,
+        {"T": train_rows, "Q": query_rows},
+        {"QT": ("Q", "T")},
+        out_dir,
+        cfg,
+        cache_dir=cache_dir,
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
+def _config(settings: dict[str, Any]) -> InfluenceConfig:
+    if settings.get("hotwords") is not None:
+        settings = dict(settings, hotwords=tuple(settings["hotwords"]))
+    try:
+        return InfluenceConfig(**settings)
+    except TypeError as exc:
+        raise RapidunError(f"unknown influence setting: {exc}") from exc
