@@ -7,7 +7,7 @@ from rapidun.weighting.aggregate import AGGREGATIONS, aggregate
 from rapidun.weighting.compute import WEIGHTINGS, GroupWeights, WeightParams, WeightResult, compute_weights
 from rapidun.weighting.files import load_weights, write_weights
 from rapidun.weighting.mapping import fuse, robust_weights, robust_z
-from rapidun.weighting.rapidin_json import read_rapidin_dir, read_rapidin_json
+from rapidun.weighting.rapidin_dir import read_rapidin_dir
 from rapidun.weighting.stage import read_influence_dir, weights_stage
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "load_weights",
     "read_influence_dir",
     "read_rapidin_dir",
-    "read_rapidin_json",
     "robust_weights",
     "robust_z",
     "weights_stage",

@@ -14,7 +14,7 @@ from rapidun.artifacts import clear_manifest, read_manifest
 from rapidun.errors import RapidunError
 from rapidun.weighting.compute import WeightParams, compute_weights
 from rapidun.weighting.files import SUMMARY_FILE, write_weights
-from rapidun.weighting.rapidin_json import rapidin_files, read_rapidin_dir
+from rapidun.weighting.rapidin_dir import rapidin_files, read_rapidin_dir
 
 log = logging.getLogger(__name__)
 

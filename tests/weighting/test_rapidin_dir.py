@@ -1,4 +1,4 @@
-"""Reading RapidIn influence_results_*.json into (n_query, n_train) matrices, on small synthetic files."""
+"""Assembling FF, FR, RF, RR from a directory of RapidIn influence_results_*.json files (synthetic files)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rapidun.errors import RapidunError
-from rapidun.weighting import read_rapidin_dir, read_rapidin_json
+from rapidun.weighting import read_rapidin_dir
+from rapidun.weighting.rapidin_dir import rapidin_files
 
 SETS = {"F": "forget_set_rapidin.jsonl", "R": "retain_set_rapidin.jsonl"}
 
@@ -65,9 +66,22 @@ def test_direction_comes_from_config_not_name(tmp_path: Path):
 
 
 def test_partial_lists_leave_nan(tmp_path: Path):
-    _write_dir(tmp_path, top_k=2)
-    m = read_rapidin_json(tmp_path / "influence_results_7_RTR.json", n_train=7)
-    assert m.shape == (7, 7) and np.isnan(m).sum(axis=1).tolist() == [3] * 7
+    mats = _write_dir(tmp_path, top_k=1)
+    got = read_rapidin_dir(tmp_path)
+    assert got["RR"].shape == (7, 7) and np.isnan(got["RR"]).sum(axis=1).tolist() == [5] * 7
+    assert got["FR"].shape == (7, 3)  # padded with NaN if some train index is never listed
+    known = ~np.isnan(got["RF"])
+    np.testing.assert_array_equal(got["RF"][known], mats["RF"][known])
+
+
+def test_file_roles(tmp_path: Path):
+    _write_dir(tmp_path)
+    assert {k: p.name for k, p in rapidin_files(tmp_path).items()} == {
+        "FF": "influence_results_3_FTF.json",
+        "FR": "influence_results_3_FTR.json",
+        "RF": "influence_results_7_RTF.json",
+        "RR": "influence_results_7_RTR.json",
+    }
 
 
 def test_missing_direction_is_an_error(tmp_path: Path):
@@ -79,11 +93,16 @@ def test_missing_direction_is_an_error(tmp_path: Path):
         read_rapidin_dir(tmp_path / "nope")
 
 
+def test_inconsistent_sizes_are_an_error(tmp_path: Path):
+    _write_dir(tmp_path)
+    bad = _results(np.ones((4, 3)), "F", "R", 1000)  # 4 retain queries, but RR has 7
+    (tmp_path / "influence_results_3_FTR.json").write_text(json.dumps(bad))
+    with pytest.raises(RapidunError, match="FR must be"):
+        read_rapidin_dir(tmp_path)
+
+
 def test_bad_json_is_an_error(tmp_path: Path):
-    p = tmp_path / "influence_results_3_FTF.json"
-    p.write_text('{"config": "", "0": {"helpful": [0, 9], "helpful_infl": [1.0, 2.0]}}')
-    with pytest.raises(RapidunError, match="outside"):
-        read_rapidin_json(p, n_train=3)
-    p.write_text("{not json")
-    with pytest.raises(RapidunError, match="cannot read"):
-        read_rapidin_json(p)
+    _write_dir(tmp_path)
+    (tmp_path / "influence_results_3_FTF.json").write_text("{not json")
+    with pytest.raises(RapidunError):
+        read_rapidin_dir(tmp_path)
