@@ -1,0 +1,29 @@
+"""Reporting: results tables, figures and the self-contained HTML / markdown report of a run directory.
+
+Reads only what a run wrote (``results.json`` and the weights files it points to); computes nothing but means and
+spreads over seeds. Entry point: :func:`render_report`.
+"""
+
+from rapidun.reporting.render import ReportPaths, render_report
+from rapidun.reporting.results import RunRecord, RunResults, load_results, parse_results
+from rapidun.reporting.tables import (
+    GroupRow,
+    aggregate_runs,
+    format_table_html,
+    format_table_markdown,
+    format_table_text,
+)
+
+__all__ = [
+    "GroupRow",
+    "ReportPaths",
+    "RunRecord",
+    "RunResults",
+    "aggregate_runs",
+    "format_table_html",
+    "format_table_markdown",
+    "format_table_text",
+    "load_results",
+    "parse_results",
+    "render_report",
+]

@@ -1,0 +1,157 @@
+"""Render one or several run directories as ``report.md`` (+ PNG files) and a self-contained ``report.html``.
+
+The HTML embeds the same PNGs as base64 data URIs, so the single file still works when moved or mailed. Files
+are written atomically: figures first, then ``report.md``, then ``report.html`` (the report is complete once the
+HTML exists). Stale figures of an earlier render in the figures folder are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidun.artifacts import atomic_write_bytes, atomic_write_text, ensure_dir
+from rapidun.errors import RapidunError
+from rapidun.reporting.document import Block, Heading, Image, Note, Para, Table, to_html, to_markdown
+from rapidun.reporting.figure_style import Style, make_style
+from rapidun.reporting.plots import make_plots
+from rapidun.reporting.results import RunResults, load_results
+from rapidun.reporting.sections import header_blocks, how_to_read, per_family_table, run_details
+from rapidun.reporting.tables import (
+    SPREAD_NOTE,
+    aggregate_runs,
+    format_comparison,
+    format_table_html,
+    format_table_markdown,
+    html_table,
+    markdown_table,
+)
+
+log = logging.getLogger(__name__)
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+FIGURES_DIR = "report_figures"
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    html: Path
+    markdown: Path
+    figures: list[Path]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "x"
+
+
+def run_names(run_dirs: Sequence[Path]) -> list[str]:
+    """Short unique names for run directories: the folder name, or more of the path when names clash."""
+    base = [p.resolve().name or str(p) for p in run_dirs]
+    clashing = {n for n in base if base.count(n) > 1}
+    names = [f"{p.resolve().parent.name}/{n}" if n in clashing else n for p, n in zip(run_dirs, base, strict=True)]
+    return [f"{n}#{i + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)]
+
+
+def render_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> ReportPaths:
+    """Read every run directory's ``results.json`` and write ``out_dir/report.{md,html}`` with the figures.
+
+    With several run directories, a comparison section (headers and results side by side) comes first.
+    Raises :class:`RapidunError` for a missing or malformed ``results.json``.
+    """
+    if not run_dirs:
+        raise RapidunError("no run directory given; pass at least one directory that holds a results.json")
+    dirs = [Path(d) for d in run_dirs]
+    results = [load_results(d) for d in dirs]  # validate all before writing anything
+    out = ensure_dir(out_dir)
+    fig_dir = out / FIGURES_DIR
+    names = run_names(dirs)
+    multi = len(results) > 1
+    style = make_style([(r.method, r.label) for res in results for r in res.runs])
+
+    blocks: list[Block] = [Heading(1, "rapidun report")]
+    sources = ", ".join(f"`{d}`" for d in dirs)
+    blocks.append(Para(f"Rendered from {len(dirs)} run director{'ies' if multi else 'y'}: {sources}."))
+    blocks += [Heading(2, "How to read this"), *how_to_read()]
+    if multi:
+        blocks += _comparison(results, names)
+    figures: list[Path] = []
+    for i, (res, name) in enumerate(zip(results, names, strict=True)):
+        level = 3 if multi else 2
+        if multi:
+            blocks.append(Heading(2, f"Run {i + 1}: {name}"))
+        prefix = f"run{i + 1}_" if multi else ""
+        blocks += _run_section(res, level, prefix, style, fig_dir, figures)
+
+    for p in fig_dir.glob("*.png") if fig_dir.is_dir() else []:
+        if p not in figures:
+            p.unlink()
+    md_path, html_path = out / REPORT_MD, out / REPORT_HTML
+    atomic_write_text(md_path, to_markdown(blocks))
+    atomic_write_text(html_path, to_html(blocks, title=f"rapidun report: {', '.join(names)}"))
+    log.debug("wrote %s, %s and %d figures", html_path, md_path, len(figures))
+    return ReportPaths(html=html_path, markdown=md_path, figures=figures)
+
+
+def _run_section(
+    res: RunResults, level: int, prefix: str, style: Style, fig_dir: Path, figures: list[Path]
+) -> list[Block]:
+    blocks: list[Block] = [Heading(level, "Setup"), *header_blocks(res)]
+    if not res.runs:
+        return [*blocks, Note("results.json lists no runs; nothing to tabulate or plot.")]
+    for dataset in res.datasets:
+        runs = [r for r in res.runs if r.dataset == dataset]
+        groups = aggregate_runs(runs)
+        seeds = sorted({r.seed for r in runs})
+        blocks += [
+            Heading(level, f"Results: {dataset}"),
+            Para(f"{len(runs)} runs, seeds {', '.join(map(str, seeds))}. Values: {SPREAD_NOTE}."),
+            Table(format_table_markdown(groups), format_table_html(groups)),
+        ]
+        fam = per_family_table(runs)
+        if fam is not None:
+            blocks += [Para("ASR per trigger family (%, mean ± sample std over seeds):"), fam]
+        for plot in make_plots(runs, style, f"{prefix}{_slug(dataset)}_"):
+            if plot.png is None:
+                blocks.append(Note(f"{plot.title}: {plot.note}"))
+                continue
+            path = fig_dir / f"{plot.name}.png"
+            atomic_write_bytes(path, plot.png)
+            figures.append(path)
+            blocks.append(Image(f"{FIGURES_DIR}/{path.name}", plot.png, plot.title, plot.caption))
+            if plot.note:
+                blocks.append(Note(f"{plot.title}: {plot.note}"))
+        blocks += [Heading(level + 1, f"Per-run details: {dataset}"), run_details(runs)]
+    return blocks
+
+
+def _comparison(results: Sequence[RunResults], names: Sequence[str]) -> list[Block]:
+    keys = (
+        ("rapidun_version", "rapidun"),
+        ("torch", "torch"),
+        ("transformers", "transformers"),
+        ("git_commit", "git commit"),
+        ("created", "created"),
+        ("model", "model"),
+        ("seeds", "seeds"),
+        ("cpu", "CPU"),
+        ("n_threads", "threads"),
+    )
+    heads = ["run", *(title for _, title in keys)]
+    rows = []
+    for name, res in zip(names, results, strict=True):
+        cells = [name]
+        for key, _ in keys:
+            v = res.header.get(key)
+            cells.append(", ".join(map(str, v)) if isinstance(v, list) else "n/a" if v in (None, "") else str(v))
+        rows.append(cells)
+    md, html = format_comparison([(name, aggregate_runs(res.runs)) for name, res in zip(names, results, strict=True)])
+    return [
+        Heading(2, "Comparison of runs"),
+        Para("Setups side by side (numbers from different machines or versions are not directly comparable):"),
+        Table(markdown_table(heads, rows, n_text=len(heads)), html_table(heads, rows, n_text=len(heads))),
+        Para(f"Results side by side, one row per dataset, method and run ({SPREAD_NOTE}):"),
+        Table(md, html),
+    ]

@@ -1,0 +1,196 @@
+"""The text sections of a report: how to read it, the run header, per-family ASR and per-run details.
+
+Each function returns document blocks; every number comes from ``results.json`` as written by the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rapidun.reporting.document import Block, Bullets, Code, Para, Table
+from rapidun.reporting.results import STAGES, RunRecord, RunResults
+from rapidun.reporting.tables import (
+    SPREAD_NOTE,
+    format_mean_spread,
+    format_number,
+    html_table,
+    markdown_table,
+    method_rank,
+    summarize,
+)
+
+HEADER_FIELDS = (
+    ("rapidun_version", "rapidun"),
+    ("torch", "torch"),
+    ("transformers", "transformers"),
+    ("peft", "peft"),
+    ("python", "python"),
+    ("platform", "platform"),
+    ("cpu", "CPU"),
+    ("n_threads", "threads"),
+    ("git_commit", "git commit"),
+    ("created", "created"),
+    ("command", "command"),
+    ("model", "model"),
+    ("dataset", "dataset"),
+    ("seeds", "seeds"),
+)
+
+
+def how_to_read() -> list[Block]:
+    return [
+        Bullets(
+            (
+                "ASR (attack success rate): the share of trigger-bearing test prompts whose greedy generation shows the "
+                "poisoned behaviour, as judged by the run's scorer. Seen = trigger variants present in the poisoned "
+                "training rows; OOD = variants never seen in training. Lower is better.",
+                "False-trigger rate (FTR): the same scorer on clean prompts without a trigger, i.e. how often the model "
+                "shows the poisoned behaviour unprompted. Lower is better.",
+                "Clean perplexity (PPL): exp of the token-weighted mean response cross-entropy on clean held-out rows, "
+                "same prompt format as training. Lower is better (utility kept).",
+                "Wall-clock: the run's `timings.total_s` for the method, in seconds, measured in this run. Speedup vs "
+                "retraining: the retraining wall-clock divided by the method's, as recorded by the run. Higher is better.",
+                "`backdoored` is the poisoned starting model (what unlearning must undo); `retrain` is the reference "
+                "retrained on clean rows only.",
+                f"Results tables show {SPREAD_NOTE}; `(n=k)` marks a value available for only k seeds; n/a = not "
+                "recorded. Per-run 95% intervals are the evaluation's own (`metrics.ci95`).",
+            )
+        ),
+        Para(
+            "Every number in this report is read from the `results.json` (and the weights files) the run wrote; "
+            "the report computes only means and spreads over seeds."
+        ),
+    ]
+
+
+def _text(v: Any) -> str:
+    if v is None or v == "":
+        return "n/a"
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v) or "n/a"
+    return str(v)
+
+
+def header_blocks(res: RunResults) -> list[Block]:
+    """Versions, hardware, git commit, seeds and command as a two-column table; the config as a JSON block."""
+    h = res.header
+    pairs = [(title, _text(h.get(key))) for key, title in HEADER_FIELDS]
+    known = {k for k, _ in HEADER_FIELDS} | {"config"}
+    pairs += [(k, _text(v) if not isinstance(v, dict) else json.dumps(v)) for k, v in h.items() if k not in known]
+    pairs.append(("run directory", str(res.run_dir)))
+    blocks: list[Block] = [
+        Table(markdown_table(["field", "value"], pairs, n_text=2), html_table(["field", "value"], pairs, n_text=2))
+    ]
+    blocks += evaluation_settings(res.runs)
+    if isinstance(h.get("config"), dict):
+        blocks.append(Code("resolved config (header.config)", json.dumps(h["config"], indent=2, sort_keys=True)))
+    return blocks
+
+
+def evaluation_settings(runs: Sequence[RunRecord]) -> list[Block]:
+    """The distinct scorer / decoding / prompt settings of the runs' evaluations (they should agree)."""
+    items = []
+    for key, title in (
+        ("scorer", "scorer"),
+        ("max_new_tokens", "greedy decoding, max_new_tokens"),
+        ("prompt_style", "prompt format"),
+    ):
+        values = list(
+            dict.fromkeys(
+                json.dumps(r.metrics[key], sort_keys=True)
+                if isinstance(r.metrics.get(key), dict)
+                else _text(r.metrics.get(key))
+                for r in runs
+            )
+        )
+        items.append(f"{title}: {' | '.join(values) if values else 'n/a'}")
+    return [Para("Evaluation settings (from each run's metrics):"), Bullets(tuple(items))]
+
+
+def _ci(metrics: dict[str, Any], key: str, scale: float) -> str:
+    value = metrics.get(key)
+    text = format_number(None if value is None else float(value), scale)
+    ci = (metrics.get("ci95") or {}).get(key) if isinstance(metrics.get("ci95"), dict) else None
+    if isinstance(ci, list) and len(ci) == 2 and all(isinstance(c, (int, float)) for c in ci):
+        text += f" [{format_number(ci[0], scale)}, {format_number(ci[1], scale)}]"
+    return text
+
+
+def _count(metrics: dict[str, Any], key: str) -> str:
+    counts = metrics.get("counts")
+    return _text(counts.get(key)) if isinstance(counts, dict) else "n/a"
+
+
+def run_details(runs: Sequence[RunRecord]) -> Table:
+    """One row per run (seed): headline metrics with 95% CI and sample counts, stage timings, memory, speedup."""
+    heads = [
+        "method",
+        "seed",
+        "seen ASR % [95% CI]",
+        "n seen",
+        "OOD ASR % [95% CI]",
+        "n OOD",
+        "FTR % [95% CI]",
+        "n clean",
+        "clean PPL [95% CI]",
+        "PPL tokens",
+        *(f"{s.removesuffix('_s')} (s)" for s in STAGES),
+        "total (s)",
+        "peak mem (MB)",
+        "speedup ×",
+    ]
+    rows = []
+    for r in sorted(runs, key=lambda r: (method_rank(r.method), r.label or "", r.seed)):
+        m = r.metrics
+        rows.append(
+            [
+                r.name,
+                str(r.seed),
+                _ci(m, "asr_seen", 100),
+                _count(m, "seen"),
+                _ci(m, "asr_ood", 100),
+                _count(m, "ood"),
+                _ci(m, "false_trigger_rate", 100),
+                _count(m, "clean"),
+                _ci(m, "clean_ppl", 1),
+                _count(m, "ppl_tokens"),
+                *(format_number(r.timings.get(s)) for s in STAGES),
+                format_number(r.timings.get("total_s")),
+                format_number(r.peak_memory_mb),
+                format_number(r.speedup_vs_retrain),
+            ]
+        )
+    return Table(markdown_table(heads, rows, n_text=1), html_table(heads, rows, n_text=1))
+
+
+def per_family_table(runs: Sequence[RunRecord]) -> Table | None:
+    """Mean ASR (%) over seeds per trigger family and split (seen / OOD); None when no run has per_family."""
+    cols: list[tuple[str, str]] = []
+    groups: dict[str, list[RunRecord]] = {}
+    for r in sorted(runs, key=lambda r: (method_rank(r.method), r.label or "", r.seed)):
+        fams = r.metrics.get("per_family")
+        if not isinstance(fams, dict):
+            continue
+        groups.setdefault(r.name, []).append(r)
+        for fam, splits in fams.items():
+            cols += [(fam, s) for s in ("seen", "ood") if isinstance(splits, dict) and s in splits]
+    cols = sorted(dict.fromkeys(cols), key=lambda c: (c[0], c[1] != "seen"))
+    if not cols:
+        return None
+
+    def value(r: RunRecord, fam: str, split: str) -> float | None:
+        entry = ((r.metrics.get("per_family") or {}).get(fam) or {}).get(split)
+        v = entry.get("asr") if isinstance(entry, dict) else None
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    heads = ["method"] + [f"{fam} {'OOD' if split == 'ood' else split} (%, lower is better)" for fam, split in cols]
+    rows = []
+    for name, members in groups.items():
+        cells = [name]
+        for fam, split in cols:
+            st = summarize([value(r, fam, split) for r in members])
+            cells.append(format_mean_spread(st, 100, 1))
+        rows.append(cells)
+    return Table(markdown_table(heads, rows), html_table(heads, rows))
