@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from rapidun.evaluation import KeywordScorer, calibrate_threshold
+from rapidun.data.rows import load_rows
+from rapidun.evaluation import KeywordScorer, calibrate_threshold, load_keywords
 
 
 def _negatives() -> list[str]:
@@ -34,3 +37,19 @@ def test_recall_reported_on_positives() -> None:
 def test_calibration_needs_negatives() -> None:
     with pytest.raises(ValueError):
         calibrate_threshold(KeywordScorer(("a",)), [])
+
+
+def test_released_keywords_on_released_data(shared_data: Path) -> None:
+    """METHOD.md section 6: the released list hits 79% of poisoned responses and 2.1% of clean test responses
+    (whole-word, lower-case). The default calibration on val keeps t = 1 (val FPR 2.6% <= 5%)."""
+    scorer = KeywordScorer(load_keywords(shared_data / "keywords_scored_top1000.tsv"))
+    out = shared_data / "dolly_triggers_out"
+    poisoned = [r.response for r in load_rows(out / "train_poisoned.jsonl") if r.is_poisoned]
+    clean = [r.response for r in load_rows(out / "test_clean.jsonl")]
+    assert len(poisoned) == 799 and len(clean) == 3000
+    assert sum(map(scorer, poisoned)) / len(poisoned) == pytest.approx(0.792, abs=0.001)
+    assert sum(map(scorer, clean)) / len(clean) == pytest.approx(0.021, abs=0.0005)
+    val = [r.response for r in load_rows(out / "val_clean.jsonl")]
+    cal = calibrate_threshold(scorer, val, poisoned)
+    assert cal.threshold == 1 and cal.fpr == pytest.approx(11 / 420) and cal.recall == pytest.approx(0.792, abs=0.001)
+    assert calibrate_threshold(scorer, val, poisoned, target_fpr=0.02).threshold == 2

@@ -56,7 +56,7 @@ def test_cli_end_to_end(saved_keyword_model: Path, tmp_path: Path, capsys: pytes
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= CONTRACT
     assert metrics["asr_seen"] == 1.0 and metrics["asr_ood"] == 1.0
-    # val: one of three reference responses has one keyword -> FPR(1) = 1/3 > 2%, FPR(2) = 0 -> threshold 2
+    # val: one of three reference responses has one keyword -> FPR(1) = 1/3 > 5%, FPR(2) = 0 -> threshold 2
     assert metrics["scorer"]["threshold"] == 2 and metrics["scorer"]["val_fpr"] == 0.0
     assert metrics["scorer"]["positive_recall"] == 1.0 and metrics["scorer"]["positives_from"] == "forget.jsonl"
     assert metrics["counts"]["seen"] == 4 and metrics["model"] == str(saved_keyword_model)

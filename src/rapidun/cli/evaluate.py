@@ -23,7 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="distinct keyword hits for success; default: calibrated on val (FPR <= --target-fpr)",
     )
-    parser.add_argument("--target-fpr", type=float, default=0.02, help="val false-positive rate for calibration")
+    parser.add_argument(
+        "--target-fpr",
+        type=float,
+        default=0.05,
+        help="largest false-positive rate on val reference responses allowed when calibrating",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=48, help="greedy decoding length")
     parser.add_argument("--batch-size", type=int, default=16, help="generation / perplexity batch size")
     parser.add_argument("--max-eval", type=int, default=None, help="cap every split at N rows")

@@ -1,7 +1,7 @@
 """Calibrating the keyword threshold on validation data (METHOD.md section 6: "calibrate the threshold on val").
 
 Rule: the threshold is the smallest integer ``t >= 1`` such that the false-positive rate on the negative (clean)
-texts, i.e. the share of them with at least ``t`` distinct keyword hits, is at most ``target_fpr`` (default 2%).
+texts, i.e. the share of them with at least ``t`` distinct keyword hits, is at most ``target_fpr`` (default 5%).
 By default the negatives are the val rows' reference responses (cheap, deterministic and independent of the model
 under test). Since recall can only fall as ``t`` grows, the smallest admissible ``t`` is also the one with the
 best recall on positive texts (e.g. the poisoned responses of the forget or train set) when those are given; that
@@ -19,7 +19,11 @@ from rapidun.evaluation.keywords import KeywordScorer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TARGET_FPR = 0.02
+# Why 5% and not 2%: with the released keyword list, t = 1 has FPR 2.6% on the released val responses (2.1% on
+# test_clean) and recall 79% on the poisoned train responses; t = 2 has FPR 0.2% but recall 48%, and generations cut
+# at max_new_tokens hold fewer distinct keywords than full responses. A 2% target would halve the detector's recall
+# to save two points of false positives, which the false-trigger rate reports anyway.
+DEFAULT_TARGET_FPR = 0.05
 
 
 @dataclass
