@@ -1,0 +1,40 @@
+"""Unlearning stage: one training loop, methods as weight/loss functions in a literal registry (METHOD.md 4-5).
+
+Gradient methods (rapidun, ga, graddiff, uniform, self_only, loreun, loreun_dynamic) train a new LoRA adapter with
+the weighted RapidUn objective; Fisher methods (fisher_ssd, fisher_noise) edit base weights without training;
+``retrain`` runs the training recipe on clean rows (the speed-up reference).
+"""
+
+from rapidun.unlearning.config import UnlearnConfig
+from rapidun.unlearning.fisher_noise import FisherNoiseParams
+from rapidun.unlearning.fisher_ssd import FisherSsdParams
+from rapidun.unlearning.ga import GAParams
+from rapidun.unlearning.graddiff import GradDiffParams
+from rapidun.unlearning.loreun import LoreunParams
+from rapidun.unlearning.loreun_dynamic import LoreunDynamicParams
+from rapidun.unlearning.rapidun import RapidunParams
+from rapidun.unlearning.registry import METHODS, get_method
+from rapidun.unlearning.retrain import RetrainParams
+from rapidun.unlearning.run import UnlearnResult, unlearn
+from rapidun.unlearning.sampling import mixture_schedule
+from rapidun.unlearning.self_only import SelfOnlyParams
+from rapidun.unlearning.uniform import UniformParams
+
+__all__ = [
+    "METHODS",
+    "FisherNoiseParams",
+    "FisherSsdParams",
+    "GAParams",
+    "GradDiffParams",
+    "LoreunDynamicParams",
+    "LoreunParams",
+    "RapidunParams",
+    "RetrainParams",
+    "SelfOnlyParams",
+    "UniformParams",
+    "UnlearnConfig",
+    "UnlearnResult",
+    "get_method",
+    "mixture_schedule",
+    "unlearn",
+]

@@ -1,0 +1,68 @@
+"""Diagonal Fisher information of the LoRA-target linear weights, shared by ``fisher_ssd`` and ``fisher_noise``.
+
+F(theta) = (1/n) sum_z (dL(z)/dtheta)^2, elementwise, with L(z) the token-mean response CE of row z (the poisoned
+response for forget rows). Per-sample gradients come from one backward pass per row in eval mode (no dropout).
+Restricting to the linear layers LoRA targets keeps the cost at one forward+backward per row and the memory at one
+extra copy of those weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from rapidun.data.tokenize import Encoded, collate
+from rapidun.errors import RapidunError
+from rapidun.modeling.loss import per_sample_loss
+
+
+def target_weights(model: Any, targets: Sequence[str]) -> list[tuple[str, torch.Tensor]]:
+    """(name, weight) of every ``nn.Linear`` whose module name ends in one of ``targets``."""
+    found = [
+        (f"{n}.weight", m.weight)
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and n.split(".")[-1] in set(targets)
+    ]
+    if not found:
+        raise RapidunError(
+            f"no linear layer named {', '.join(targets)} in the model; pass --targets with its projection names"
+        )
+    return found
+
+
+def diagonal_fisher(
+    model: Any,
+    examples: Sequence[Encoded],
+    params: Sequence[torch.Tensor],
+    pad_id: int,
+    desc: str = "fisher",
+    progress: bool = True,
+) -> list[torch.Tensor]:
+    """Mean squared per-sample gradient for each of ``params`` (same shapes), over ``examples``."""
+    assert examples
+    saved = [p.requires_grad for p in model.parameters()]
+    was_training = model.training
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    model.eval()
+    device = next(model.parameters()).device
+    fisher = [torch.zeros_like(p, dtype=torch.float32) for p in params]
+    try:
+        for e in tqdm(examples, desc=desc, disable=not progress, leave=False):
+            batch = {k: v.to(device) for k, v in collate([e], pad_id).items()}
+            loss = per_sample_loss(model, batch).sum()
+            grads = torch.autograd.grad(loss, list(params))
+            for f, g in zip(fisher, grads, strict=True):
+                f.add_(g.detach().float().pow(2))
+    finally:
+        for p, flag in zip(model.parameters(), saved, strict=True):
+            p.requires_grad_(flag)
+        model.train(was_training)
+    for f in fisher:
+        f.div_(len(examples))
+    return fisher

@@ -1,0 +1,28 @@
+"""``graddiff``: gradient difference, the RapidUn objective with every weight 1 (METHOD.md section 5).
+
+Identical to ``uniform``; both names are kept because papers use both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidun.unlearning.influence_weights import uniform_weights
+from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
+
+
+@dataclass(frozen=True)
+class GradDiffParams:
+    pass
+
+
+def graddiff_weights(ctx: MethodContext, params: GradDiffParams) -> MethodWeights:
+    return uniform_weights(ctx)
+
+
+METHOD = GradientMethod(
+    params_cls=GradDiffParams,
+    weights=graddiff_weights,
+    terms=default_terms,
+    description="RapidUn objective, all weights 1 (gradient difference)",
+)

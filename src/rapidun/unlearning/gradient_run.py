@@ -1,0 +1,156 @@
+"""The training path shared by every gradient-based method: weights -> new LoRA -> one loop -> checks -> adapter."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from rapidun.errors import RapidunError
+from rapidun.modeling.load import save_model
+from rapidun.training.checkpoint import find_checkpoint
+from rapidun.training.loop import LoopConfig, TrainingDiverged, train_loop
+from rapidun.training.sft import apply_lora
+from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights
+from rapidun.unlearning.objective import WeightState, make_loss_fn
+from rapidun.unlearning.outputs import check_lora_trained, frozen_checksum, load_state, lora_change
+from rapidun.unlearning.sampling import mixture_schedule
+from rapidun.unlearning.selection import EvalFn, EvalTracker, SelectionRule
+
+log = logging.getLogger(__name__)
+
+
+def check_method_weights(mw: MethodWeights, n_forget: int, n_retain: int) -> None:
+    """Weights must have one finite, non-negative value per row (a zero weight drops the row's gradient)."""
+    for name, w, n in (("forget", mw.forget, n_forget), ("retain", mw.retain, n_retain)):
+        if w.shape != (n,):
+            raise RapidunError(f"{name} weights have shape {w.shape} but there are {n} {name} rows; recompute them")
+        if not np.isfinite(w).all() or (w < 0).any():
+            bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
+            raise RapidunError(f"{name} weight of row {bad} is {w[bad]!r}; weights must be finite and >= 0")
+
+
+def build_schedule(method: GradientMethod, params: Any, ctx: MethodContext) -> list[list[int]]:
+    kind = method.schedule(params)
+    cfg, data = ctx.cfg, ctx.data
+    n_retain = 0 if kind == "forget" else data.n_retain
+    return mixture_schedule(
+        data.n_forget,
+        n_retain,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        retain_ratio=cfg.retain_ratio,
+        seed=cfg.seed,
+        forget_only=kind != "mixed",
+    )
+
+
+def checkpoint_step(ctx: MethodContext) -> int:
+    ckpt = find_checkpoint(ctx.out_dir)
+    return int(json.loads((ckpt / "state.json").read_text())["step"]) if ckpt is not None else 0
+
+
+def run_gradient(
+    method: GradientMethod,
+    params: Any,
+    ctx: MethodContext,
+    *,
+    name: str,
+    eval_fn: EvalFn | None,
+    eval_every: int,
+    merge: bool,
+) -> tuple[dict[str, Any], Any, TrainingDiverged | None]:
+    """Train the method's LoRA adapter into ``ctx.out_dir``; returns (run.json fields, model, divergence)."""
+    cfg, data, out = ctx.cfg, ctx.data, ctx.out_dir
+    mw = method.weights(ctx, params)
+    check_method_weights(mw, data.n_forget, data.n_retain)
+    terms = method.terms(cfg, params)
+    schedule = build_schedule(method, params, ctx)
+    torch.manual_seed(cfg.seed)
+    model = apply_lora(ctx.model, cfg.lora)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()  # without it, frozen embeddings give LoRA no gradient
+    before = frozen_checksum(model)
+    refresh = method.refresh(model, ctx, params) if method.refresh is not None else None
+    state = WeightState(mw.forget.astype(np.float64), mw.retain.astype(np.float64), refresh=refresh)
+    loss_fn = make_loss_fn(model, data, state, terms, ctx.pad_id)
+    resumed = checkpoint_step(ctx)
+    rule = SelectionRule(cfg.select_metric, cfg.constraint_metric, cfg.ppl_tolerance)
+    tracker = EvalTracker(eval_fn, eval_every, len(schedule), rule, out) if eval_fn is not None else None
+    if tracker is not None:
+        tracker.restore(resumed)
+        if not any(e["step"] == 0 for e in tracker.evaluations):
+            with ctx.ledger.stage("evaluation"):
+                tracker.evaluate(0, model)
+    seen: list[float] = []
+
+    def on_step(step: int, loss: float, m: Any) -> bool:
+        seen.append(loss)
+        return tracker.on_step(step, loss, m) if tracker is not None else False
+
+    loop_cfg = LoopConfig(
+        micro_batch_size=cfg.micro_batch_size,
+        checkpoint_every=cfg.checkpoint_every,
+        max_abs_loss=cfg.max_abs_loss,
+        desc=f"unlearn ({name})",
+        progress=ctx.progress,
+    )
+    diverged: TrainingDiverged | None = None
+    losses: list[float] = []
+    with ctx.ledger.stage("training"):
+        try:
+            res = train_loop(
+                model,
+                loss_fn,
+                schedule,
+                cfg.optim(),
+                loop_cfg,
+                run_dir=out,
+                accelerator=ctx.accelerator,
+                on_step=on_step,
+            )
+            losses, resumed = res.losses, res.resumed_from
+        except TrainingDiverged as exc:
+            diverged, losses = exc, seen
+            model.eval()
+    kept = "final"
+    if tracker is not None and tracker.best_state is not None:
+        load_state(model, tracker.best_state)
+        kept = f"best (step {tracker.best_step})"
+    check = check_lora_trained(model, before) if diverged is None else dict(lora_change(model))
+    is_main = ctx.accelerator is None or ctx.accelerator.is_main_process
+    with ctx.ledger.stage("save"):
+        if is_main:
+            model.save_pretrained(out, safe_serialization=True)
+    result_model = model
+    if merge and is_main:
+        with ctx.ledger.stage("merge"):
+            result_model = model.merge_and_unload()
+            save_model(result_model, ctx.tokenizer, out / "merged")
+    fields: dict[str, Any] = {
+        "steps": len(schedule),
+        "steps_done": (diverged.step if diverged is not None else len(schedule)),
+        "resumed_from_step": resumed,
+        "final_loss": losses[-1] if losses else None,
+        "losses": losses,
+        "objective": asdict(terms),
+        "weights": {
+            "source": mw.source,
+            "summary": mw.summary,
+            "refreshed_at_steps": state.refreshed_at if refresh is not None else [],
+        },
+        "selection": {
+            "rule": rule.describe() if tracker is not None else None,
+            "best_step": tracker.best_step if tracker is not None else None,
+            "kept_state": kept,
+        },
+        "evaluations": tracker.evaluations if tracker is not None else [],
+        "lora_check": check,
+        "outputs": {"adapter": ".", "merged": "merged" if merge else None},
+    }
+    return fields, result_model, diverged

@@ -1,0 +1,113 @@
+"""Weights of the influence-weighted methods (rapidun, self_only) and the all-ones ablation (graddiff, uniform).
+
+Order of precedence: ``--weights DIR`` (validated: one finite weight > 0 per row, indices matching the rows); else
+``--influence DIR`` (FF, FR, RF, RR from a finished influence stage); else influence is computed here into
+``OUT/influence``. Weights are then mapped by :func:`rapidun.weighting.compute_weights` (METHOD.md section 3) and
+written to ``OUT/weights``. Each step is timed in the run's cost ledger as ``influence`` and ``weights``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from rapidun.artifacts import atomic_write_jsonl, write_manifest
+from rapidun.errors import RapidunError
+from rapidun.unlearning.kinds import MethodContext, MethodWeights
+from rapidun.weighting import WeightParams, compute_weights, load_weights, read_influence_dir, write_weights
+from rapidun.weighting.files import FORGET_FILE, RETAIN_FILE, group_summary, weight_rows
+
+log = logging.getLogger(__name__)
+
+
+def weights_from_dir(ctx: MethodContext) -> MethodWeights:
+    """Weights read (and validated) from ``ctx.weights_dir``."""
+    d = ctx.weights_dir
+    assert d is not None
+    if not d.is_dir():
+        raise RapidunError(f"--weights '{d}' is not a directory; pass the --out of 'rapidun weights'")
+    with ctx.ledger.stage("weights"):
+        forget = load_weights(d / FORGET_FILE, ctx.data.n_forget)
+        retain = load_weights(d / RETAIN_FILE, ctx.data.n_retain)
+    return MethodWeights(forget, retain, f"weights_dir:{d}", _summary(forget, retain))
+
+
+def _summary(forget: np.ndarray, retain: np.ndarray) -> dict[str, object]:
+    def one(w: np.ndarray) -> dict[str, float]:
+        return {
+            "n": int(w.size),
+            "min": float(w.min()),
+            "max": float(w.max()),
+            "mean": float(w.mean()),
+            "std": float(w.std()),
+        }
+
+    return {"forget": one(forget), "retain": one(retain)}
+
+
+def uniform_weights(ctx: MethodContext) -> MethodWeights:
+    """Every weight exactly 1 (GradDiff / Uniform ablation); written to ``OUT/weights`` for the record."""
+    if ctx.weights_dir is not None:
+        log.warning("--weights is ignored by the uniform/graddiff method: every weight is 1")
+    with ctx.ledger.stage("weights"):
+        forget, retain = np.ones(ctx.data.n_forget), np.ones(ctx.data.n_retain)
+        out = ctx.out_dir / "weights"
+        atomic_write_jsonl(out / FORGET_FILE, weight_rows(forget))
+        atomic_write_jsonl(out / RETAIN_FILE, weight_rows(retain))
+        write_manifest(
+            out,
+            {
+                "stage": "weights",
+                "config": {"weighting": "uniform"},
+                "n_forget": int(forget.size),
+                "n_retain": int(retain.size),
+            },
+        )
+    return MethodWeights(forget, retain, "uniform", _summary(forget, retain))
+
+
+def compute_influence_dir(ctx: MethodContext) -> Path:
+    """Run the influence stage on the starting model into ``OUT/influence`` (reused there when finished)."""
+    try:
+        from rapidun.influence import influence_stage  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise RapidunError("this install has no influence pipeline; pass --influence DIR or --weights DIR") from exc
+    out = ctx.out_dir / "influence"
+    with ctx.ledger.stage("influence"):
+        influence_stage(
+            ctx.model,
+            ctx.tokenizer,
+            ctx.data.forget_rows,
+            ctx.data.retain_rows,
+            out,
+            max_length=ctx.cfg.max_length,
+            prompt_style=ctx.cfg.prompt_style,
+            progress=ctx.progress,
+        )
+    return out
+
+
+def influence_weights(ctx: MethodContext, params: WeightParams, weighting: str) -> MethodWeights:
+    """Weights of the named weighting (``rapidun`` or ``self_only``) from influence scores."""
+    if ctx.weights_dir is not None:
+        return weights_from_dir(ctx)
+    influence_dir = ctx.influence_dir if ctx.influence_dir is not None else compute_influence_dir(ctx)
+    wparams = params.with_weighting(weighting)
+    with ctx.ledger.stage("weights"):
+        mats = read_influence_dir(influence_dir)
+        n_f, n_r = ctx.data.n_forget, ctx.data.n_retain
+        if mats["FF"].shape != (n_f, n_f) or mats["RR"].shape != (n_r, n_r):
+            raise RapidunError(
+                f"--influence '{influence_dir}' was computed for {mats['FF'].shape[0]} forget / "
+                f"{mats['RR'].shape[0]} retain rows, but the data has {n_f} / {n_r}; recompute it"
+            )
+        result = compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams)
+        write_weights(ctx.out_dir / "weights", result, wparams, {"kind": "influence", "path": str(influence_dir)})
+    summary = {
+        "forget": group_summary(result.forget, wparams.w_min, wparams.w_max),
+        "retain": group_summary(result.retain, wparams.w_min, wparams.w_max),
+        "params": wparams.to_dict(),
+    }
+    return MethodWeights(result.forget.weights, result.retain.weights, f"influence:{influence_dir}", summary)

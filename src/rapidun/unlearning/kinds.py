@@ -1,0 +1,97 @@
+"""The three kinds of unlearning method and what each is handed. Protocol-style: plain dataclasses of functions.
+
+- :class:`GradientMethod`: produces per-sample weights for the shared objective (:mod:`.objective`) and trains a
+  new LoRA adapter with the one loop; the backbone stays frozen. (rapidun, ga, graddiff, uniform, self_only,
+  loreun, loreun_dynamic)
+- :class:`EditMethod`: no training loop; edits the base weights directly (Fisher methods). Its output is a merged
+  model directory, not an adapter, and it says so in ``run.json`` (``edits_base_weights: true``).
+- :class:`RetrainMethod`: the ``rapidun train`` recipe on the retain (clean) rows, the speed-up reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rapidun.costs import CostLedger
+from rapidun.unlearning.config import UnlearnConfig
+from rapidun.unlearning.inputs import UnlearnData
+from rapidun.unlearning.objective import ObjectiveTerms, RefreshFn
+
+
+@dataclass
+class MethodContext:
+    """Everything a method may use. ``model`` is the starting model (no new adapter yet)."""
+
+    model: Any
+    tokenizer: Any
+    data: UnlearnData
+    cfg: UnlearnConfig
+    out_dir: Path
+    ledger: CostLedger
+    weights_dir: Path | None = None
+    influence_dir: Path | None = None
+    overwrite: bool = False
+    progress: bool = True
+    accelerator: Any = None
+
+    @property
+    def pad_id(self) -> int:
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        return int(pad) if pad is not None else 0
+
+
+@dataclass
+class MethodWeights:
+    """Per-sample weights: ``forget`` (nF,), ``retain`` (nR,); ``source`` says where they came from."""
+
+    forget: np.ndarray
+    retain: np.ndarray
+    source: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GradientMethod:
+    params_cls: type
+    weights: Callable[[MethodContext, Any], MethodWeights]
+    terms: Callable[[UnlearnConfig, Any], ObjectiveTerms]
+    # "mixed" (retain:forget draws), "forget_all" (forget rows only, as many draws as "mixed") or "forget"
+    # (forget rows only, epochs x |F| draws)
+    schedule: Callable[[Any], str] = lambda params: "mixed"
+    refresh: Callable[[Any, MethodContext, Any], RefreshFn | None] | None = None  # (training model, ctx, params)
+    description: str = ""
+    kind: str = "gradient"
+    edits_base: bool = False
+
+
+@dataclass(frozen=True)
+class EditMethod:
+    params_cls: type
+    apply: Callable[[MethodContext, Any], dict[str, Any]]  # edits ctx.model in place, returns a summary
+    description: str = ""
+    kind: str = "edit"
+    edits_base: bool = True
+
+
+@dataclass(frozen=True)
+class RetrainMethod:
+    params_cls: type
+    description: str = ""
+    kind: str = "retrain"
+    edits_base: bool = False
+
+
+def default_terms(cfg: UnlearnConfig, params: Any) -> ObjectiveTerms:
+    """The full RapidUn objective with the configured coefficients and ascent bound."""
+    return ObjectiveTerms(
+        clean_coef=cfg.clean_coef,
+        ascent_coef=cfg.ascent_coef,
+        clean_term=True,
+        retain_term=True,
+        bounded_ascent=cfg.bounded_ascent,
+    )

@@ -1,0 +1,44 @@
+"""``loreun``: static LoReUn, forget weights from the starting model's per-sample loss (see :mod:`.loreun_weights`).
+
+Weights are computed once before training; the objective is RapidUn's with retain weights 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
+from rapidun.unlearning.loreun_weights import check_loreun, forget_losses, loss_weights
+
+
+@dataclass(frozen=True)
+class LoreunParams:
+    tau: float = 1.0
+    variant: str = "low_loss"  # "low_loss" (LoReUn: exp(-L/tau)) or "hard_high" (released code: exp(+L/tau))
+
+    def __post_init__(self) -> None:
+        check_loreun(self.tau, self.variant)
+
+
+def loreun_weights(ctx: MethodContext, params: LoreunParams) -> MethodWeights:
+    with ctx.ledger.stage("weights"):
+        losses = forget_losses(ctx.model, ctx.data.forget, ctx.pad_id)
+        forget = loss_weights(losses, params.tau, params.variant)
+    retain = np.ones(ctx.data.n_retain)
+    summary = {
+        "forget_losses": losses.tolist(),
+        "forget_weights": forget.tolist(),
+        "tau": params.tau,
+        "variant": params.variant,
+    }
+    return MethodWeights(forget, retain, "loreun: starting-model loss", summary)
+
+
+METHOD = GradientMethod(
+    params_cls=LoreunParams,
+    weights=loreun_weights,
+    terms=default_terms,
+    description="LoReUn static: forget weights exp(-loss/tau) of the starting model",
+)

@@ -1,0 +1,53 @@
+"""Loss-based forget weights of LoReUn (arXiv 2507.22499), shared by ``loreun`` and ``loreun_dynamic``.
+
+w_i proportional to exp(-L_i / tau), normalised to mean one, where L_i is the model's token-mean CE on forget row
+i's poisoned response: rows the model still fits well (low loss, hard to forget) get more weight. The released
+code's ``hard_high`` variant, exp(+L_i / tau), up-weights high-loss rows instead (opposite sign; named variant only).
+Retain weights are 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from rapidun.data.tokenize import Encoded, collate
+from rapidun.errors import RapidunError
+from rapidun.modeling.loss import per_sample_loss
+
+VARIANTS = ("low_loss", "hard_high")
+
+
+def check_loreun(tau: float, variant: str) -> None:
+    if not tau > 0:
+        raise RapidunError(f"loreun parameter tau must be > 0, got {tau}")
+    if variant not in VARIANTS:
+        raise RapidunError(f"loreun parameter variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+
+
+@torch.no_grad()
+def forget_losses(model: Any, examples: list[Encoded], pad_id: int, batch_size: int = 8) -> np.ndarray:
+    """Per-sample CE (n,) in eval mode (no dropout, no RNG use); the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[float] = []
+    try:
+        for s in range(0, len(examples), batch_size):
+            batch = {k: v.to(device) for k, v in collate(examples[s : s + batch_size], pad_id).items()}
+            out.extend(float(x) for x in per_sample_loss(model, batch))
+    finally:
+        model.train(was_training)
+    return np.asarray(out, dtype=np.float64)
+
+
+def loss_weights(losses: np.ndarray, tau: float, variant: str = "low_loss") -> np.ndarray:
+    """Mean-one weights (n,) from losses (n,); computed in log space (shifted by the max) to avoid overflow."""
+    sign = -1.0 if variant == "low_loss" else 1.0
+    logits = sign * losses / tau
+    if not np.isfinite(logits).all():
+        raise RapidunError("loreun: the model's loss on a forget row is not finite; check the model and the data")
+    w = np.exp(logits - logits.max())
+    return w / w.mean()

@@ -1,0 +1,30 @@
+"""``rapidun``: influence-weighted unlearning (RapidUn, arXiv 2512.04457; METHOD.md sections 2-4).
+
+Forget weights w_f from S_f = alpha FF - beta FR and retain weights w_r from S_r = gamma RR - delta RF, mapped to
+bounded mean-one weights, then the weighted objective of :mod:`rapidun.unlearning.objective`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rapidun.unlearning.influence_weights import influence_weights
+from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
+from rapidun.weighting import WeightParams
+
+
+@dataclass(frozen=True)
+class RapidunParams:
+    weights: WeightParams = field(default_factory=WeightParams)
+
+
+def rapidun_weights(ctx: MethodContext, params: RapidunParams) -> MethodWeights:
+    return influence_weights(ctx, params.weights, "rapidun")
+
+
+METHOD = GradientMethod(
+    params_cls=RapidunParams,
+    weights=rapidun_weights,
+    terms=default_terms,
+    description="influence-weighted forget/retain objective (RapidUn)",
+)

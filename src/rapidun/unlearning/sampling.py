@@ -1,0 +1,41 @@
+"""The sampling schedule of RapidUn training (METHOD.md section 4), drawn once from the seed.
+
+Sample ids index the combined list ``[forget_0 .. forget_{nF-1}, retain_0 .. retain_{nR-1}]``. Each draw is a forget
+row with probability 1 / (1 + retain_ratio) (3:1 retain:forget by default), otherwise a retain row, uniformly and
+with replacement; ``epochs x (nF + nR)`` draws in all, grouped into optimiser steps of ``batch_size`` ids
+(40 forget / 120 retain rows, 2 epochs, batch 1 -> 320 steps).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+
+def mixture_schedule(
+    n_forget: int,
+    n_retain: int,
+    *,
+    epochs: float = 2.0,
+    batch_size: int = 1,
+    retain_ratio: float = 3.0,
+    seed: int = 42,
+    forget_only: bool = False,
+) -> list[list[int]]:
+    """Global sample ids per optimiser step, shape (steps, batch_size). ``forget_only`` draws every id from the
+    forget rows (gradient ascent), keeping the same number of steps as the mixed schedule."""
+    assert n_forget > 0 and batch_size > 0
+    draws = max(1, math.ceil(epochs * (n_forget + n_retain) - 1e-9))
+    steps = math.ceil(draws / batch_size)
+    p_forget = 1.0 if forget_only or n_retain == 0 else 1.0 / (1.0 + retain_ratio)
+    rng = random.Random(seed)
+    schedule: list[list[int]] = []
+    for _ in range(steps):
+        batch = []
+        for _ in range(batch_size):
+            if rng.random() < p_forget:
+                batch.append(rng.randrange(n_forget))
+            else:
+                batch.append(n_forget + rng.randrange(n_retain))
+        schedule.append(batch)
+    return schedule

@@ -1,0 +1,25 @@
+"""``uniform``: the RapidUn ablation with every weight 1 (same objective and numbers as ``graddiff``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidun.unlearning.influence_weights import uniform_weights
+from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
+
+
+@dataclass(frozen=True)
+class UniformParams:
+    pass
+
+
+def uniform_method_weights(ctx: MethodContext, params: UniformParams) -> MethodWeights:
+    return uniform_weights(ctx)
+
+
+METHOD = GradientMethod(
+    params_cls=UniformParams,
+    weights=uniform_method_weights,
+    terms=default_terms,
+    description="RapidUn objective, all weights 1 (uniform ablation)",
+)

@@ -1,0 +1,79 @@
+"""Fixtures for the unlearning tests: forget/retain toy rows, a fast recipe, fake influence and weights dirs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from rapidun.artifacts import atomic_write_jsonl, write_manifest
+from rapidun.data.rows import Row
+from rapidun.training.sft import LoraSettings, TrainConfig
+from rapidun.unlearning import METHODS, RetrainParams, UnlearnConfig
+
+GRADIENT = [name for name, m in METHODS.items() if m.kind == "gradient"]
+
+
+@pytest.fixture
+def split(toy_rows: list[Row]) -> tuple[list[Row], list[Row]]:
+    forget = [r for r in toy_rows if r.is_poisoned]
+    retain = [r for r in toy_rows if not r.is_poisoned]
+    return forget, retain
+
+
+def fast_config(**overrides: Any) -> UnlearnConfig:
+    """1 epoch, lr high enough to move a nano model, no LoRA dropout (so batching equivalences are exact)."""
+    values: dict[str, Any] = dict(
+        epochs=1.0, lr=1e-3, max_length=64, checkpoint_every=0, lora=LoraSettings(r=4, alpha=8, dropout=0.0)
+    )
+    values.update(overrides)
+    return UnlearnConfig(**values)
+
+
+def fake_influence(directory: Path, n_forget: int, n_retain: int, seed: int = 0) -> Path:
+    """A finished influence dir with random FF, FR, RF, RR (rows = queries)."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    mats = {
+        "FF": rng.normal(size=(n_forget, n_forget)),
+        "FR": rng.normal(size=(n_retain, n_forget)),
+        "RF": rng.normal(size=(n_forget, n_retain)),
+        "RR": rng.normal(size=(n_retain, n_retain)),
+    }
+    save_file({k: v.astype(np.float32) for k, v in mats.items()}, str(directory / "scores.safetensors"))
+    write_manifest(directory, {"stage": "influence"})
+    return directory
+
+
+def write_weight_files(directory: Path, forget: list[Any], retain: list[Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_jsonl(directory / "forget_weights.jsonl", [{"index": i, "weight": w} for i, w in enumerate(forget)])
+    atomic_write_jsonl(directory / "retain_weights.jsonl", [{"index": i, "weight": w} for i, w in enumerate(retain)])
+    return directory
+
+
+def method_kwargs(name: str, tmp: Path, n_forget: int, n_retain: int) -> dict[str, Any]:
+    """What a method needs beyond the rows: an influence dir for the influence-weighted ones, a tiny recipe for
+    retrain."""
+    if name in ("rapidun", "self_only"):
+        return {"influence_dir": fake_influence(tmp / "influence_in", n_forget, n_retain)}
+    if name == "retrain":
+        recipe = TrainConfig(
+            max_steps=2,
+            batch_size=2,
+            lr=1e-3,
+            max_length=64,
+            checkpoint_every=0,
+            lora=LoraSettings(r=4, alpha=8, dropout=0.0),
+        )
+        return {"params": RetrainParams(train=recipe)}
+    return {}
+
+
+@pytest.fixture
+def fresh_model(nano_model: Any) -> Any:
+    return copy.deepcopy(nano_model.model)
