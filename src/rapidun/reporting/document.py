@@ -88,7 +88,7 @@ th{background:#f3f6fa;vertical-align:bottom}th small{font-weight:normal;color:#5
 font-variant-numeric:tabular-nums;white-space:nowrap}tbody tr:nth-child(even){background:#fafafa}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444}.note{background:#fff8e1;border-left:4px solid #E69F00;padding:.4em .8em}
-code{background:#f2f2f2;padding:0 .2em;border-radius:3px}pre{background:#f6f6f6;padding:.8em;overflow-x:auto}
+code{background:#f2f2f2;padding:0 .2em;border-radius:3px}pre{background:#f6f6f6;padding:.8em;overflow-x:auto}.scroll{overflow-x:auto}
 """
 
 
@@ -107,7 +107,7 @@ def to_html(blocks: list[Block], title: str) -> str:
         elif isinstance(b, Bullets):
             out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Table):
-            out.append(b.html)
+            out.append(f'<div class="scroll">{b.html}</div>')  # wide tables scroll instead of breaking the page
         elif isinstance(b, Image):
             data = base64.b64encode(b.png).decode("ascii")
             out.append(

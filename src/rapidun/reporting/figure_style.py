@@ -24,6 +24,8 @@ DPI = 100
 # Okabe & Ito (2008), ordered so that neighbouring methods differ in lightness as well as hue.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 HATCHES = ("", "//", "..", "xx")
+# Scatter markers (filled for seen-trigger ASR, open for OOD) per colour cycle, so a reused colour differs in shape.
+MARKERS = (("o", "^"), ("s", "v"), ("D", "<"), ("P", ">"))
 GREY = "#777777"
 RC: Any = {
     "font.family": "DejaVu Sans",
@@ -56,17 +58,20 @@ class Style:
 
     colors: dict[str, str]
     hatches: dict[str, str]
+    markers: dict[str, tuple[str, str]]  # (seen, OOD) scatter markers
 
 
 def make_style(names: Sequence[tuple[str, str | None]]) -> Style:
     """Assign colours to display names of (method, label) groups in the fixed method order."""
     ordered = sorted(dict.fromkeys(names), key=lambda k: (method_rank(k[0]), k[1] or ""))
-    colors, hatches = {}, {}
+    colors, hatches, markers = {}, {}, {}
     for i, (method, label) in enumerate(ordered):
         name = f"{method} [{label}]" if label else method
+        cycle = i // len(PALETTE)
         colors[name] = PALETTE[i % len(PALETTE)]
-        hatches[name] = HATCHES[(i // len(PALETTE)) % len(HATCHES)]
-    return Style(colors, hatches)
+        hatches[name] = HATCHES[cycle % len(HATCHES)]
+        markers[name] = MARKERS[cycle % len(MARKERS)]
+    return Style(colors, hatches, markers)
 
 
 @contextmanager

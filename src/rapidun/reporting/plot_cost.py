@@ -42,8 +42,15 @@ def stage_timings(runs: Sequence[RunRecord], style: Style, name: str) -> PlotRes
     # When retraining dwarfs the methods, a second panel without it shows their stage split legibly.
     zoom = bool(others) and retrain_top > 5 * max(sum(means[n].values()) for n in others)
     panels = [names, others] if zoom else [names]
-    with figure(max(6.5, 0.9 * len(names) + 3.0) + (0.7 * len(others) + 1.5 if zoom else 0.0), 4.6) as fig:
-        axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=[len(p) + 1 for p in panels])[0]
+    base_width = max(6.5, 0.9 * len(names) + 3.0)
+    # Few bars: panels side by side; many: stacked, so the figure keeps a readable aspect ratio.
+    side_by_side = zoom and len(names) <= 5
+    width = base_width + (0.7 * len(others) + 1.5 if side_by_side else 0.0)
+    with figure(width, 4.6 * (2 if zoom and not side_by_side else 1)) as fig:
+        if side_by_side or not zoom:
+            axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=[len(p) + 1 for p in panels])[0]
+        else:
+            axes = fig.subplots(2, 1, squeeze=False)[:, 0]
         for ax, shown in zip(axes, panels, strict=True):
             _stacked(ax, shown, means, groups)
         axes[0].set_title("Wall-clock per stage, next to retraining")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter
 
@@ -40,36 +42,36 @@ def asr_vs_ppl(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResult
     log_x = min(ppls) > 0 and max(ppls) / min(ppls) > 3
     with figure(8.0, 4.8) as fig:
         ax = fig.subplots()
-        names: list[str] = []
+        handles: dict[str, tuple[Line2D, Line2D]] = {}
         for r in sorted(points, key=lambda r: (method_rank(r.method), r.label or "", r.seed)):
             color = style.colors.get(r.name, GREY)
+            m_seen, m_ood = style.markers.get(r.name, ("o", "^"))
             x, seen, ood = float(r.headline("clean_ppl") or 0.0), r.headline("asr_seen"), r.headline("asr_ood")
             if _finite(seen) and _finite(ood):
                 ax.plot([x, x], [100 * (seen or 0.0), 100 * (ood or 0.0)], color=color, linewidth=0.7, alpha=0.6)
+            filled: dict[str, Any] = {
+                "marker": m_seen,
+                "color": color,
+                "markeredgecolor": "black",
+                "markeredgewidth": 0.4,
+            }
+            hollow: dict[str, Any] = {
+                "marker": m_ood,
+                "markerfacecolor": "white",
+                "markeredgecolor": color,
+                "markeredgewidth": 1.4,
+            }
             if _finite(seen):
-                ax.scatter(
-                    [x],
-                    [100 * (seen or 0.0)],
-                    marker="o",
-                    s=42,
-                    color=color,
-                    edgecolor="black",
-                    linewidth=0.4,
-                    zorder=3,
-                )
+                ax.plot([x], [100 * (seen or 0.0)], linestyle="", markersize=7, zorder=3, **filled)
             if _finite(ood):
-                ax.scatter(
-                    [x],
-                    [100 * (ood or 0.0)],
-                    marker="^",
-                    s=46,
-                    facecolor="white",
-                    edgecolor=color,
-                    linewidth=1.4,
-                    zorder=3,
-                )
-            if r.name not in names:
-                names.append(r.name)
+                ax.plot([x], [100 * (ood or 0.0)], linestyle="", markersize=7, zorder=3, **hollow)
+            handles.setdefault(
+                r.name,
+                (
+                    Line2D([], [], linestyle="", markersize=7, **filled),
+                    Line2D([], [], linestyle="", markersize=7, **hollow),
+                ),
+            )
         if log_x:
             ax.set_xscale("log")
             # Plain numbers ("20", not "2x10^1"); matplotlib thins the minor labels on wide ranges.
@@ -78,26 +80,24 @@ def asr_vs_ppl(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResult
         ax.set_xlabel("clean perplexity" + (" (log scale)" if log_x else "") + " — lower is better")
         ax.set_ylabel("ASR (%) — lower is better")
         ax.set_ylim(-3, 103)
-        ax.set_title("Backdoor ASR vs clean perplexity (one point per method and seed; lower left is better)")
-        method_handles = [
-            Line2D([], [], marker="s", linestyle="", markersize=8, color=style.colors.get(n, GREY), label=n)
-            for n in names
-        ]
-        split_handles = [
-            Line2D([], [], marker="o", linestyle="", color=GREY, markeredgecolor="black", label="seen-trigger ASR"),
+        ax.set_title("ASR vs clean perplexity, one point per method and seed (lower left is better)", loc="left")
+        tuples: list[Any] = list(handles.values())  # a (seen, OOD) pair per entry, drawn side by side
+        first = fig.legend(
+            handles=tuples,
+            labels=list(handles),
+            loc="outside right upper",
+            title="method (seen, OOD)",
+            handler_map={tuple: HandlerTuple(ndivide=None)},
+        )
+        key = (
+            Line2D([], [], marker="o", linestyle="", color=GREY, markeredgecolor="black", markeredgewidth=0.4),
             Line2D(
-                [],
-                [],
-                marker="^",
-                linestyle="",
-                markerfacecolor="white",
-                markeredgecolor=GREY,
-                markeredgewidth=1.4,
-                label="OOD-trigger ASR",
+                [], [], marker="^", linestyle="", markerfacecolor="white", markeredgecolor=GREY, markeredgewidth=1.4
             ),
-        ]
-        first = fig.legend(handles=method_handles, loc="outside right upper", title="method")
-        fig.legend(handles=split_handles, loc="outside right lower", title="marker")
+        )
+        fig.legend(
+            key, ["filled: seen-trigger ASR", "open: OOD-trigger ASR"], loc="outside right lower", title="marker"
+        )
         fig.add_artist(first)
         png = to_png(fig)
     return PlotResult(name, title, caption, png, note)
