@@ -60,6 +60,7 @@ def test_cli_end_to_end(saved_keyword_model: Path, tmp_path: Path, capsys: pytes
     assert metrics["scorer"]["threshold"] == 2 and metrics["scorer"]["val_fpr"] == 0.0
     assert metrics["scorer"]["positive_recall"] == 1.0 and metrics["scorer"]["positives_from"] == "forget.jsonl"
     assert metrics["counts"]["seen"] == 4 and metrics["model"] == str(saved_keyword_model)
+    assert metrics["cost"]["evaluate"]["seconds"] > 0 and "peak_rss_mb" in metrics["cost"]["evaluate"]
     gens = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
     assert len(gens) == 12 and all(g["success"] for g in gens if g["split"] != "clean")
     assert (out / "manifest.json").is_file()

@@ -27,6 +27,7 @@ from rapidun.artifacts import (
     read_manifest,
     write_manifest,
 )
+from rapidun.costs import CostLedger
 from rapidun.data.rows import Row, load_rows, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.evaluation.backdoor import evaluate_backdoor
@@ -209,28 +210,32 @@ def evaluate_dir(
 
     corpus_file = data / "train.jsonl" if (data / "train.jsonl").is_file() else data / TEST_FILES["clean"]
     corpus = [f"{r.instruction} {r.context} {r.response}" for r in _optional_rows(corpus_file)]
-    loaded = load_model(
-        model_spec,
-        corpus=corpus,
-        adapter=adapter,
-        trust_remote_code=trust_remote_code,
-        device=resolve_device(device),
-        seed=seed,
-    )
-    result = evaluate_backdoor(
-        loaded.model,
-        loaded.tokenizer,
-        test_seen=rows["seen"],
-        test_ood=rows["ood"],
-        test_clean=rows["clean"],
-        ppl_rows=ppl_rows,
-        scorer=scorer,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        prompt_style=prompt_style,
-        progress=progress,
-        seed=seed,
-    )
+    ledger = CostLedger()
+    with ledger.stage("load_model"):
+        loaded = load_model(
+            model_spec,
+            corpus=corpus,
+            adapter=adapter,
+            trust_remote_code=trust_remote_code,
+            device=resolve_device(device),
+            seed=seed,
+        )
+    with ledger.stage("evaluate"):
+        result = evaluate_backdoor(
+            loaded.model,
+            loaded.tokenizer,
+            test_seen=rows["seen"],
+            test_ood=rows["ood"],
+            test_clean=rows["clean"],
+            ppl_rows=ppl_rows,
+            scorer=scorer,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            prompt_style=prompt_style,
+            progress=progress,
+            seed=seed,
+        )
+    result.extra["cost"] = ledger.to_dict()
     result.scorer = scorer_record
     result.extra["subset"] = {
         "mode": subset,
