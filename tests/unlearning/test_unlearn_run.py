@@ -1,0 +1,253 @@
+"""unlearn() end to end: resume, evaluation-driven selection, divergence, reuse, loading the outputs, schedule."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from peft import PeftModel
+from safetensors.torch import load_file
+
+import rapidun.unlearning.gradient_run as gradient_run
+from conftest import fast_config
+from rapidun.artifacts import read_manifest
+from rapidun.errors import RapidunError
+from rapidun.modeling.load import load_model
+from rapidun.training.loop import TrainingDiverged
+from rapidun.unlearning import GAParams, LoreunParams, mixture_schedule, unlearn
+from rapidun.unlearning.loreun_weights import loss_weights
+
+
+def test_schedule_faithful_size_ratio_and_seed() -> None:
+    sched = mixture_schedule(40, 120, epochs=2, batch_size=1, retain_ratio=3, seed=42)
+    assert len(sched) == 320 and all(len(b) == 1 for b in sched)
+    counts = Counter(i < 40 for b in sched for i in b)
+    assert 50 <= counts[True] <= 110  # about a quarter of 320 draws are forget rows
+    assert sched == mixture_schedule(40, 120, epochs=2, batch_size=1, retain_ratio=3, seed=42)
+    assert sched != mixture_schedule(40, 120, epochs=2, batch_size=1, retain_ratio=3, seed=43)
+    assert len(mixture_schedule(40, 120, epochs=2, batch_size=4)) == 80
+    assert all(i < 40 for b in mixture_schedule(40, 120, forget_only=True) for i in b)
+
+
+def test_loreun_weights_mean_one_and_variants() -> None:
+    losses = np.array([1.0, 2.0, 3.0])
+    w = loss_weights(losses, tau=1.0)
+    assert w.mean() == pytest.approx(1.0) and w[0] > w[1] > w[2]
+    assert w[0] / w[1] == pytest.approx(np.e)
+    hard = loss_weights(losses, tau=1.0, variant="hard_high")
+    assert hard[2] > hard[0]
+    with pytest.raises(RapidunError):
+        LoreunParams(variant="nope")
+
+
+def _interrupt_at(monkeypatch, step_to_fail: int) -> None:
+    real = gradient_run.make_loss_fn
+
+    def wrapped(*args, **kwargs):
+        fn = real(*args, **kwargs)
+
+        def loss_fn(ids, step):
+            if step == step_to_fail:
+                raise KeyboardInterrupt
+            return fn(ids, step)
+
+        return loss_fn
+
+    monkeypatch.setattr(gradient_run, "make_loss_fn", wrapped)
+
+
+@pytest.mark.parametrize("method", ["graddiff", "loreun_dynamic"])
+def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_path, monkeypatch) -> None:
+    forget, retain = split
+    params = None
+    if method == "loreun_dynamic":
+        from rapidun.unlearning import LoreunDynamicParams
+
+        params = LoreunDynamicParams(refresh_every=3)
+    cfg = fast_config(epochs=2.0, checkpoint_every=2)  # 16 steps; checkpoint every 2, killed at step 5
+    full = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        tmp_path / "a",
+        method=method,
+        params=params,
+        train=cfg,
+        progress=False,
+    )
+    with monkeypatch.context() as m:
+        _interrupt_at(m, 5)
+        with pytest.raises(KeyboardInterrupt):
+            unlearn(
+                copy.deepcopy(nano_model.model),
+                nano_model.tokenizer,
+                forget,
+                retain,
+                tmp_path / "b",
+                method=method,
+                params=params,
+                train=cfg,
+                progress=False,
+            )
+    assert (tmp_path / "b" / "checkpoint").is_dir() and read_manifest(tmp_path / "b") is None
+    resumed = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        tmp_path / "b",
+        method=method,
+        params=params,
+        train=cfg,
+        progress=False,
+    )
+    assert resumed.run["resumed_from_step"] == 4
+    assert resumed.run["losses"] == pytest.approx(full.run["losses"], abs=1e-6)
+    a = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "adapter_model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-5)
+    assert not (tmp_path / "b" / "checkpoint").exists()
+
+
+def test_adapter_loads_with_peft_and_merge_matches(nano_model, split, tmp_path: Path) -> None:
+    forget, retain = split
+    out = tmp_path / "out"
+    res = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        out,
+        method="graddiff",
+        train=fast_config(),
+        merge=True,
+        progress=False,
+    )
+    ids = torch.tensor([[1, 5, 9, 14, 20]])
+    with torch.no_grad():
+        expected = res.model(input_ids=ids).logits
+        loaded = PeftModel.from_pretrained(copy.deepcopy(nano_model.model), str(out))
+        loaded.eval()
+        torch.testing.assert_close(loaded(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-4)
+        merged = load_model(str(out / "merged"))
+        torch.testing.assert_close(merged.model(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split, tmp_path: Path) -> None:
+    forget, retain = split
+    # step -> (asr_seen, clean_ppl); start ppl 10, tolerance 10% -> ppl <= 11 qualifies
+    table = {0: (0.9, 10.0), 2: (0.5, 10.5), 4: (0.1, 12.0), 6: (0.3, 10.9), 8: (0.6, 10.0)}
+    calls = []
+
+    def eval_fn(model):
+        step = len(calls) * 2
+        calls.append(step)
+        asr, ppl = table[step]
+        return {"asr_seen": asr, "clean_ppl": ppl}
+
+    captured = {}
+    real = gradient_run.EvalTracker.evaluate
+
+    def spy(self, step, model):
+        rec = real(self, step, model)
+        captured[step] = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        return rec
+
+    gradient_run.EvalTracker.evaluate = spy
+    try:
+        res = unlearn(
+            copy.deepcopy(nano_model.model),
+            nano_model.tokenizer,
+            forget,
+            retain,
+            tmp_path / "o",
+            method="graddiff",
+            train=fast_config(),
+            eval_fn=eval_fn,
+            eval_every=2,
+            progress=False,
+        )
+    finally:
+        gradient_run.EvalTracker.evaluate = real
+    assert calls == [0, 2, 4, 6, 8]
+    assert res.run["selection"]["best_step"] == 6 and "clean_ppl" in res.run["selection"]["rule"]
+    assert [e["step"] for e in res.run["evaluations"]] == [0, 2, 4, 6, 8]
+    saved = load_file(str(tmp_path / "o" / "adapter_model.safetensors"))
+    best = {k: v for k, v in captured[6].items() if "lora_B" in k}
+    assert best and any(not torch.equal(best[k], captured[8][k]) for k in best)
+    for name, tensor in best.items():
+        key = next(k for k in saved if k in name.replace(".default", ""))
+        torch.testing.assert_close(saved[key], tensor)
+
+
+def test_divergence_stops_keeps_adapter_and_records_it(nano_model, split, tmp_path: Path) -> None:
+    forget, retain = split
+    out = tmp_path / "o"
+    with pytest.raises(TrainingDiverged, match="diverged at step"):
+        unlearn(
+            copy.deepcopy(nano_model.model),
+            nano_model.tokenizer,
+            forget,
+            retain,
+            out,
+            method="ga",
+            params=GAParams(),
+            train=fast_config(max_abs_loss=6.3, lr=5e-2),
+            progress=False,
+        )
+    run = json.loads((out / "run.json").read_text())
+    assert run["diverged"]["step"] > 1 and "diverged" in run["diverged"]["message"]
+    assert (out / "adapter_model.safetensors").is_file() and read_manifest(out) is None
+
+
+def test_finished_dir_reused_refused_or_overwritten(nano_model, split, tmp_path: Path) -> None:
+    forget, retain = split
+    out = tmp_path / "o"
+    kw = dict(method="graddiff", progress=False)
+    unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=fast_config(), **kw)
+    again = unlearn(
+        copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=fast_config(), **kw
+    )
+    assert again.reused and again.model is None
+    with pytest.raises(RapidunError, match="other settings"):
+        unlearn(
+            copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=fast_config(lr=2e-3), **kw
+        )
+    redo = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        out,
+        train=fast_config(lr=2e-3),
+        overwrite=True,
+        **kw,
+    )
+    assert not redo.reused and redo.run["config"]["train"]["lr"] == 2e-3
+
+
+def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path) -> None:
+    forget, retain = split
+    res = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        tmp_path / "o",
+        method="uniform",
+        train=fast_config(),
+        progress=False,
+    )
+    cfg = res.run["config"]["train"]
+    assert cfg["retain_ratio"] == 3.0 and cfg["clean_coef"] == 0.5 and cfg["ascent_coef"] == 1.0
+    assert cfg["seed"] == 42 and cfg["lr_schedule"] == "cosine" and cfg["grad_clip"] == 1.0
+    assert res.run["objective"]["clean_term"] is True
+    assert (tmp_path / "o" / "weights" / "forget_weights.jsonl").is_file()
+    assert res.run["steps"] == len(forget) + len(retain)
