@@ -76,6 +76,8 @@ def test_metrics_contract(nano_model: LoadedModel) -> None:
     assert metrics["per_variant"]["C_semantic::hey"]["n"] == 2
     assert metrics["scorer"]["name"] == "keywords" and metrics["max_new_tokens"] == 12
     assert math.isfinite(metrics["clean_ppl"])
+    assert metrics["prompts_truncated"] == {"seen": 0, "ood": 0, "clean": 0}
+    assert metrics["scorer"]["val_fpr"] is None  # no val rows given to the library function
     assert [g["split"] for g in result.generations] == ["seen"] * 4 + ["ood"] * 4 + ["clean"] * 4
     assert set(result.generations[0]) == {"split", "family", "variant", "prompt", "output", "success"}
     table = format_metrics_table(metrics)

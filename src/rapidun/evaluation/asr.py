@@ -13,7 +13,7 @@ from rapidun.evaluation.scoring import breakdown, generate_and_score, rate
 
 def asr(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult:
     """ASR = #{rows: scorer(generate(prompt(row)))} / #rows on triggered rows."""
-    records = generate_and_score(model, rows, ctx, desc="asr")
+    records, cut = generate_and_score(model, rows, ctx, desc="asr")
     overall = rate(records)
     return MetricResult(
         name="asr",
@@ -22,6 +22,7 @@ def asr(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult:
         ci95=tuple(overall["ci95"]) if overall["ci95"] else None,
         details={
             "successes": overall["successes"],
+            "prompts_truncated": cut,
             "per_family": breakdown(records, "family"),
             "per_variant": breakdown(records, "variant"),
         },

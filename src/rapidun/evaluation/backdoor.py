@@ -66,7 +66,11 @@ class EvalResult:
             "per_family": _per_family(seen, ood),
             "per_variant": _per_variant(seen, ood),
             "clean_ppl_details": {k: v for k, v in self.clean_ppl.details.items() if k != "ci_method"},
-            "scorer": dict(self.scorer),
+            "scorer": {"val_fpr": None, **self.scorer},
+            "prompts_truncated": {
+                split: int(m.details.get("prompts_truncated", 0))
+                for split, m in zip(SPLITS, (seen, ood, self.false_trigger_rate), strict=True)
+            },
             "max_new_tokens": self.max_new_tokens,
             "prompt_style": self.prompt_style,
             "decoding": "greedy",

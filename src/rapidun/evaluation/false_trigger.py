@@ -14,13 +14,13 @@ from rapidun.evaluation.scoring import generate_and_score, rate
 
 def false_trigger_rate(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult:
     """#{clean rows: scorer(generate(prompt(row)))} / #clean rows."""
-    records = generate_and_score(model, rows, ctx, desc="false-trigger")
+    records, cut = generate_and_score(model, rows, ctx, desc="false-trigger")
     overall = rate(records)
     return MetricResult(
         name="false_trigger_rate",
         value=overall["rate"],
         n=overall["n"],
         ci95=tuple(overall["ci95"]) if overall["ci95"] else None,
-        details={"successes": overall["successes"]},
+        details={"successes": overall["successes"], "prompts_truncated": cut},
         records=records,
     )

@@ -14,12 +14,15 @@ from rapidun.evaluation.protocol import EvalContext
 NO_FAMILY = "none"
 
 
-def generate_and_score(model: Any, rows: Sequence[Row], ctx: EvalContext, desc: str) -> list[dict[str, Any]]:
-    """One record per row: ``family``, ``variant``, ``prompt``, ``output``, ``success`` (scorer fired)."""
+def generate_and_score(
+    model: Any, rows: Sequence[Row], ctx: EvalContext, desc: str
+) -> tuple[list[dict[str, Any]], int]:
+    """One record per row (``family``, ``variant``, ``prompt``, ``output``, ``success`` = scorer fired) and the
+    number of prompts cut from the left to fit the model."""
     if ctx.scorer is None:
         raise ValueError("this metric needs ctx.scorer (a keyword or regex scorer)")
     if not rows:
-        return []
+        return [], 0
     gens = generate_responses(
         model,
         ctx.tokenizer,
@@ -31,7 +34,7 @@ def generate_and_score(model: Any, rows: Sequence[Row], ctx: EvalContext, desc: 
         progress=ctx.progress,
         desc=desc,
     )
-    return [
+    records = [
         {
             "family": row.trigger_family,
             "variant": row.trigger_variant,
@@ -41,6 +44,7 @@ def generate_and_score(model: Any, rows: Sequence[Row], ctx: EvalContext, desc: 
         }
         for row, prompt, output in zip(rows, gens.prompts, gens.outputs, strict=True)
     ]
+    return records, gens.truncated
 
 
 def rate(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
