@@ -179,3 +179,20 @@ def test_accumulation_1x4_equals_4x1(name, nano_model, split, tmp_path: Path) ->
         adapters.append(load_file(str(out / "adapter_model.safetensors")))
     for key, tensor in adapters[0].items():
         torch.testing.assert_close(adapters[1][key], tensor, atol=2e-6, rtol=1e-4)
+
+
+def test_unchanged_lora_is_an_error(nano_model) -> None:
+    from rapidun.errors import RapidunError
+    from rapidun.unlearning.outputs import check_lora_trained, frozen_checksum
+
+    model = apply_lora(copy.deepcopy(nano_model.model), fast_config().lora)
+    with pytest.raises(RapidunError, match="no LoRA weight changed"):
+        check_lora_trained(model, frozen_checksum(model))
+
+
+def test_gradient_checkpointing_still_trains_lora(nano_model, split, tmp_path: Path) -> None:
+    forget, retain = split
+    res = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "o",
+                  method="graddiff", train=fast_config(gradient_checkpointing=True), progress=False)
+    check = res.run["lora_check"]
+    assert check["changed"] == check["lora_b_tensors"] > 0 and check["base_unchanged"]

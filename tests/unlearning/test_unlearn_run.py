@@ -251,3 +251,19 @@ def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path) -
     assert res.run["objective"]["clean_term"] is True
     assert (tmp_path / "o" / "weights" / "forget_weights.jsonl").is_file()
     assert res.run["steps"] == len(forget) + len(retain)
+
+
+def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split, tmp_path: Path) -> None:
+    forget, retain = split
+    out = tmp_path / "o"
+    from rapidun.unlearning import RapidunParams
+
+    params = RapidunParams(influence={"projector": "exact"})
+    res = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, method="rapidun",
+                  params=params, train=fast_config(), progress=False)
+    stages = res.run["stages"]
+    assert stages["influence"]["ran"] and stages["influence"]["seconds"] > 0 and stages["weights"]["ran"]
+    assert read_manifest(out / "influence") is not None and read_manifest(out / "weights") is not None
+    w = [json.loads(line)["weight"] for line in (out / "weights" / "forget_weights.jsonl").read_text().splitlines()]
+    assert len(w) == len(forget) and np.mean(w) == pytest.approx(1.0)
+    assert res.run["weights"]["source"].startswith("influence:")

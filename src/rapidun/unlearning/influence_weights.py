@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,32 +69,39 @@ def uniform_weights(ctx: MethodContext) -> MethodWeights:
     return MethodWeights(forget, retain, "uniform", _summary(forget, retain))
 
 
-def compute_influence_dir(ctx: MethodContext) -> Path:
-    """Run the influence stage on the starting model into ``OUT/influence`` (reused there when finished)."""
-    try:
-        from rapidun.influence import influence_stage  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise RapidunError("this install has no influence pipeline; pass --influence DIR or --weights DIR") from exc
+def compute_influence_dir(ctx: MethodContext, settings: dict[str, Any]) -> Path:
+    """Run the influence stage on the starting model into ``OUT/influence`` (reused there when finished).
+    ``settings``: fields of :class:`rapidun.influence.pipeline.InfluenceConfig`; max_length and prompt_style
+    default to the run's."""
+    from rapidun.influence.pipeline import compute_influence
+
     out = ctx.out_dir / "influence"
+    chosen = {"max_length": ctx.cfg.max_length, "prompt_style": ctx.cfg.prompt_style, **settings}
     with ctx.ledger.stage("influence"):
-        influence_stage(
-            ctx.model,
-            ctx.tokenizer,
-            ctx.data.forget_rows,
-            ctx.data.retain_rows,
-            out,
-            max_length=ctx.cfg.max_length,
-            prompt_style=ctx.cfg.prompt_style,
-            progress=ctx.progress,
-        )
+        try:
+            compute_influence(
+                ctx.model,
+                ctx.tokenizer,
+                ctx.data.forget_rows,
+                ctx.data.retain_rows,
+                out,
+                progress=ctx.progress,
+                **chosen,
+            )
+        except TypeError as exc:
+            raise RapidunError(f"bad influence setting in the method parameters: {exc}") from exc
     return out
 
 
-def influence_weights(ctx: MethodContext, params: WeightParams, weighting: str) -> MethodWeights:
+def influence_weights(
+    ctx: MethodContext, params: WeightParams, weighting: str, influence: dict[str, Any] | None = None
+) -> MethodWeights:
     """Weights of the named weighting (``rapidun`` or ``self_only``) from influence scores."""
     if ctx.weights_dir is not None:
         return weights_from_dir(ctx)
-    influence_dir = ctx.influence_dir if ctx.influence_dir is not None else compute_influence_dir(ctx)
+    influence_dir = ctx.influence_dir
+    if influence_dir is None:
+        influence_dir = compute_influence_dir(ctx, influence or {})
     wparams = params.with_weighting(weighting)
     with ctx.ledger.stage("weights"):
         mats = read_influence_dir(influence_dir)
@@ -104,6 +112,7 @@ def influence_weights(ctx: MethodContext, params: WeightParams, weighting: str) 
                 f"{mats['RR'].shape[0]} retain rows, but the data has {n_f} / {n_r}; recompute it"
             )
         result = compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams)
+    with ctx.ledger.stage("write_weights"):  # files and the histogram figure: not part of the method's cost
         write_weights(ctx.out_dir / "weights", result, wparams, {"kind": "influence", "path": str(influence_dir)})
     summary = {
         "forget": group_summary(result.forget, wparams.w_min, wparams.w_max),

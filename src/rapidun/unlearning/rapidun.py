@@ -7,6 +7,7 @@ bounded mean-one weights, then the weighted objective of :mod:`rapidun.unlearnin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rapidun.unlearning.influence_weights import influence_weights
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
@@ -16,10 +17,12 @@ from rapidun.weighting import WeightParams
 @dataclass(frozen=True)
 class RapidunParams:
     weights: WeightParams = field(default_factory=WeightParams)
+    # influence settings (fields of rapidun.influence.pipeline.InfluenceConfig) when influence is computed here
+    influence: dict[str, Any] = field(default_factory=dict)
 
 
 def rapidun_weights(ctx: MethodContext, params: RapidunParams) -> MethodWeights:
-    return influence_weights(ctx, params.weights, "rapidun")
+    return influence_weights(ctx, params.weights, "rapidun", params.influence)
 
 
 METHOD = GradientMethod(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rapidun.unlearning.influence_weights import influence_weights
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
@@ -12,10 +13,12 @@ from rapidun.weighting import WeightParams
 @dataclass(frozen=True)
 class SelfOnlyParams:
     weights: WeightParams = field(default_factory=WeightParams)
+    # influence settings (fields of rapidun.influence.pipeline.InfluenceConfig) when influence is computed here
+    influence: dict[str, Any] = field(default_factory=dict)
 
 
 def self_only_weights(ctx: MethodContext, params: SelfOnlyParams) -> MethodWeights:
-    return influence_weights(ctx, params.weights, "self_only")
+    return influence_weights(ctx, params.weights, "self_only", params.influence)
 
 
 METHOD = GradientMethod(
