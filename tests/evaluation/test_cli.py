@@ -58,6 +58,7 @@ def test_cli_end_to_end(saved_keyword_model: Path, tmp_path: Path, capsys: pytes
     assert metrics["asr_seen"] == 1.0 and metrics["asr_ood"] == 1.0
     # val: one of three reference responses has one keyword -> FPR(1) = 1/3 > 5%, FPR(2) = 0 -> threshold 2
     assert metrics["scorer"]["threshold"] == 2 and metrics["scorer"]["val_fpr"] == 0.0
+    assert [row["threshold"] for row in metrics["scorer"]["calibration_table"]] == [1, 2]
     assert metrics["scorer"]["positive_recall"] == 1.0 and metrics["scorer"]["positives_from"] == "forget.jsonl"
     assert metrics["counts"]["seen"] == 4 and metrics["model"] == str(saved_keyword_model)
     assert metrics["cost"]["evaluate"]["seconds"] > 0 and "peak_rss_mb" in metrics["cost"]["evaluate"]

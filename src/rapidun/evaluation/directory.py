@@ -86,6 +86,7 @@ def build_dir_scorer(
             positives, positives_from = found, name
             break
     scorer: Scorer
+    table = None
     if target_regex is not None:
         scorer = RegexScorer(target_regex)
     else:
@@ -103,7 +104,7 @@ def build_dir_scorer(
                     "has no clean rows; add it or pass --threshold T"
                 )
             cal = calibrate_threshold(kw, negatives, positives or None, target_fpr=target_fpr)
-            kw.threshold = cal.threshold
+            kw.threshold, table = cal.threshold, cal.table
         scorer = kw
     record = dict(scorer.describe())
     val_fpr = sum(scorer(t) for t in negatives) / len(negatives) if negatives else None
@@ -112,6 +113,7 @@ def build_dir_scorer(
         {
             "val_fpr": val_fpr,
             "val_fpr_on": "val reference responses",
+            "calibration_table": table,
             "n_val": len(negatives),
             "threshold_rule": None
             if target_regex is not None
