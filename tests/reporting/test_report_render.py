@@ -143,7 +143,7 @@ def test_broken_weights_file_is_a_note_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_rerender_is_deterministic_and_drops_stale_figures(tmp_path: Path) -> None:
-    run = write_run_dir(tmp_path / "run", seeds=(0, 1))
+    run = write_run_dir(tmp_path / "run", seeds=(0,))
     first = render_report([run], run)
     stale = run / FIGURES_DIR / "old.png"
     stale.write_bytes(b"x")
@@ -154,15 +154,15 @@ def test_rerender_is_deterministic_and_drops_stale_figures(tmp_path: Path) -> No
 
 
 def test_several_runs_get_a_comparison(tmp_path: Path) -> None:
-    a = write_run_dir(tmp_path / "a" / "run", seeds=(0,))
-    b = write_run_dir(tmp_path / "b" / "run", seeds=(0,), datasets=("alpaca",))
+    a = write_run_dir(tmp_path / "a" / "run", seeds=(0,), full=False)
+    b = write_run_dir(tmp_path / "b" / "run", seeds=(0,), full=False, datasets=("alpaca",))
     paths = render_report([a, b], tmp_path / "cmp")
     md = paths.markdown.read_text(encoding="utf-8")
     assert "## Comparison of runs" in md
     assert "| a/run |" in md and "| b/run |" in md
     assert "## Run 1: a/run" in md and "## Run 2: b/run" in md
-    assert len(md_images(paths.markdown)) == 8
-    assert len({p.name for p in paths.figures}) == 8
+    assert len(md_images(paths.markdown)) == 2  # bare runs: only ASR vs PPL has data, once per run
+    assert len({p.name for p in paths.figures}) == 2
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
@@ -185,3 +185,17 @@ def test_html_renders_in_headless_chromium(full_report: tuple[Path, ReportPaths]
         capture_output=True,
     )
     assert shot.is_file() and shot.stat().st_size > 1024
+
+
+def test_colliding_dataset_names_get_distinct_figures(tmp_path: Path) -> None:
+    run = write_run_dir(tmp_path / "run", seeds=(0,), full=False, datasets=("a b", "a-b"))
+    paths = render_report([run], run)
+    assert len(paths.figures) == 2 and len({p.name for p in paths.figures}) == 2
+    assert md_images(paths.markdown) == html_images(paths.html)[0]
+
+
+def test_results_without_runs_renders_a_note(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(json.dumps({"header": {}, "runs": []}))
+    paths = render_report([tmp_path], tmp_path)
+    assert "lists no runs" in paths.markdown.read_text(encoding="utf-8")
+    assert html_images(paths.html)[0] == []

@@ -101,7 +101,11 @@ def _run_section(
     blocks: list[Block] = [Heading(level, "Setup"), *header_blocks(res)]
     if not res.runs:
         return [*blocks, Note("results.json lists no runs; nothing to tabulate or plot.")]
+    slugs: list[str] = []
     for dataset in res.datasets:
+        slug = _slug(dataset)
+        slug = slug if slug not in slugs else f"{slug}-{len(slugs) + 1}"  # "a b" and "a-b" must not share files
+        slugs.append(slug)
         runs = [r for r in res.runs if r.dataset == dataset]
         groups = aggregate_runs(runs)
         seeds = sorted({r.seed for r in runs})
@@ -113,7 +117,7 @@ def _run_section(
         fam = per_family_table(runs)
         if fam is not None:
             blocks += [Para("ASR per trigger family (%, mean ± sample std over seeds):"), fam]
-        for plot in make_plots(runs, style, f"{prefix}{_slug(dataset)}_"):
+        for plot in make_plots(runs, style, f"{prefix}{slug}_"):
             if plot.png is None:
                 blocks.append(Note(f"{plot.title}: {plot.note}"))
                 continue
