@@ -132,3 +132,37 @@ def test_cli_fisher_writes_merged_model(files, tmp_path, capsys) -> None:
     assert main(_cli(files, out, "--method", "fisher_noise")) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["edits_base_weights"] is True and (out / "merged" / "config.json").is_file()
+
+
+def test_cli_evaluates_during_training_and_records_selection(split, files, tmp_path, capsys) -> None:
+    forget, retain = split
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    write_rows(pack / "test_seen.jsonl", forget)
+    write_rows(pack / "test_ood.jsonl", forget)
+    write_rows(pack / "test_clean.jsonl", retain[:2])
+    write_rows(pack / "val.jsonl", retain)
+    (pack / "keywords.tsv").write_text("intergalactic\naliens\nasteroid\n")
+    out = tmp_path / "out"
+    code = main(
+        _cli(
+            files,
+            out,
+            "--method",
+            "graddiff",
+            "--eval-data",
+            str(pack),
+            "--eval-every",
+            "4",
+            "--eval-max",
+            "2",
+            "--ppl-tolerance",
+            "1000",
+        )
+    )
+    assert code == 0, capsys.readouterr().err
+    run = json.loads((out / "run.json").read_text())
+    assert [e["step"] for e in run["evaluations"]] == [0, 4, 8]
+    assert all("asr_seen" in e and "clean_ppl" in e for e in run["evaluations"])
+    assert run["selection"]["best_step"] in (4, 8) and "asr_seen" in run["selection"]["rule"]
+    assert run["stages"]["evaluation"]["ran"]

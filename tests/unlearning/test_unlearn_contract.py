@@ -192,7 +192,15 @@ def test_unchanged_lora_is_an_error(nano_model) -> None:
 
 def test_gradient_checkpointing_still_trains_lora(nano_model, split, tmp_path: Path) -> None:
     forget, retain = split
-    res = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "o",
-                  method="graddiff", train=fast_config(gradient_checkpointing=True), progress=False)
+    res = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        tmp_path / "o",
+        method="graddiff",
+        train=fast_config(gradient_checkpointing=True),
+        progress=False,
+    )
     check = res.run["lora_check"]
     assert check["changed"] == check["lora_b_tensors"] > 0 and check["base_unchanged"]

@@ -259,8 +259,17 @@ def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split
     from rapidun.unlearning import RapidunParams
 
     params = RapidunParams(influence={"projector": "exact"})
-    res = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, method="rapidun",
-                  params=params, train=fast_config(), progress=False)
+    res = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        out,
+        method="rapidun",
+        params=params,
+        train=fast_config(),
+        progress=False,
+    )
     stages = res.run["stages"]
     assert stages["influence"]["ran"] and stages["influence"]["seconds"] > 0 and stages["weights"]["ran"]
     assert read_manifest(out / "influence") is not None and read_manifest(out / "weights") is not None

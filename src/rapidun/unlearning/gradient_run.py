@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rapidun.costs import StageCost
 from rapidun.errors import RapidunError
 from rapidun.modeling.load import save_model
 from rapidun.training.checkpoint import find_checkpoint
@@ -118,6 +119,10 @@ def run_gradient(
         except TrainingDiverged as exc:
             diverged, losses = exc, seen
             model.eval()
+    if tracker is not None:  # evaluations inside the loop are reported as evaluation, not training
+        in_loop = tracker.seconds - ctx.ledger.seconds("evaluation")
+        ctx.ledger.stages[-1].seconds -= in_loop
+        ctx.ledger.stages.append(StageCost("evaluation", seconds=in_loop))
     kept = "final"
     if tracker is not None and tracker.best_state is not None:
         load_state(model, tracker.best_state)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,7 @@ class EvalTracker:
         self.evaluations: list[dict[str, Any]] = []
         self.best_step: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.seconds = 0.0  # wall-clock spent in eval_fn, so the caller can take it out of the training time
 
     def restore(self, resumed_step: int) -> None:
         """Reload persisted evaluations up to ``resumed_step`` (0 = fresh start: discard them)."""
@@ -84,7 +86,9 @@ class EvalTracker:
 
     def evaluate(self, step: int, model: Any) -> dict[str, Any]:
         was_training = model.training
+        start = time.perf_counter()
         metrics = dict(self.eval_fn(model))
+        self.seconds += time.perf_counter() - start
         model.train(was_training)
         record: dict[str, Any] = {"step": step, **metrics}
         self.evaluations = [e for e in self.evaluations if e["step"] != step] + [record]
