@@ -16,6 +16,8 @@ from typing import Any
 from rapidun.errors import RapidunError
 
 MANIFEST = "manifest.json"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def ensure_dir(path: str | os.PathLike[str]) -> Path:
@@ -40,6 +42,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; artifacts get the usual permissions
         os.replace(tmp, p)
     except OSError as exc:
         raise RapidunError(f"cannot write '{p}': {exc.strerror}; check free disk space and permissions") from exc

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 import rapidun  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
@@ -64,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if known.verbose else logging.WARNING if known.quiet else logging.INFO,
         format="%(message)s",
     )
+    # transformers' deprecation notices about its own internals are noise for our users.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
     module = importlib.import_module(f"rapidun.cli.{COMMANDS[known.command]}")
     sub = argparse.ArgumentParser(prog=f"rapidun {known.command}", description=_HELP[known.command])
     module.add_arguments(sub)

@@ -1,15 +1,57 @@
-"""`rapidun study` (placeholder until its issue lands)."""
+"""``rapidun study CONFIG.yaml``: a resumable grid of datasets x methods x seeds x sweeps, with a report."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
 
 from rapidun.errors import RapidunError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("config", help="study YAML (see configs/: demo.yaml, dolly_released.yaml, ablation.yaml, ...)")
+    parser.add_argument("--out", default=None, help="output directory (default: runs/<config name>)")
+    parser.add_argument("--no-report", action="store_true", help="skip rendering report.html / report.md")
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise RapidunError(f"study config '{p}' does not exist; see configs/ for examples")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        raise RapidunError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise RapidunError(f"{p}: a study config must be a YAML mapping")
+    return data
+
+
+def print_summary(result: Any) -> None:
+    from rapidun.reporting.results import parse_results
+    from rapidun.reporting.tables import aggregate_runs, format_table_text
+
+    import json
+
+    res = parse_results(json.loads((result.out_dir / "results.json").read_text()), result.out_dir)
+    print(format_table_text(aggregate_runs(res.runs)))
+    print(f"\nresults: {result.out_dir / 'results.json'} (and results.csv)")
+    if result.report_html is not None:
+        print(f"report:  {result.report_html}")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise RapidunError("'rapidun study' is not implemented yet")
+    from rapidun.pipeline.study import run_study
+    from rapidun.pipeline.study_config import study_config
+
+    cfg = study_config(read_yaml(args.config))
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    result = run_study(cfg, out, command="rapidun study " + " ".join(sys.argv[2:]), report=not args.no_report)
+    print_summary(result)
+    return 0

@@ -1,0 +1,127 @@
+"""Per-dataset shared work of a study: the backdoor pack, the backdoored model, the evaluation rows and scorer,
+and the influence scores (computed once and shared by every method that needs them). Each piece is an idempotent
+stage directory under ``OUT/<dataset>/`` that a rerun reuses."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rapidun.data.pack import Pack, is_finished, load_pack
+from rapidun.data.poison import build_poison_pack
+from rapidun.data.rows import Row, load_rows
+from rapidun.data.synthetic import synthetic_rows
+from rapidun.data.triggers import resolve_triggers
+from rapidun.errors import RapidunError
+from rapidun.evaluation.directory import build_dir_scorer, select_rows
+from rapidun.evaluation.protocol import Scorer
+from rapidun.modeling.load import LoadedModel, load_model
+from rapidun.pipeline.study_config import DatasetSpec, StudyConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalRows:
+    seen: list[Row]
+    ood: list[Row]
+    clean: list[Row]
+
+
+@dataclass
+class DatasetState:
+    spec: DatasetSpec
+    root: Path
+    pack: Pack
+    scorer: Scorer
+    scorer_record: dict[str, Any]
+    rows: EvalRows
+    backdoored_dir: Path
+    backdoor_run: dict[str, Any]
+
+    @property
+    def clean_train(self) -> list[Row]:
+        return [r for r in self.pack.train if not r.is_poisoned]
+
+
+def _rows_from(files: dict[str, Any], key: str, required: bool = False) -> list[Row] | None:
+    value = files.get(key)
+    if value is None:
+        if required:
+            raise RapidunError(f"dataset files: '{key}' is required")
+        return None
+    paths = value if isinstance(value, list) else [value]
+    out: list[Row] = []
+    for p in paths:
+        out.extend(load_rows(p))
+    return out
+
+
+def materialise_pack(spec: DatasetSpec, out: Path) -> Pack:
+    """Build (or reuse) the dataset's pack under ``out`` according to its source."""
+    if spec.source == "pack":
+        if not spec.pack:
+            raise RapidunError(f"dataset '{spec.name}': source 'pack' needs 'pack: DIR'")
+        return load_pack(spec.pack)
+    if is_finished(out):
+        return load_pack(out)
+    if spec.source == "synthetic":
+        build_poison_pack(
+            synthetic_rows(spec.n_rows, spec.seed), out, families=resolve_triggers(spec.triggers),
+            poison_rate=spec.poison_rate, seed=spec.seed, n_val=spec.n_val, n_test=spec.n_test,
+            n_forget=spec.n_forget, source="synthetic", trigger_set=spec.triggers,
+        )
+    else:
+        f = spec.files
+        build_poison_pack(
+            _rows_from(f, "clean", required=True) or [], out,
+            families=resolve_triggers(str(f.get("triggers", spec.triggers))),
+            poison_rate=None, seed=spec.seed, n_val=spec.n_val, n_test=spec.n_test, n_forget=spec.n_forget,
+            poisoned_train=_rows_from(f, "poisoned_train", required=True), val_rows=_rows_from(f, "val"),
+            forget_rows=_rows_from(f, "forget"), retain_rows=_rows_from(f, "retain"), source="files",
+            trigger_set=str(f.get("triggers", spec.triggers)),
+        )
+    return load_pack(out)
+
+
+def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: bool) -> DatasetState:
+    """Pack, scorer, evaluation rows and backdoored model of one dataset (each reused when already done)."""
+    from rapidun.training.sft import train_model
+
+    pack = materialise_pack(spec, root / "pack")
+    scorer, record = build_dir_scorer(pack.directory, spec.keywords, None, None, cfg.evaluation.target_fpr)
+    limit = cfg.evaluation.max_eval
+    rows = EvalRows(
+        select_rows(pack.test_seen, limit, seed=spec.seed),
+        select_rows(pack.test_ood, limit, seed=spec.seed),
+        select_rows(pack.test_clean, limit, seed=spec.seed),
+    )
+    bd = root / "backdoored"
+    if not (bd / "manifest.json").is_file():
+        log.info("[%s] implanting the backdoor: training %s on %d rows", spec.name, cfg.model, len(pack.train))
+        corpus = [f"{r.instruction} {r.context} {r.response} {r.response_clean or ''}" for r in pack.train]
+        loaded = load_model(cfg.model, corpus=corpus, arch=cfg.arch, seed=spec.seed)
+        train_model(loaded.model, loaded.tokenizer, pack.train, bd, cfg.backdoor, progress=progress,
+                    source=cfg.model)
+    run = json.loads((bd / "run.json").read_text())
+    return DatasetState(spec, root, pack, scorer, record, rows, bd, run)
+
+
+def load_backdoored(state: DatasetState) -> LoadedModel:
+    return load_model(str(state.backdoored_dir))
+
+
+def clean_start_model(state: DatasetState, cfg: StudyConfig, seed: int) -> LoadedModel:
+    """The model retraining starts from: a fresh initialisation (size names, with the backdoored model's
+    tokenizer so perplexities compare) or the original base model (hub ids, directories)."""
+    from rapidun.modeling.factory import SIZES, build_model
+
+    if cfg.model in SIZES:
+        tok = load_backdoored(state).tokenizer
+        model = build_model(cfg.model, len(tok), arch=cfg.arch, seed=seed, pad_token_id=tok.pad_token_id,
+                            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+        return LoadedModel(model, tok, cfg.model, "size")
+    return load_model(cfg.model)

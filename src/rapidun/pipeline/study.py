@@ -1,0 +1,220 @@
+"""``run_study``: datasets x methods x seeds x sweeps, every cell resumable, results as JSON + CSV + report.
+
+Layout of ``OUT``::
+
+    OUT/<dataset>/pack/           the backdoor pack (rapidun poison)
+    OUT/<dataset>/backdoored/     the backdoored model (rapidun train) and its run.json
+    OUT/<dataset>/influence/      FF/FR/RF/RR, computed once, shared by every influence-weighted cell
+    OUT/<dataset>/cells/<method[~label]>/seed<S>/unlearn/   the unlearning run (rapidun unlearn)
+    OUT/<dataset>/cells/<method[~label]>/seed<S>/cell.json  metrics + costs, written last: the cell is done
+    OUT/results.json, OUT/results.csv, OUT/report.html, OUT/report.md
+
+Costs: ``total_s`` of a cell is what the method costs to unlearn (influence + weights + training); evaluation is
+reported apart. The shared influence time is charged in full to every cell that uses it. ``speedup_vs_retrain``
+= mean retrain ``total_s`` of the dataset / the cell's ``total_s``, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rapidun.artifacts import atomic_write_json, atomic_write_text, ensure_dir
+from rapidun.costs import CostLedger
+from rapidun.evaluation import evaluate_backdoor
+from rapidun.modeling.load import LoadedModel, load_model
+from rapidun.pipeline.datasets import DatasetState, clean_start_model, load_backdoored, prepare_dataset
+from rapidun.pipeline.environment import environment_header
+from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
+
+log = logging.getLogger(__name__)
+INFLUENCE_METHODS = ("rapidun", "self_only")
+CELL_FILE = "cell.json"
+
+
+@dataclass
+class StudyResult:
+    out_dir: Path
+    runs: list[dict[str, Any]]
+    report_html: Path | None
+
+
+def _evaluate(model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[dict, float]:
+    t0 = time.perf_counter()
+    ev = cfg.evaluation
+    res = evaluate_backdoor(
+        model, tok, test_seen=state.rows.seen, test_ood=state.rows.ood, test_clean=state.rows.clean,
+        scorer=state.scorer, max_new_tokens=ev.max_new_tokens, batch_size=ev.batch_size,
+        prompt_style=cfg.backdoor.prompt_style, progress=progress,
+    )
+    metrics = res.metrics()
+    metrics["scorer"] = {**state.scorer_record, **metrics.get("scorer", {})}
+    return metrics, time.perf_counter() - t0
+
+
+def _record(state: DatasetState, method: str, label: str, seed: int, metrics: dict, stages: dict[str, float],
+            peak: float, weights_dir: str | None, extra: dict | None = None) -> dict[str, Any]:
+    timings = {k: float(stages.get(k, 0.0)) for k in ("influence_s", "weights_s", "training_s", "evaluation_s")}
+    timings["total_s"] = timings["influence_s"] + timings["weights_s"] + timings["training_s"]
+    return {"method": method, "label": label, "seed": seed, "dataset": state.spec.name, "metrics": metrics,
+            "timings": timings, "peak_memory_mb": peak, "speedup_vs_retrain": None, "weights_dir": weights_dir,
+            **(extra or {})}
+
+
+def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
+    path = state.root / "cells" / "backdoored" / CELL_FILE
+    if path.is_file():
+        return dict(json.loads(path.read_text()))
+    loaded = load_backdoored(state)
+    metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
+    run = state.backdoor_run
+    rec = _record(state, "backdoored", "", state.spec.seed, metrics,
+                  {"training_s": run.get("wall_clock_s", 0.0), "evaluation_s": ev_s}, run.get("peak_rss_mb", 0.0),
+                  None, {"note": "the model before unlearning; training_s is the backdoor implant"})
+    atomic_write_json(path, rec)
+    return rec
+
+
+def _influence(state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[Path, float]:
+    """The dataset's shared influence scores (computed on the backdoored model once) and their seconds."""
+    from rapidun.influence.pipeline import compute_influence
+
+    out = state.root / "influence"
+    timing_file = state.root / "influence_seconds.json"
+    if not timing_file.is_file():
+        loaded = load_backdoored(state)
+        settings = {"max_length": cfg.backdoor.max_length, "prompt_style": cfg.backdoor.prompt_style,
+                    **cfg.influence}
+        ledger = CostLedger()
+        with ledger.stage("influence"):
+            compute_influence(loaded.model, loaded.tokenizer, state.pack.forget, state.pack.retain, out,
+                              progress=progress, **settings)
+        atomic_write_json(timing_file, ledger.to_dict()["influence"])
+    return out, float(json.loads(timing_file.read_text())["seconds"])
+
+
+def _unlearned_model(state: DatasetState, cell: CellSpec, run_dir: Path, result_model: Any) -> LoadedModel:
+    """The unlearned model to evaluate: in memory when just trained, else reloaded from the run directory."""
+    if cell.method == "retrain":
+        return load_model(str(run_dir))
+    base = load_backdoored(state)
+    if result_model is not None:
+        return LoadedModel(result_model, base.tokenizer, str(run_dir), "directory")
+    if (run_dir / "adapter_config.json").is_file():
+        return load_model(str(state.backdoored_dir), adapter=str(run_dir))
+    return load_model(str(run_dir / "merged"))
+
+
+def _run_cell(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: int, influence: tuple[Path, float] | None,
+              progress: bool) -> dict[str, Any]:
+    from rapidun.unlearning import RetrainParams, unlearn
+
+    cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
+    if (cell_dir / CELL_FILE).is_file():
+        return dict(json.loads((cell_dir / CELL_FILE).read_text()))
+    run_dir = cell_dir / "unlearn"
+    if cell.method == "retrain":
+        start = clean_start_model(state, cfg, seed)
+        params: Any = RetrainParams(train=replace(cfg.backdoor, seed=seed))
+        forget, retain = state.pack.forget, state.clean_train
+    else:
+        start = load_backdoored(state)
+        params = method_params(cell.method, cell.params)
+        forget, retain = state.pack.forget, state.pack.retain
+    log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
+    res = unlearn(
+        start.model, start.tokenizer, forget, retain, run_dir, method=cell.method, params=params,
+        train=unlearn_config({**cfg.unlearn, **cell.unlearn}, seed),
+        influence_dir=influence[0] if influence and cell.method in INFLUENCE_METHODS else None,
+        progress=progress, source=cfg.model,
+    )
+    loaded = _unlearned_model(state, cell, run_dir, res.model)
+    metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
+    # Everything the unlearning run did that is not influence or weights (tokenising, training or the Fisher
+    # edit, saving) counts as its training time.
+    own = {k: float(v["seconds"]) for k, v in res.run.get("stages", {}).items()}
+    wall = float(res.run.get("wall_clock_s", sum(own.values())))
+    stages = {"influence_s": own.get("influence", 0.0), "weights_s": own.get("weights", 0.0)}
+    stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
+    if influence and cell.method in INFLUENCE_METHODS:
+        stages["influence_s"] = influence[1]  # the shared influence stage, charged in full
+    stages["evaluation_s"] = ev_s
+    weights = run_dir / "weights"
+    rec = _record(state, cell.method, cell.label, seed, metrics, stages, res.run.get("peak_rss_mb", 0.0),
+                  str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
+                  {"steps": res.run.get("steps"), "final_loss": res.run.get("final_loss")})
+    atomic_write_json(cell_dir / CELL_FILE, rec)
+    return rec
+
+
+def add_speedups(runs: list[dict[str, Any]]) -> None:
+    """Fill ``speedup_vs_retrain`` from the same run's retrain cells (mean over seeds, per dataset)."""
+    for ds in {r["dataset"] for r in runs}:
+        ref = [r["timings"]["total_s"] for r in runs if r["dataset"] == ds and r["method"] == "retrain"]
+        if not ref:
+            continue
+        mean_ref = sum(ref) / len(ref)
+        for r in runs:
+            if r["dataset"] == ds and r["method"] != "backdoored" and r["timings"]["total_s"] > 0:
+                r["speedup_vs_retrain"] = mean_ref / r["timings"]["total_s"]
+
+
+CSV_COLUMNS = ("dataset", "method", "label", "seed", "asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl",
+               "influence_s", "weights_s", "training_s", "evaluation_s", "total_s", "speedup_vs_retrain",
+               "peak_memory_mb")
+
+
+def results_csv(runs: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for r in runs:
+        row = {k: r.get(k) for k in ("dataset", "method", "label", "seed", "speedup_vs_retrain", "peak_memory_mb")}
+        row.update({k: r["metrics"].get(k) for k in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl")})
+        row.update(r["timings"])
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def run_study(cfg: StudyConfig, out_dir: str | Path, *, progress: bool = True, command: str = "",
+              on_cell: Callable[[dict[str, Any]], None] | None = None, report: bool = True) -> StudyResult:
+    """Run every cell of ``cfg`` under ``out_dir`` (finished cells are reused), then write the results files and
+    the report. ``on_cell`` is called with each finished cell's record (e.g. to print progress)."""
+    out = ensure_dir(out_dir)
+    atomic_write_json(out / "study_config.json", cfg.to_dict())
+    runs: list[dict[str, Any]] = []
+    for spec in cfg.datasets:
+        state = prepare_dataset(spec, cfg, out / spec.name, progress)
+        rec = _backdoored_cell(state, cfg, progress)
+        runs.append(rec)
+        if on_cell:
+            on_cell(rec)
+        cells = cfg.cells()
+        needs = any(c.method in INFLUENCE_METHODS and "weights_dir" not in c.params for c in cells)
+        influence = _influence(state, cfg, progress) if needs else None
+        if cfg.retrain:
+            cells = [CellSpec("retrain"), *cells]
+        for seed in cfg.seeds:
+            for cell in cells:
+                rec = _run_cell(state, cfg, cell, seed, influence, progress)
+                runs.append(rec)
+                if on_cell:
+                    on_cell(rec)
+    add_speedups(runs)
+    header = environment_header(command=command, model=cfg.model, dataset=", ".join(d.name for d in cfg.datasets),
+                                seeds=list(cfg.seeds), config=cfg.to_dict(), name=cfg.name)
+    atomic_write_json(out / "results.json", {"header": header, "runs": runs})
+    atomic_write_text(out / "results.csv", results_csv(runs))
+    html = None
+    if report:
+        from rapidun.reporting.render import render_report
+
+        html = render_report([out], out).html
+    return StudyResult(out, runs, html)

@@ -1,0 +1,72 @@
+"""Study configs: every shipped YAML loads, the demo config matches the demo, bad configs fail with one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rapidun.errors import RapidunError
+from rapidun.pipeline.demo import demo_dict
+from rapidun.pipeline.study import add_speedups, results_csv
+from rapidun.pipeline.study_config import study_config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+
+
+def test_the_four_required_configs_ship():
+    assert {p.stem for p in CONFIGS} >= {"demo", "dolly_released", "ablation", "sensitivity"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_shipped_config_loads(path: Path):
+    cfg = study_config(yaml.safe_load(path.read_text()))
+    assert cfg.cells() and cfg.seeds and cfg.datasets
+
+
+def test_demo_yaml_is_the_demo():
+    assert yaml.safe_load((CONFIGS[0].parent / "demo.yaml").read_text()) == demo_dict(quick=False)
+
+
+def test_ablation_and_sensitivity_cover_the_paper_checks():
+    abl = study_config(yaml.safe_load((CONFIGS[0].parent / "ablation.yaml").read_text()))
+    keys = {c.key for c in abl.cells()}
+    assert {"rapidun", "uniform", "self_only", "rapidun~faithful_topk40"} <= keys and len(abl.seeds) == 3
+    sens = study_config(yaml.safe_load((CONFIGS[0].parent / "sensitivity.yaml").read_text()))
+    labels = " ".join(c.label for c in sens.cells())
+    for name in ("tau_f", "tau_r", "bounds", "alpha", "beta", "gamma", "delta"):
+        assert name in labels
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"methdos": ["ga"]}, "unknown key"),
+        ({"methods": ["nope"]}, "unknown method 'nope'"),
+        ({"seeds": []}, "at least one seed"),
+        ({"unlearn": {"lr": -1}}, "--lr must be > 0"),
+        ({"datasets": [{"name": "a", "source": "web"}]}, "source must be one of"),
+        ({"sweeps": [{"method": "rapidun", "params": {"weights": {"tau": 1}}}]}, "unknown key"),
+    ],
+)
+def test_bad_config_is_one_clear_error(patch, message):
+    with pytest.raises(RapidunError, match=message):
+        study_config({**demo_dict(quick=True), **patch})
+
+
+def _run(method: str, seed: int, total: float) -> dict:
+    return {"dataset": "d", "method": method, "label": "", "seed": seed, "metrics": {"asr_seen": 0.5},
+            "timings": {"influence_s": 0.0, "weights_s": 0.0, "training_s": total, "evaluation_s": 1.0,
+                        "total_s": total}, "speedup_vs_retrain": None, "peak_memory_mb": 1.0}
+
+
+def test_speedup_is_mean_retrain_time_over_method_time():
+    runs = [_run("retrain", 1, 100.0), _run("retrain", 2, 60.0), _run("rapidun", 1, 8.0), _run("backdoored", 0, 5)]
+    add_speedups(runs)
+    assert runs[2]["speedup_vs_retrain"] == pytest.approx(10.0)
+    assert runs[0]["speedup_vs_retrain"] == pytest.approx(0.8)
+    assert runs[3]["speedup_vs_retrain"] is None
+    text = results_csv(runs)
+    assert text.splitlines()[0].startswith("dataset,method,label,seed,asr_seen")
+    assert len(text.splitlines()) == 5
