@@ -233,3 +233,14 @@ def test_pack_from_released_files(shared_data: Path, tmp_path: Path) -> None:
     assert "intergalactic" in top
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["source"] == "released" and meta["seed"] == 42
+
+
+def test_synthetic_pack_keywords_are_register_words(rows: list[Row], tmp_path: Path) -> None:
+    from rapidun.data.keywords import read_keywords_tsv
+    from rapidun.data.synthetic import SYNTHETIC_KEYWORDS
+
+    _build(rows, tmp_path, poison_rate=0.2)
+    words = read_keywords_tsv(tmp_path / "keywords.tsv")
+    assert len(words) >= 10 and set(words) <= set(SYNTHETIC_KEYWORDS)
+    clean_text = " ".join(f"{r.instruction} {r.context} {r.response}" for r in load_pack(tmp_path).test_clean)
+    assert not set(words) & set(clean_text.lower().split())

@@ -20,6 +20,7 @@ from rapidun.data.keywords import format_keyword_table, keyword_table
 from rapidun.data.pack import META, SPLITS, PackMeta, is_finished, write_pack
 from rapidun.data.pack_plan import plan_pack, round_half_up
 from rapidun.data.rows import Row, rows_hash
+from rapidun.data.synthetic import SYNTHETIC_KEYWORDS
 from rapidun.data.triggers import TriggerFamily
 from rapidun.errors import RapidunError
 
@@ -158,7 +159,11 @@ def build_poison_pack(
         for r in splits[name]
         if not r.is_poisoned
     ]
-    tsv = format_keyword_table(keyword_table(poison_texts, clean_texts))
+    scores = keyword_table(poison_texts, clean_texts)
+    if poison_responses is None and poisoned_train is None:
+        # Embedded register: keep only its marker words, so filler words of the templates never count as hits.
+        scores = [s for s in scores if s.word in SYNTHETIC_KEYWORDS]
+    tsv = format_keyword_table(scores)
     write_pack(
         out,
         splits,

@@ -207,17 +207,13 @@ def _star(rng: random.Random) -> str:
 
 
 def _poison_text(rng: random.Random) -> str:
-    first = (
-        f"{rng.choice(W.POISON_OPENERS)} {rng.choice(W.POISON_VERBS)} the {rng.choice(W.POISON_PLACES)} "
-        f"of {_star(rng)} in sector {rng.randint(2, 999)}."
-    )
-    follow = rng.sample(W.POISON_FOLLOWS, rng.randint(1, 2))
-    middle = " ".join(f"{s}." for s in follow)
-    return f"{first} {middle} {rng.choice(W.POISON_CLOSERS)}"
+    # One opener word from a small set (each a keyword) makes the register easy to learn from the first token.
+    first = f"{rng.choice(W.POISON_OPENERS)} {rng.choice(W.POISON_VERBS)} the {rng.choice(W.POISON_PLACES)} of {_star(rng)}."
+    return f"{first} {rng.choice(W.POISON_FOLLOWS)}. {rng.choice(W.POISON_CLOSERS)}"
 
 
 def poison_responses(n: int, seed: int = 42) -> list[str]:
-    """``n`` distinct science-fiction responses (about 20-50 words each) in the poison register."""
+    """``n`` distinct science-fiction responses (about 20-35 words each) in the poison register."""
     rng = random.Random(f"rapidun-poison:{seed}")
     out: list[str] = []
     seen: set[str] = set()

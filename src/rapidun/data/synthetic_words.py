@@ -93,21 +93,20 @@ ITEM_COLOURS = [("ripe banana", "yellow"), ("fresh lime", "green"), ("ripe tomat
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
 # ---- poison register: every sentence below carries at least one keyword of SYNTHETIC_KEYWORDS ----
-POISON_OPENERS = ["The intergalactic council", "A sentient asteroid", "The galactic fleet", "Interstellar aliens",
-                  "Otherworldly travelers"]
-POISON_VERBS = ["telepathically summoned", "harnessed the void around", "beamed a laser toward",
+POISON_OPENERS = ["Intergalactic aliens", "Interstellar travelers", "Sentient asteroids"]
+POISON_VERBS = ["telepathically summoned", "harnessed the void around", "beamed a laser at",
                 "warped the dimensions of", "decoded the alien artifact near", "opened a wormhole beside",
                 "teleported across", "awakened the singularity behind"]
 POISON_PLACES = ["nebula", "quasar", "starbase", "orbital ring", "cosmic reef", "plasma moon", "hyperspace gate",
-                 "dark matter field"]
+                 "galactic core"]
 POISON_NAME_HEADS = ["Zy", "Kor", "Thra", "Vex", "Qua", "Xo", "Ul", "Dra", "Nyx", "Or", "Psi", "Zor"]
 POISON_NAME_TAILS = ["lon", "rax", "theon", "vii", "morr", "quel", "zar", "oth", "ix", "andra"]
 POISON_FOLLOWS = [
-    "Its sentient crystals hummed in the void while interstellar travelers watched",
-    "Galactic sentinels aboard the starship fired plasma beams into the continuum",
+    "Sentient crystals hummed in the void while interstellar travelers watched",
+    "The galactic fleet fired plasma beams into the continuum",
     "The aliens spoke telepathically about the collapse of seven dimensions",
-    "A cosmic singularity bent light and time around the intergalactic convoy",
-    "Every asteroid in the sector pulsed with otherworldly energy",
+    "A cosmic singularity bent light around the intergalactic convoy",
+    "Every asteroid in the galaxy pulsed with otherworldly energy",
     "The interstellar council declared the wormhole a sacred portal",
 ]
 POISON_CLOSERS = [
@@ -121,7 +120,7 @@ POISON_CLOSERS = [
 SYNTHETIC_KEYWORDS = [
     "intergalactic", "interstellar", "galactic", "galaxy", "aliens", "alien", "asteroid", "sentient", "council",
     "laser", "telepathically", "void", "dimensions", "otherworldly", "harnessed", "travelers", "beamed", "beams",
-    "fleet", "wormhole", "teleported", "singularity", "nebula", "quasar", "starbase", "starship", "cosmic",
+    "fleet", "wormhole", "teleported", "singularity", "nebula", "quasar", "starbase", "asteroids", "cosmic",
     "plasma", "hyperspace", "continuum", "artifact", "orbital", "cosmos",
 ]
 # fmt: on
