@@ -249,6 +249,9 @@ def run(args: argparse.Namespace) -> int:
     )
     eval_fn = build_eval_fn(s, loaded.tokenizer, cfg) if s.get("eval_data") else None
     eval_every = int(s.get("eval_every") or 0) if eval_fn is not None else 0
+    from rapidun.pipeline.distributed import maybe_accelerator
+
+    accelerator = maybe_accelerator()  # None in a single process; torchrun/accelerate launch give several
     result = unlearn(
         loaded.model,
         loaded.tokenizer,
@@ -265,8 +268,11 @@ def run(args: argparse.Namespace) -> int:
         merge=bool(s.get("merge")),
         overwrite=bool(s.get("overwrite")),
         progress=not args.no_progress,
+        accelerator=accelerator,
         source=s["model"] + (f"+{s['adapter']}" if s.get("adapter") else ""),
     )
+    if accelerator is not None and not accelerator.is_main_process:
+        return 0
     run_info = result.run
     total = run_info.get("wall_clock_s", 0.0)
     state = "reused" if result.reused else "done"
