@@ -15,8 +15,8 @@ CHUNK_ROWS = 4096
 
 
 def _f32(a: np.ndarray) -> torch.Tensor:
-    out = np.ascontiguousarray(a, dtype=np.float32)
-    return torch.from_numpy(out if out.flags.writeable else out.copy())
+    # Copy the (read-only, memory-mapped) rows in their stored type, then convert with torch (vectorised fp16).
+    return torch.from_numpy(np.array(a, copy=True)).float()
 
 
 def _chunk(store: GradientStore | np.ndarray, start: int, stop: int) -> torch.Tensor:
@@ -25,7 +25,7 @@ def _chunk(store: GradientStore | np.ndarray, start: int, stop: int) -> torch.Te
     grads, scale = store.rows()
     out = _f32(grads[start:stop])
     if scale is not None:
-        out *= torch.from_numpy(np.asarray(scale[start:stop], dtype=np.float32))[:, None]
+        out *= _f32(scale[start:stop])[:, None]
     return out
 
 
