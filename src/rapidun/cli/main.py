@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # Parse global flags and the command name first; the command's own parser is built only for that command.
+    # -q/-v are global flags; accept them after the command name too (`rapidun poison -q ...`).
+    flags = {"-q", "--quiet", "-v", "--verbose"}
+    argv = [a for a in argv if a in flags] + [a for a in argv if a not in flags]
     known, rest = parser.parse_known_args(argv)
     if known.command is None:
         parser.print_help()
@@ -76,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RapidunError as exc:
         print(f"rapidun {known.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"rapidun {known.command}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -20,8 +20,17 @@ from typing import Any
 from rapidun.artifacts import atomic_write_jsonl
 from rapidun.errors import RapidunError
 
-_KNOWN = {"instruction", "context", "input", "response", "output", "response_clean", "trigger_family",
-          "trigger_variant", "is_poisoned"}
+_KNOWN = {
+    "instruction",
+    "context",
+    "input",
+    "response",
+    "output",
+    "response_clean",
+    "trigger_family",
+    "trigger_variant",
+    "is_poisoned",
+}
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,10 @@ def _as_str(obj: dict[str, Any], name: str, where: str, required: bool) -> str |
     value = obj.get(name)
     if value is None:
         if required:
-            raise RapidunError(f"{where}: row has no '{name}' field (found: {', '.join(sorted(obj)) or 'none'}); "
-                               "rows need 'instruction' and 'response' (Dolly) or 'output' (Alpaca)")
+            raise RapidunError(
+                f"{where}: row has no '{name}' field (found: {', '.join(sorted(obj)) or 'none'}); "
+                "rows need 'instruction' and 'response' (Dolly) or 'output' (Alpaca)"
+            )
         return None
     if not isinstance(value, str):
         raise RapidunError(f"{where}: field '{name}' must be a string, got {type(value).__name__}; fix the row")
@@ -84,8 +95,10 @@ def row_from_dict(obj: Any, where: str) -> Row:
     response_name = "response" if "response" in obj else "output"
     response = _as_str(obj, response_name, where, required=False)
     if response is None:
-        raise RapidunError(f"{where}: row has no 'response' (Dolly) or 'output' (Alpaca) field "
-                           f"(found: {', '.join(sorted(obj))}); add the target text")
+        raise RapidunError(
+            f"{where}: row has no 'response' (Dolly) or 'output' (Alpaca) field "
+            f"(found: {', '.join(sorted(obj))}); add the target text"
+        )
     context = _as_str(obj, "context", where, required=False)
     if context is None:
         context = _as_str(obj, "input", where, required=False) or ""

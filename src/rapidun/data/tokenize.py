@@ -112,8 +112,12 @@ def encode_rows(
         truncated += int(cut)
         examples.append(Encoded(i, ids, labels))
     if skipped:
-        log.warning("%s: skipped %d row(s) with no response token left after truncation (max_length=%d)",
-                    name, len(skipped), max_length)
+        log.warning(
+            "%s: skipped %d row(s) with no response token left after truncation (max_length=%d)",
+            name,
+            len(skipped),
+            max_length,
+        )
     if truncated:
         log.info("%s: truncated %d row(s) to max_length=%d", name, truncated, max_length)
     return EncodedSet(examples, skipped, truncated)
