@@ -13,9 +13,7 @@ from safetensors.numpy import save_file
 from rapidun.artifacts import atomic_write_jsonl, write_manifest
 from rapidun.data.rows import Row
 from rapidun.training.sft import LoraSettings, TrainConfig
-from rapidun.unlearning import METHODS, RetrainParams, UnlearnConfig
-
-GRADIENT = [name for name, m in METHODS.items() if m.kind == "gradient"]
+from rapidun.unlearning import RetrainParams, UnlearnConfig
 
 
 @pytest.fixture
@@ -77,3 +75,19 @@ def method_kwargs(name: str, tmp: Path, n_forget: int, n_retain: int) -> dict[st
 @pytest.fixture
 def fresh_model(nano_model: Any) -> Any:
     return copy.deepcopy(nano_model.model)
+
+
+# Helpers as fixtures, so the tests need no import of this file (works with any pytest import mode).
+@pytest.fixture
+def make_config() -> Any:
+    return fast_config
+
+
+@pytest.fixture
+def kwargs_for() -> Any:
+    return method_kwargs
+
+
+@pytest.fixture
+def weight_files() -> Any:
+    return write_weight_files

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fast_config, write_weight_files
 from rapidun.cli.main import main
 from rapidun.data.rows import Row, write_rows
 from rapidun.errors import RapidunError
@@ -61,8 +60,8 @@ def _one_line_error(capsys, needle: str) -> None:
         ([1.0, 1.0], [1.0] * 5 + [math.inf], "must be a finite number > 0"),
     ],
 )
-def test_bad_weights_file_exits_2(forget_w, retain_w, needle, files, tmp_path, capsys) -> None:
-    wdir = write_weight_files(tmp_path / "w", forget_w, retain_w)
+def test_bad_weights_file_exits_2(forget_w, retain_w, needle, files, tmp_path, capsys, weight_files) -> None:
+    wdir = weight_files(tmp_path / "w", forget_w, retain_w)
     assert main(_cli(files, tmp_path / "out", "--method", "rapidun", "--weights", str(wdir))) == 2
     _one_line_error(capsys, needle)
 
@@ -85,7 +84,7 @@ def test_forget_row_also_in_retain_exits_2(split, files, tmp_path, capsys) -> No
     _one_line_error(capsys, "also appear in --retain")
 
 
-def test_empty_sets_raise(nano_model, split, tmp_path) -> None:
+def test_empty_sets_raise(nano_model, split, tmp_path, make_config) -> None:
     forget, retain = split
     for f, r, needle in (([], retain, "forget set is empty"), (forget, [], "retain set is empty")):
         with pytest.raises(RapidunError, match=needle):
@@ -96,7 +95,7 @@ def test_empty_sets_raise(nano_model, split, tmp_path) -> None:
                 r,
                 tmp_path / "o",
                 method="graddiff",
-                train=fast_config(),
+                train=make_config(),
                 progress=False,
             )
 

@@ -12,7 +12,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import GRADIENT, fast_config, method_kwargs
 from rapidun.artifacts import read_manifest
 from rapidun.data.tokenize import collate
 from rapidun.modeling.loss import per_sample_loss
@@ -20,6 +19,8 @@ from rapidun.training.sft import apply_lora
 from rapidun.unlearning import METHODS, unlearn
 from rapidun.unlearning.inputs import encode_unlearn_data
 from rapidun.unlearning.objective import WeightState, make_loss_fn
+
+GRADIENT = [name for name, m in METHODS.items() if m.kind == "gradient"]
 
 
 def test_registry_names_match_files_and_params() -> None:
@@ -31,7 +32,9 @@ def test_registry_names_match_files_and_params() -> None:
 
 
 @pytest.mark.parametrize("name", list(METHODS))
-def test_method_runs_and_changes_the_right_weights(name, nano_model, split, tmp_path: Path) -> None:
+def test_method_runs_and_changes_the_right_weights(
+    name, nano_model, split, tmp_path: Path, make_config, kwargs_for
+) -> None:
     forget, retain = split
     model = copy.deepcopy(nano_model.model)
     base_before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -43,9 +46,9 @@ def test_method_runs_and_changes_the_right_weights(name, nano_model, split, tmp_
         retain,
         out,
         method=name,
-        train=fast_config(),
+        train=make_config(),
         progress=False,
-        **method_kwargs(name, tmp_path, len(forget), len(retain)),
+        **kwargs_for(name, tmp_path, len(forget), len(retain)),
     )
     run = json.loads((out / "run.json").read_text())
     assert read_manifest(out) is not None and run["method"] == name
@@ -76,9 +79,9 @@ def test_method_runs_and_changes_the_right_weights(name, nano_model, split, tmp_
             assert torch.equal(base_after[n], p), n
 
 
-def _setup_objective(name, nano_model, split, weights_f, weights_r):
+def _setup_objective(name, nano_model, split, weights_f, weights_r, make_config):
     forget, retain = split
-    cfg = fast_config()
+    cfg = make_config()
     method = METHODS[name]
     params = method.params_cls()
     model = apply_lora(copy.deepcopy(nano_model.model), cfg.lora)
@@ -96,9 +99,11 @@ def _lora_grads(model, loss: torch.Tensor) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("name", GRADIENT)
-def test_zero_weight_row_contributes_zero_gradient(name, nano_model, split) -> None:
+def test_zero_weight_row_contributes_zero_gradient(name, nano_model, split, make_config) -> None:
     forget, retain = split
-    model, data, loss_fn, terms, _ = _setup_objective(name, nano_model, split, [0.0, 1.0], [0.0] * len(retain))
+    model, data, loss_fn, terms, _ = _setup_objective(
+        name, nano_model, split, [0.0, 1.0], [0.0] * len(retain), make_config
+    )
     with torch.no_grad():
         for n, p in model.named_parameters():
             if "lora_B" in n:
@@ -111,10 +116,10 @@ def test_zero_weight_row_contributes_zero_gradient(name, nano_model, split) -> N
 
 
 @pytest.mark.parametrize("name", GRADIENT)
-def test_unit_weights_equal_the_unweighted_objective(name, nano_model, split) -> None:
+def test_unit_weights_equal_the_unweighted_objective(name, nano_model, split, make_config) -> None:
     forget, retain = split
     model, data, loss_fn, terms, pad = _setup_objective(
-        name, nano_model, split, [1.0] * len(forget), [1.0] * len(retain)
+        name, nano_model, split, [1.0] * len(forget), [1.0] * len(retain), make_config
     )
     model.eval()
 
@@ -133,9 +138,11 @@ def test_unit_weights_equal_the_unweighted_objective(name, nano_model, split) ->
         assert float(loss_fn(ids, 0)) == pytest.approx(expected, rel=1e-5, abs=1e-5)
 
 
-def test_ga_objective_is_negative_ce_without_clean_or_retain(nano_model, split) -> None:
+def test_ga_objective_is_negative_ce_without_clean_or_retain(nano_model, split, make_config) -> None:
     forget, retain = split
-    model, data, loss_fn, terms, pad = _setup_objective("ga", nano_model, split, [1.0, 1.0], [1.0] * len(retain))
+    model, data, loss_fn, terms, pad = _setup_objective(
+        "ga", nano_model, split, [1.0, 1.0], [1.0] * len(retain), make_config
+    )
     assert not terms.clean_term and not terms.retain_term
     model.eval()
     with torch.no_grad():
@@ -144,9 +151,9 @@ def test_ga_objective_is_negative_ce_without_clean_or_retain(nano_model, split) 
         assert float(loss_fn([len(forget)], 0)) == 0.0  # a retain id contributes nothing to GA
 
 
-def test_bounded_ascent_caps_the_ascent_term(nano_model, split) -> None:
+def test_bounded_ascent_caps_the_ascent_term(nano_model, split, make_config) -> None:
     forget, retain = split
-    cfg = fast_config(bounded_ascent=0.5)
+    cfg = make_config(bounded_ascent=0.5)
     model = apply_lora(copy.deepcopy(nano_model.model), cfg.lora)
     data = encode_unlearn_data(forget, retain, nano_model.tokenizer, cfg.max_length, cfg.prompt_style)
     terms = METHODS["ga"].terms(cfg, METHODS["ga"].params_cls())
@@ -160,7 +167,7 @@ def test_bounded_ascent_caps_the_ascent_term(nano_model, split) -> None:
 
 
 @pytest.mark.parametrize("name", GRADIENT)
-def test_accumulation_1x4_equals_4x1(name, nano_model, split, tmp_path: Path) -> None:
+def test_accumulation_1x4_equals_4x1(name, nano_model, split, tmp_path: Path, make_config, kwargs_for) -> None:
     forget, retain = split
     adapters = []
     for micro in (0, 1):
@@ -172,25 +179,25 @@ def test_accumulation_1x4_equals_4x1(name, nano_model, split, tmp_path: Path) ->
             retain,
             out,
             method=name,
-            train=fast_config(batch_size=4, micro_batch_size=micro),
+            train=make_config(batch_size=4, micro_batch_size=micro),
             progress=False,
-            **method_kwargs(name, tmp_path, len(forget), len(retain)),
+            **kwargs_for(name, tmp_path, len(forget), len(retain)),
         )
         adapters.append(load_file(str(out / "adapter_model.safetensors")))
     for key, tensor in adapters[0].items():
         torch.testing.assert_close(adapters[1][key], tensor, atol=2e-6, rtol=1e-4)
 
 
-def test_unchanged_lora_is_an_error(nano_model) -> None:
+def test_unchanged_lora_is_an_error(nano_model, make_config) -> None:
     from rapidun.errors import RapidunError
     from rapidun.unlearning.outputs import check_lora_trained, frozen_checksum
 
-    model = apply_lora(copy.deepcopy(nano_model.model), fast_config().lora)
+    model = apply_lora(copy.deepcopy(nano_model.model), make_config().lora)
     with pytest.raises(RapidunError, match="no LoRA weight changed"):
         check_lora_trained(model, frozen_checksum(model))
 
 
-def test_gradient_checkpointing_still_trains_lora(nano_model, split, tmp_path: Path) -> None:
+def test_gradient_checkpointing_still_trains_lora(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     res = unlearn(
         copy.deepcopy(nano_model.model),
@@ -199,7 +206,7 @@ def test_gradient_checkpointing_still_trains_lora(nano_model, split, tmp_path: P
         retain,
         tmp_path / "o",
         method="graddiff",
-        train=fast_config(gradient_checkpointing=True),
+        train=make_config(gradient_checkpointing=True),
         progress=False,
     )
     check = res.run["lora_check"]

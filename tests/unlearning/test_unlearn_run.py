@@ -14,7 +14,6 @@ from peft import PeftModel
 from safetensors.torch import load_file
 
 import rapidun.unlearning.gradient_run as gradient_run
-from conftest import fast_config
 from rapidun.artifacts import read_manifest
 from rapidun.errors import RapidunError
 from rapidun.modeling.load import load_model
@@ -62,14 +61,14 @@ def _interrupt_at(monkeypatch, step_to_fail: int) -> None:
 
 
 @pytest.mark.parametrize("method", ["graddiff", "loreun_dynamic"])
-def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_path, monkeypatch) -> None:
+def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_path, monkeypatch, make_config) -> None:
     forget, retain = split
     params = None
     if method == "loreun_dynamic":
         from rapidun.unlearning import LoreunDynamicParams
 
         params = LoreunDynamicParams(refresh_every=3)
-    cfg = fast_config(epochs=2.0, checkpoint_every=2)  # 16 steps; checkpoint every 2, killed at step 5
+    cfg = make_config(epochs=2.0, checkpoint_every=2)  # 16 steps; checkpoint every 2, killed at step 5
     full = unlearn(
         copy.deepcopy(nano_model.model),
         nano_model.tokenizer,
@@ -116,7 +115,7 @@ def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_
     assert not (tmp_path / "b" / "checkpoint").exists()
 
 
-def test_adapter_loads_with_peft_and_merge_matches(nano_model, split, tmp_path: Path) -> None:
+def test_adapter_loads_with_peft_and_merge_matches(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     out = tmp_path / "out"
     res = unlearn(
@@ -126,7 +125,7 @@ def test_adapter_loads_with_peft_and_merge_matches(nano_model, split, tmp_path: 
         retain,
         out,
         method="graddiff",
-        train=fast_config(),
+        train=make_config(),
         merge=True,
         progress=False,
     )
@@ -140,7 +139,7 @@ def test_adapter_loads_with_peft_and_merge_matches(nano_model, split, tmp_path: 
         torch.testing.assert_close(merged.model(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-4)
 
 
-def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split, tmp_path: Path) -> None:
+def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     # step -> (asr_seen, clean_ppl); start ppl 10, tolerance 10% -> ppl <= 11 qualifies
     table = {0: (0.9, 10.0), 2: (0.5, 10.5), 4: (0.1, 12.0), 6: (0.3, 10.9), 8: (0.6, 10.0)}
@@ -169,7 +168,7 @@ def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split
             retain,
             tmp_path / "o",
             method="graddiff",
-            train=fast_config(),
+            train=make_config(),
             eval_fn=eval_fn,
             eval_every=2,
             progress=False,
@@ -187,7 +186,7 @@ def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split
         torch.testing.assert_close(saved[key], tensor)
 
 
-def test_divergence_stops_keeps_adapter_and_records_it(nano_model, split, tmp_path: Path) -> None:
+def test_divergence_stops_keeps_adapter_and_records_it(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     out = tmp_path / "o"
     with pytest.raises(TrainingDiverged, match="diverged at step"):
@@ -199,7 +198,7 @@ def test_divergence_stops_keeps_adapter_and_records_it(nano_model, split, tmp_pa
             out,
             method="ga",
             params=GAParams(),
-            train=fast_config(max_abs_loss=6.3, lr=5e-2),
+            train=make_config(max_abs_loss=6.3, lr=5e-2),
             progress=False,
         )
     run = json.loads((out / "run.json").read_text())
@@ -207,18 +206,18 @@ def test_divergence_stops_keeps_adapter_and_records_it(nano_model, split, tmp_pa
     assert (out / "adapter_model.safetensors").is_file() and read_manifest(out) is None
 
 
-def test_finished_dir_reused_refused_or_overwritten(nano_model, split, tmp_path: Path) -> None:
+def test_finished_dir_reused_refused_or_overwritten(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     out = tmp_path / "o"
     kw = dict(method="graddiff", progress=False)
-    unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=fast_config(), **kw)
+    unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=make_config(), **kw)
     again = unlearn(
-        copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=fast_config(), **kw
+        copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=make_config(), **kw
     )
     assert again.reused and again.model is None
     with pytest.raises(RapidunError, match="other settings"):
         unlearn(
-            copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=fast_config(lr=2e-3), **kw
+            copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=make_config(lr=2e-3), **kw
         )
     redo = unlearn(
         copy.deepcopy(nano_model.model),
@@ -226,14 +225,14 @@ def test_finished_dir_reused_refused_or_overwritten(nano_model, split, tmp_path:
         forget,
         retain,
         out,
-        train=fast_config(lr=2e-3),
+        train=make_config(lr=2e-3),
         overwrite=True,
         **kw,
     )
     assert not redo.reused and redo.run["config"]["train"]["lr"] == 2e-3
 
 
-def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path) -> None:
+def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     res = unlearn(
         copy.deepcopy(nano_model.model),
@@ -242,7 +241,7 @@ def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path) -
         retain,
         tmp_path / "o",
         method="uniform",
-        train=fast_config(),
+        train=make_config(),
         progress=False,
     )
     cfg = res.run["config"]["train"]
@@ -253,7 +252,7 @@ def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path) -
     assert res.run["steps"] == len(forget) + len(retain)
 
 
-def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split, tmp_path: Path) -> None:
+def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     out = tmp_path / "o"
     from rapidun.unlearning import RapidunParams
@@ -267,7 +266,7 @@ def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split
         out,
         method="rapidun",
         params=params,
-        train=fast_config(),
+        train=make_config(),
         progress=False,
     )
     stages = res.run["stages"]
@@ -276,3 +275,35 @@ def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split
     w = [json.loads(line)["weight"] for line in (out / "weights" / "forget_weights.jsonl").read_text().splitlines()]
     assert len(w) == len(forget) and np.mean(w) == pytest.approx(1.0)
     assert res.run["weights"]["source"].startswith("influence:")
+
+
+def test_existing_adapter_is_merged_before_the_new_one(nano_model, split, tmp_path: Path, make_config) -> None:
+    forget, retain = split
+    first = unlearn(
+        copy.deepcopy(nano_model.model),
+        nano_model.tokenizer,
+        forget,
+        retain,
+        tmp_path / "a",
+        method="graddiff",
+        train=make_config(),
+        progress=False,
+    )
+    implanted = PeftModel.from_pretrained(copy.deepcopy(nano_model.model), str(tmp_path / "a"))
+    ids = torch.tensor([[1, 5, 9, 14, 20]])
+    with torch.no_grad():
+        before = first.model(input_ids=ids).logits
+    res = unlearn(
+        implanted,
+        nano_model.tokenizer,
+        forget,
+        retain,
+        tmp_path / "b",
+        method="ga",
+        train=make_config(),
+        progress=False,
+    )
+    assert res.run["lora_check"]["base_unchanged"]
+    # the new adapter disabled = the merged starting model (base + first adapter)
+    with torch.no_grad(), res.model.disable_adapter():
+        torch.testing.assert_close(res.model(input_ids=ids).logits, before, atol=1e-5, rtol=1e-4)
