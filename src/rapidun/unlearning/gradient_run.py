@@ -82,7 +82,10 @@ def run_gradient(
     loss_fn = make_loss_fn(model, data, state, terms, ctx.pad_id)
     resumed = checkpoint_step(ctx)
     rule = SelectionRule(cfg.select_metric, cfg.constraint_metric, cfg.ppl_tolerance)
-    tracker = EvalTracker(eval_fn, eval_every, len(schedule), rule, out) if eval_fn is not None else None
+    # Evaluation and selection run on the main process only: it alone saves the adapter.
+    tracker = None
+    if eval_fn is not None and ctx.is_main:
+        tracker = EvalTracker(eval_fn, eval_every, len(schedule), rule, out)
     if tracker is not None:
         tracker.restore(resumed)
         if not any(e["step"] == 0 for e in tracker.evaluations):
@@ -128,7 +131,7 @@ def run_gradient(
         load_state(model, tracker.best_state)
         kept = f"best (step {tracker.best_step})"
     check = check_lora_trained(model, before) if diverged is None else dict(lora_change(model))
-    is_main = ctx.accelerator is None or ctx.accelerator.is_main_process
+    is_main = ctx.is_main
     with ctx.ledger.stage("save"):
         if is_main:
             model.save_pretrained(out, safe_serialization=True)

@@ -55,17 +55,16 @@ def uniform_weights(ctx: MethodContext) -> MethodWeights:
     with ctx.ledger.stage("weights"):
         forget, retain = np.ones(ctx.data.n_forget), np.ones(ctx.data.n_retain)
         out = ctx.out_dir / "weights"
-        atomic_write_jsonl(out / FORGET_FILE, weight_rows(forget))
-        atomic_write_jsonl(out / RETAIN_FILE, weight_rows(retain))
-        write_manifest(
-            out,
-            {
+        if ctx.is_main:
+            atomic_write_jsonl(out / FORGET_FILE, weight_rows(forget))
+            atomic_write_jsonl(out / RETAIN_FILE, weight_rows(retain))
+            info = {
                 "stage": "weights",
                 "config": {"weighting": "uniform"},
                 "n_forget": int(forget.size),
                 "n_retain": int(retain.size),
-            },
-        )
+            }
+            write_manifest(out, info)
     return MethodWeights(forget, retain, "uniform", _summary(forget, retain))
 
 
@@ -77,19 +76,14 @@ def compute_influence_dir(ctx: MethodContext, settings: dict[str, Any]) -> Path:
 
     out = ctx.out_dir / "influence"
     chosen = {"max_length": ctx.cfg.max_length, "prompt_style": ctx.cfg.prompt_style, **settings}
+    rows = (ctx.data.forget_rows, ctx.data.retain_rows)
     with ctx.ledger.stage("influence"):
-        try:
-            compute_influence(
-                ctx.model,
-                ctx.tokenizer,
-                ctx.data.forget_rows,
-                ctx.data.retain_rows,
-                out,
-                progress=ctx.progress,
-                **chosen,
-            )
-        except TypeError as exc:
-            raise RapidunError(f"bad influence setting in the method parameters: {exc}") from exc
+        if ctx.is_main:  # other processes wait, then read the finished directory
+            try:
+                compute_influence(ctx.model, ctx.tokenizer, *rows, out, progress=ctx.progress, **chosen)
+            except TypeError as exc:
+                raise RapidunError(f"bad influence setting in the method parameters: {exc}") from exc
+        ctx.barrier()
     return out
 
 
@@ -113,7 +107,9 @@ def influence_weights(
             )
         result = compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams)
     with ctx.ledger.stage("write_weights"):  # files and the histogram figure: not part of the method's cost
-        write_weights(ctx.out_dir / "weights", result, wparams, {"kind": "influence", "path": str(influence_dir)})
+        if ctx.is_main:
+            source = {"kind": "influence", "path": str(influence_dir)}
+            write_weights(ctx.out_dir / "weights", result, wparams, source)
     summary = {
         "forget": group_summary(result.forget, wparams.w_min, wparams.w_max),
         "retain": group_summary(result.retain, wparams.w_min, wparams.w_max),

@@ -40,6 +40,15 @@ class MethodContext:
     accelerator: Any = None
 
     @property
+    def is_main(self) -> bool:
+        """True in a single process and on rank 0 of a multi-process run: the one that writes files."""
+        return self.accelerator is None or bool(self.accelerator.is_main_process)
+
+    def barrier(self) -> None:
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
+
+    @property
     def pad_id(self) -> int:
         pad = getattr(self.tokenizer, "pad_token_id", None)
         return int(pad) if pad is not None else 0

@@ -54,7 +54,8 @@ def loreun_refresh(model: Any, ctx: MethodContext, params: LoreunDynamicParams) 
         if step % params.refresh_every == 0 and str(step) not in history:
             losses = forget_losses(model, ctx.data.forget, ctx.pad_id)
             history[str(step)] = loss_weights(losses, params.tau, params.variant).tolist()
-            atomic_write_json(path, history)
+            if ctx.is_main:
+                atomic_write_json(path, history)
         if str(at) not in history:
             raise RapidunError(
                 f"cannot resume loreun_dynamic: '{path}' lacks the weights of step {at}; rerun with --overwrite"

@@ -58,13 +58,15 @@ class UnlearnResult:
         return self.run.get("final_loss")
 
 
-def _prepare_out(out: Path, config: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
-    """Reuse (returns run.json), refuse, clear (overwrite) or resume an output directory."""
+def _prepare_out(out: Path, config: dict[str, Any], overwrite: bool, is_main: bool) -> dict[str, Any] | None:
+    """Reuse (returns run.json), refuse, clear (overwrite) or resume an output directory. Every process takes the
+    same decision; only the main process writes."""
     manifest = read_manifest(out)
     saved = json.loads((out / CONFIG_FILE).read_text()) if (out / CONFIG_FILE).is_file() else None
     if overwrite:
-        clear_manifest(out)
-        clear_run(out)
+        if is_main:
+            clear_manifest(out)
+            clear_run(out)
     elif manifest is not None and manifest.get("stage") == "unlearn":
         if manifest.get("config") == config:
             log.info("reusing the finished unlearning run in %s (pass --overwrite to redo it)", out)
@@ -80,7 +82,8 @@ def _prepare_out(out: Path, config: dict[str, Any], overwrite: bool) -> dict[str
             f"--out '{out}' holds an unfinished run with other settings; pass --overwrite to start "
             "again or rerun with the same settings to resume"
         )
-    atomic_write_json(out / CONFIG_FILE, config)
+    if is_main:
+        atomic_write_json(out / CONFIG_FILE, config)
     return None
 
 
@@ -139,7 +142,10 @@ def unlearn(
             default=str,
         )
     )
-    prior = _prepare_out(out, config, overwrite)
+    is_main = accelerator is None or bool(accelerator.is_main_process)
+    prior = _prepare_out(out, config, overwrite, is_main)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
     if prior is not None:
         return UnlearnResult(out, method, prior, None, True, list(prior.get("evaluations", [])))
     ledger = CostLedger()
@@ -191,7 +197,7 @@ def unlearn(
     run["peak_rss_mb"] = max(s["peak_rss_mb"] for s in stages.values())
     if diverged is not None:
         run["diverged"] = {"step": diverged.step + 1, "message": str(diverged)}
-    if accelerator is None or accelerator.is_main_process:
+    if is_main:
         atomic_write_json(out / "run.json", run)
         if diverged is not None:
             raise diverged
@@ -213,7 +219,8 @@ def _run_edit(spec: EditMethod, params: Any, ctx: MethodContext) -> dict[str, An
     if not changed:
         log.warning("the %s edit changed no weight (nothing met its selection rule)", spec.description)
     with ctx.ledger.stage("save"):
-        save_model(ctx.model, ctx.tokenizer, ctx.out_dir / "merged")
+        if ctx.is_main:
+            save_model(ctx.model, ctx.tokenizer, ctx.out_dir / "merged")
     return {
         "edit": summary,
         "base_weights_changed": changed,
