@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from rapidun.artifacts import atomic_write_json, ensure_dir, read_manifest, write_manifest
+from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, read_manifest, write_manifest
 from rapidun.costs import CostLedger
 from rapidun.data.rows import Row, rows_hash
 from rapidun.data.tokenize import collate, encode_rows
@@ -116,6 +116,8 @@ def train_model(
     done = read_manifest(out)
     if done is not None and not overwrite:
         raise RapidunError(f"'{out}' already holds a finished training run; pass --overwrite or choose another --out")
+    if done is not None and (accelerator is None or accelerator.is_main_process):
+        clear_manifest(out)  # --overwrite: the dir is unfinished until the new manifest, even if killed mid-save
     if not rows:
         raise RapidunError("no training rows; check --data")
     ledger = CostLedger()
