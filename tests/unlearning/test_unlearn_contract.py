@@ -67,6 +67,9 @@ def test_method_runs_and_changes_the_right_weights(
     adapter = load_file(str(out / "adapter_model.safetensors"))
     lora_b = [t for k, t in adapter.items() if "lora_B" in k]
     assert lora_b and any(t.abs().sum() > 0 for t in lora_b)  # LoRA moved away from its zero init
+    assert res.model is not None
+    if kind == "retrain":  # the recipe's own run record is embedded; its LoRA sits in the returned model
+        assert run["retrain"]["steps"] == 2 and any("lora_B" in n for n, _ in res.model.named_parameters())
     if kind == "gradient":
         assert run["edits_base_weights"] is False and run["lora_check"]["base_unchanged"] is True
         assert res.model is not None

@@ -49,7 +49,7 @@ class UnlearnResult:
     out_dir: Path
     method: str
     run: dict[str, Any]
-    model: Any = None  # the unlearned model in memory (None when a finished run was reused, and for retrain)
+    model: Any = None  # the unlearned model in memory (None when a finished run was reused)
     reused: bool = False
     evaluations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -188,9 +188,10 @@ def unlearn(
             run.update(_run_edit(spec, params, ctx))
             result_model = ctx.model
     else:
-        run.update(
-            _run_retrain(model, tokenizer, retain_rows, out, params.train, ledger, merge, accelerator, progress, source)
+        fields, result_model = _run_retrain(
+            model, tokenizer, retain_rows, out, params.train, ledger, merge, accelerator, progress, source
         )
+        run.update(fields)
     stages = stage_costs(ledger)
     run["stages"] = stages
     run["wall_clock_s"] = sum(s["seconds"] for s in stages.values())
@@ -243,21 +244,26 @@ def _run_retrain(
     accelerator: Any,
     progress: bool,
     source: str,
-) -> dict[str, Any]:
-    """The ``rapidun train`` recipe on the retain (clean) rows, written into ``out`` by ``train_model``."""
+) -> tuple[dict[str, Any], Any]:
+    """The ``rapidun train`` recipe on the retain (clean) rows, written into ``out`` by ``train_model``. Returns the
+    run.json fields and the trained model (``model`` itself: PEFT injects its LoRA layers in place), or None when a
+    finished retraining was reused."""
     done = read_manifest(out)
+    trained: Any = None
     if done is not None and done.get("kind") == "train":
         log.info("reusing the finished retraining in %s", out)
-        train_run = json.loads((out / "run.json").read_text())
+        previous = json.loads((out / "run.json").read_text())
+        train_run = previous.get("retrain", previous)
     else:
         with ledger.stage("training"):
             train_run = train_model(
                 model, tokenizer, rows, out, recipe, accelerator=accelerator, progress=progress, source=source
             ).run
+        trained = model
     if merge:
         log.warning("--merge is not applied to retrain; its output is what 'rapidun train' writes")
     lora = recipe.lora is not None
-    return {
+    fields = {
         "retrain": train_run,
         "steps": train_run["steps"],
         "losses": train_run["losses"],
@@ -265,3 +271,4 @@ def _run_retrain(
         "recipe": asdict(recipe),
         "outputs": {"adapter": "." if lora else None, "merged": None if lora else "."},
     }
+    return fields, trained
