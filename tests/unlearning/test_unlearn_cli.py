@@ -165,3 +165,13 @@ def test_cli_evaluates_during_training_and_records_selection(split, files, tmp_p
     assert all("asr_seen" in e and "clean_ppl" in e for e in run["evaluations"])
     assert run["selection"]["best_step"] in (4, 8) and "asr_seen" in run["selection"]["rule"]
     assert run["stages"]["evaluation"]["ran"]
+
+
+def test_cli_divergence_exits_2_and_zero_switches_bound_off(files, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(_cli(files, out, "--method", "ga", "--max-abs-loss", "0.01")) == 2
+    _one_line_error(capsys, "diverged at step 1/")
+    assert json.loads((out / "run.json").read_text())["diverged"]["step"] == 1
+    assert main(_cli(files, tmp_path / "off", "--method", "ga", "--max-abs-loss", "0", "--grad-clip", "0")) == 0
+    train = json.loads((tmp_path / "off" / "run.json").read_text())["config"]["train"]
+    assert train["max_abs_loss"] is None and train["grad_clip"] is None

@@ -15,26 +15,26 @@ from typing import Any
 from rapidun.errors import RapidunError
 
 # flag name -> UnlearnConfig field (LoRA flags map into UnlearnConfig.lora)
-_TRAIN_FLAGS = {
-    "lr": float,
-    "epochs": float,
-    "batch_size": int,
-    "micro_batch_size": int,
-    "retain_ratio": float,
-    "weight_decay": float,
-    "grad_clip": float,
-    "warmup_steps": int,
-    "lr_schedule": str,
-    "seed": int,
-    "max_length": int,
-    "prompt_style": str,
-    "bounded_ascent": float,
-    "max_abs_loss": float,
-    "checkpoint_every": int,
-    "clean_coef": float,
-    "ascent_coef": float,
-    "ppl_tolerance": float,
-    "gradient_checkpointing": bool,
+_TRAIN_FLAGS: dict[str, tuple[type, str]] = {
+    "lr": (float, "AdamW learning rate (default 6e-5)"),
+    "epochs": (float, "passes of |F| + |R| draws (default 2)"),
+    "batch_size": (int, "samples per optimiser step (default 1)"),
+    "micro_batch_size": (int, "samples per forward pass; 0 = whole batch (default 0)"),
+    "retain_ratio": (float, "retain:forget draw odds (default 3)"),
+    "weight_decay": (float, "AdamW weight decay (default 0)"),
+    "grad_clip": (float, "gradient-norm clip (default 1.0; 0 = off)"),
+    "warmup_steps": (int, "linear warm-up steps (default 0)"),
+    "lr_schedule": (str, "cosine (default), linear or constant"),
+    "seed": (int, "seed of sampling, LoRA init and dropout (default 42)"),
+    "max_length": (int, "tokens per example (default 256)"),
+    "prompt_style": (str, "alpaca (default) or chat; same as training and evaluation"),
+    "bounded_ascent": (float, "cap the ascent term at min(CE, BOUND) (default: unbounded, as released)"),
+    "max_abs_loss": (float, "stop when a step loss is past this bound or non-finite (default 50; 0 = only non-finite)"),
+    "checkpoint_every": (int, "optimiser steps between resumable checkpoints (default 50; 0 = none)"),
+    "clean_coef": (float, "weight of CE(clean response) in the forget term (default 0.5)"),
+    "ascent_coef": (float, "weight of -CE(poisoned response) in the forget term (default 1.0)"),
+    "ppl_tolerance": (float, "best-checkpoint rule: clean ppl <= (1 + X) x start (default 0.10)"),
+    "gradient_checkpointing": (bool, "trade compute for activation memory"),
 }
 _LORA_FLAGS = {
     "lora_r": ("r", int),
@@ -83,15 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="method parameter, e.g. tau=0.5 or weights.tau_f=0.7 (repeatable)",
     )
-    for name, kind in _TRAIN_FLAGS.items():
+    for name, (kind, text) in _TRAIN_FLAGS.items():
         flag = "--" + name.replace("_", "-")
         if kind is bool:
-            parser.add_argument(flag, action="store_true", default=None)
+            parser.add_argument(flag, action="store_true", default=None, help=text)
         else:
-            parser.add_argument(flag, type=kind, default=None)
-    parser.add_argument("--lora-r", type=int, default=None)
-    parser.add_argument("--lora-alpha", type=float, default=None)
-    parser.add_argument("--lora-dropout", type=float, default=None)
+            parser.add_argument(flag, type=kind, default=None, help=text)
+    parser.add_argument("--lora-r", type=int, default=None, help="LoRA rank (default 16)")
+    parser.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default 16)")
+    parser.add_argument("--lora-dropout", type=float, default=None, help="LoRA dropout (default 0.05)")
     parser.add_argument("--targets", default=None, help="comma-separated LoRA target modules")
     parser.add_argument("--eval-data", help="pack dir ('rapidun poison' output) to evaluate on during training")
     parser.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (with --eval-data)")
@@ -174,6 +174,9 @@ def build_config(settings: dict[str, Any]) -> Any:
     from rapidun.unlearning import UnlearnConfig
 
     cfg_values = {k: settings[k] for k in _TRAIN_FLAGS if settings.get(k) is not None}
+    for name in ("max_abs_loss", "grad_clip"):  # 0 switches the safety net off
+        if cfg_values.get(name) == 0:
+            cfg_values[name] = None
     lora: dict[str, Any] = {}
     for flag, (field, _kind) in _LORA_FLAGS.items():
         if settings.get(flag) is not None:

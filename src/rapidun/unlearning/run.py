@@ -189,7 +189,16 @@ def unlearn(
             result_model = ctx.model
     else:
         fields, result_model = _run_retrain(
-            model, tokenizer, retain_rows, out, params.train, ledger, merge, accelerator, progress, source
+            merge_existing_adapter(model),
+            tokenizer,
+            retain_rows,
+            out,
+            params.train,
+            ledger,
+            merge,
+            accelerator,
+            progress,
+            source,
         )
         run.update(fields)
     stages = stage_costs(ledger)
