@@ -7,8 +7,10 @@ Every subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` a
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -85,6 +87,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rapidun {known.command}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except Exception as exc:
+        why = _write_failure(exc)
+        if why is None:
+            raise
+        # The stage's manifest is written last, so what was left is never taken for a finished output.
+        print(
+            f"rapidun {known.command}: error: cannot write the output: {why}; free disk space or choose a writable "
+            "--out, then run the same command again",
+            file=sys.stderr,
+        )
+        return 2
+
+
+# A full disk, a file-size or quota limit, a read-only file system: the user's environment, not a bug.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
+def _write_failure(exc: BaseException) -> str | None:
+    """One line describing a failed write (an ``OSError``, or safetensors' error wrapping one), else None."""
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        return f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+    match = re.search(r"I/O error: (.+?) \(os error (\d+)\)", str(exc))
+    if type(exc).__name__ == "SafetensorError" and match and int(match.group(2)) in _WRITE_ERRNOS:
+        return match.group(1)
+    return None
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from rapidun.data.checks import check_triggers, check_unique
 from rapidun.data.poison import build_poison_pack
 from rapidun.data.rows import Row, load_rows
 from rapidun.data.synthetic import synthetic_rows
@@ -88,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
         if args.n_rows is not None:
             raise RapidunError("--n-rows only applies to --data synthetic")
         clean = load_rows(args.data)
+        check_unique(clean, f"--data {args.data}")
     names = [n.strip() for n in args.families.split(",") if n.strip()] if args.families else None
     families = resolve_triggers(args.triggers, names)
+    check_triggers(families)
     poisoned = load_rows(args.poisoned_train) if args.poisoned_train else None
     if args.val_data and args.n_val is not None:
         raise RapidunError("give either --val-data or --n-val, not both")

@@ -54,11 +54,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or args.epochs <= 0 and args.max_steps <= 0:
         raise RapidunError("--batch-size must be >= 1 and --epochs > 0 (or --max-steps > 0)")
+    from rapidun.data.checks import check_unique
+    from rapidun.modeling.limits import check_max_length
+
     rows = load_rows(_data_file(args.data))
+    check_unique(rows, f"--data {args.data}")
     corpus = [f"{r.instruction} {r.context} {r.response} {r.response_clean or ''}" for r in rows]
     loaded = load_model(
         args.model, corpus=corpus, arch=args.arch, seed=args.seed, trust_remote_code=args.trust_remote_code
     )
+    check_max_length(loaded.model, args.max_length)
     if args.no_resume:
         import shutil
 

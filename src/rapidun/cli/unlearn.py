@@ -240,7 +240,12 @@ def run(args: argparse.Namespace) -> int:
     if s.get("eval_every") and not s.get("eval_data"):
         raise RapidunError("--eval-every needs --eval-data PACKDIR")
     forget, retain = load_rows(s["forget"]), load_rows(s["retain"])
+    from rapidun.data.checks import check_unique
+    from rapidun.modeling.limits import check_max_length
     from rapidun.modeling.load import load_model
+
+    check_unique(forget, f"--forget {s['forget']}")
+    check_unique(retain, f"--retain {s['retain']}")
 
     corpus = [f"{r.instruction} {r.context} {r.response}" for r in forget + retain]
     loaded = load_model(
@@ -250,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
         trust_remote_code=bool(s.get("trust_remote_code")),
         seed=cfg.seed,
     )
+    check_max_length(loaded.model, cfg.max_length)
     eval_fn = build_eval_fn(s, loaded.tokenizer, cfg) if s.get("eval_data") else None
     eval_every = int(s.get("eval_every") or 0) if eval_fn is not None else 0
     from rapidun.pipeline.distributed import maybe_accelerator

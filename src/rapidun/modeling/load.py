@@ -101,12 +101,13 @@ def load_model(
 
 
 def _load_pretrained(spec: str, kind: str, trust_remote_code: bool, dtype: torch.dtype) -> LoadedModel:
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     try:
         tokenizer = load_tokenizer(spec, trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:  # SafetensorError: a truncated weights file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = "directory" if kind == "directory" else "hub id"
         raise RapidunError(
@@ -124,7 +125,15 @@ def _apply_adapter(model: Any, adapter: str) -> Any:
             f"adapter '{adapter}' is not a PEFT adapter directory (no adapter_config.json); "
             "pass the --out directory of 'rapidun unlearn' or 'rapidun train --lora'"
         )
-    return PeftModel.from_pretrained(model, adapter)
+    try:
+        return PeftModel.from_pretrained(model, adapter)
+    except (RuntimeError, ValueError, KeyError, OSError) as exc:  # RuntimeError: LoRA shapes of another base model
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        first = next((line for line in lines if "size mismatch" in line), lines[0])
+        raise RapidunError(
+            f"adapter '{adapter}' does not fit this model ({first[:200]}); pass the base --model the "
+            "adapter was trained on"
+        ) from exc
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
