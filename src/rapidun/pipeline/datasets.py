@@ -70,18 +70,33 @@ def materialise_pack(spec: DatasetSpec, out: Path) -> Pack:
         return load_pack(out)
     if spec.source == "synthetic":
         build_poison_pack(
-            synthetic_rows(spec.n_rows, spec.seed), out, families=resolve_triggers(spec.triggers),
-            poison_rate=spec.poison_rate, seed=spec.seed, n_val=spec.n_val, n_test=spec.n_test,
-            n_forget=spec.n_forget, source="synthetic", trigger_set=spec.triggers,
+            synthetic_rows(spec.n_rows, spec.seed),
+            out,
+            families=resolve_triggers(spec.triggers),
+            poison_rate=spec.poison_rate,
+            seed=spec.seed,
+            n_val=spec.n_val,
+            n_test=spec.n_test,
+            n_forget=spec.n_forget,
+            source="synthetic",
+            trigger_set=spec.triggers,
         )
     else:
         f = spec.files
         build_poison_pack(
-            _rows_from(f, "clean", required=True) or [], out,
+            _rows_from(f, "clean", required=True) or [],
+            out,
             families=resolve_triggers(str(f.get("triggers", spec.triggers))),
-            poison_rate=None, seed=spec.seed, n_val=spec.n_val, n_test=spec.n_test, n_forget=spec.n_forget,
-            poisoned_train=_rows_from(f, "poisoned_train", required=True), val_rows=_rows_from(f, "val"),
-            forget_rows=_rows_from(f, "forget"), retain_rows=_rows_from(f, "retain"), source="files",
+            poison_rate=None,
+            seed=spec.seed,
+            n_val=spec.n_val,
+            n_test=spec.n_test,
+            n_forget=spec.n_forget,
+            poisoned_train=_rows_from(f, "poisoned_train", required=True),
+            val_rows=_rows_from(f, "val"),
+            forget_rows=_rows_from(f, "forget"),
+            retain_rows=_rows_from(f, "retain"),
+            source="files",
             trigger_set=str(f.get("triggers", spec.triggers)),
         )
     return load_pack(out)
@@ -104,8 +119,7 @@ def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: b
         log.info("[%s] implanting the backdoor: training %s on %d rows", spec.name, cfg.model, len(pack.train))
         corpus = [f"{r.instruction} {r.context} {r.response} {r.response_clean or ''}" for r in pack.train]
         loaded = load_model(cfg.model, corpus=corpus, arch=cfg.arch, seed=spec.seed)
-        train_model(loaded.model, loaded.tokenizer, pack.train, bd, cfg.backdoor, progress=progress,
-                    source=cfg.model)
+        train_model(loaded.model, loaded.tokenizer, pack.train, bd, cfg.backdoor, progress=progress, source=cfg.model)
     run = json.loads((bd / "run.json").read_text())
     return DatasetState(spec, root, pack, scorer, record, rows, bd, run)
 
@@ -121,7 +135,14 @@ def clean_start_model(state: DatasetState, cfg: StudyConfig, seed: int) -> Loade
 
     if cfg.model in SIZES:
         tok = load_backdoored(state).tokenizer
-        model = build_model(cfg.model, len(tok), arch=cfg.arch, seed=seed, pad_token_id=tok.pad_token_id,
-                            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+        model = build_model(
+            cfg.model,
+            len(tok),
+            arch=cfg.arch,
+            seed=seed,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
         return LoadedModel(model, tok, cfg.model, "size")
     return load_model(cfg.model)

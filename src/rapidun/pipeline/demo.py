@@ -20,23 +20,35 @@ def demo_dict(quick: bool = False, model: str | None = None) -> dict[str, Any]:
         return {
             "name": "demo-quick",
             "model": model or "nano",
-            "datasets": [{"name": "synthetic", "source": "synthetic", "n_rows": 700, "poison_rate": 0.1, "seed": 42,
-                          "n_val": 60, "n_test": 60, "n_forget": 16}],
-            "backdoor": {"epochs": 2, "batch_size": 16, "lr": 3e-3, "max_length": 96, "checkpoint_every": 20},
+            "datasets": [
+                {
+                    "name": "synthetic",
+                    "source": "synthetic",
+                    "n_rows": 1000,
+                    "poison_rate": 0.2,
+                    "seed": 42,
+                    "n_val": 40,
+                    "n_test": 60,
+                    "n_forget": 24,
+                }
+            ],
+            "backdoor": {"epochs": 5, "batch_size": 16, "lr": 6e-3, "max_length": 128, "checkpoint_every": 50},
             "methods": DEMO_METHODS,
             "seeds": [42],
-            "unlearn": {"lr": 1e-3, "max_length": 96, "epochs": 1},
+            "unlearn": {"lr": 1e-3, "max_length": 128, "epochs": 1},
             "influence": {"projector": "kronecker", "dim": 1024, "batch_size": 16},
             "evaluation": {"max_new_tokens": 24, "max_eval": 60, "batch_size": 32},
         }
     return {
         "name": "demo",
         "model": model or "tiny",
-        "datasets": [{"name": "synthetic", "source": "synthetic", "n_rows": 2000, "poison_rate": 0.1, "seed": 42}],
-        "backdoor": {"epochs": 3, "batch_size": 16, "lr": 3e-3, "max_length": 128, "checkpoint_every": 50},
+        "datasets": [
+            {"name": "synthetic", "source": "synthetic", "n_rows": 2000, "poison_rate": 0.15, "seed": 42, "n_test": 150}
+        ],
+        "backdoor": {"epochs": 3, "batch_size": 16, "lr": 5e-3, "max_length": 128, "checkpoint_every": 50},
         "methods": DEMO_METHODS,
         "seeds": [42],
-        "unlearn": {"lr": 5e-4, "max_length": 128},
+        "unlearn": {"lr": 1e-3, "max_length": 128},
         "influence": {"projector": "kronecker", "dim": 4096, "batch_size": 16},
         "evaluation": {"max_new_tokens": 32, "max_eval": 150, "batch_size": 32},
     }

@@ -50,22 +50,47 @@ def _evaluate(model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, progr
     t0 = time.perf_counter()
     ev = cfg.evaluation
     res = evaluate_backdoor(
-        model, tok, test_seen=state.rows.seen, test_ood=state.rows.ood, test_clean=state.rows.clean,
-        scorer=state.scorer, max_new_tokens=ev.max_new_tokens, batch_size=ev.batch_size,
-        prompt_style=cfg.backdoor.prompt_style, progress=progress,
+        model,
+        tok,
+        test_seen=state.rows.seen,
+        test_ood=state.rows.ood,
+        test_clean=state.rows.clean,
+        scorer=state.scorer,
+        max_new_tokens=ev.max_new_tokens,
+        batch_size=ev.batch_size,
+        prompt_style=cfg.backdoor.prompt_style,
+        progress=progress,
     )
     metrics = res.metrics()
     metrics["scorer"] = {**state.scorer_record, **metrics.get("scorer", {})}
     return metrics, time.perf_counter() - t0
 
 
-def _record(state: DatasetState, method: str, label: str, seed: int, metrics: dict, stages: dict[str, float],
-            peak: float, weights_dir: str | None, extra: dict | None = None) -> dict[str, Any]:
+def _record(
+    state: DatasetState,
+    method: str,
+    label: str,
+    seed: int,
+    metrics: dict,
+    stages: dict[str, float],
+    peak: float,
+    weights_dir: str | None,
+    extra: dict | None = None,
+) -> dict[str, Any]:
     timings = {k: float(stages.get(k, 0.0)) for k in ("influence_s", "weights_s", "training_s", "evaluation_s")}
     timings["total_s"] = timings["influence_s"] + timings["weights_s"] + timings["training_s"]
-    return {"method": method, "label": label, "seed": seed, "dataset": state.spec.name, "metrics": metrics,
-            "timings": timings, "peak_memory_mb": peak, "speedup_vs_retrain": None, "weights_dir": weights_dir,
-            **(extra or {})}
+    return {
+        "method": method,
+        "label": label,
+        "seed": seed,
+        "dataset": state.spec.name,
+        "metrics": metrics,
+        "timings": timings,
+        "peak_memory_mb": peak,
+        "speedup_vs_retrain": None,
+        "weights_dir": weights_dir,
+        **(extra or {}),
+    }
 
 
 def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
@@ -75,9 +100,17 @@ def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> d
     loaded = load_backdoored(state)
     metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
     run = state.backdoor_run
-    rec = _record(state, "backdoored", "", state.spec.seed, metrics,
-                  {"training_s": run.get("wall_clock_s", 0.0), "evaluation_s": ev_s}, run.get("peak_rss_mb", 0.0),
-                  None, {"note": "the model before unlearning; training_s is the backdoor implant"})
+    rec = _record(
+        state,
+        "backdoored",
+        "",
+        state.spec.seed,
+        metrics,
+        {"training_s": run.get("wall_clock_s", 0.0), "evaluation_s": ev_s},
+        run.get("peak_rss_mb", 0.0),
+        None,
+        {"note": "the model before unlearning; training_s is the backdoor implant"},
+    )
     atomic_write_json(path, rec)
     return rec
 
@@ -90,12 +123,12 @@ def _influence(state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[P
     timing_file = state.root / "influence_seconds.json"
     if not timing_file.is_file():
         loaded = load_backdoored(state)
-        settings = {"max_length": cfg.backdoor.max_length, "prompt_style": cfg.backdoor.prompt_style,
-                    **cfg.influence}
+        settings = {"max_length": cfg.backdoor.max_length, "prompt_style": cfg.backdoor.prompt_style, **cfg.influence}
         ledger = CostLedger()
         with ledger.stage("influence"):
-            compute_influence(loaded.model, loaded.tokenizer, state.pack.forget, state.pack.retain, out,
-                              progress=progress, **settings)
+            compute_influence(
+                loaded.model, loaded.tokenizer, state.pack.forget, state.pack.retain, out, progress=progress, **settings
+            )
         atomic_write_json(timing_file, ledger.to_dict()["influence"])
     return out, float(json.loads(timing_file.read_text())["seconds"])
 
@@ -112,8 +145,14 @@ def _unlearned_model(state: DatasetState, cell: CellSpec, run_dir: Path, result_
     return load_model(str(run_dir / "merged"))
 
 
-def _run_cell(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: int, influence: tuple[Path, float] | None,
-              progress: bool) -> dict[str, Any]:
+def _run_cell(
+    state: DatasetState,
+    cfg: StudyConfig,
+    cell: CellSpec,
+    seed: int,
+    influence: tuple[Path, float] | None,
+    progress: bool,
+) -> dict[str, Any]:
     from rapidun.unlearning import RetrainParams, unlearn
 
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
@@ -130,10 +169,17 @@ def _run_cell(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: int, 
         forget, retain = state.pack.forget, state.pack.retain
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     res = unlearn(
-        start.model, start.tokenizer, forget, retain, run_dir, method=cell.method, params=params,
+        start.model,
+        start.tokenizer,
+        forget,
+        retain,
+        run_dir,
+        method=cell.method,
+        params=params,
         train=unlearn_config({**cfg.unlearn, **cell.unlearn}, seed),
         influence_dir=influence[0] if influence and cell.method in INFLUENCE_METHODS else None,
-        progress=progress, source=cfg.model,
+        progress=progress,
+        source=cfg.model,
     )
     loaded = _unlearned_model(state, cell, run_dir, res.model)
     metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
@@ -147,9 +193,17 @@ def _run_cell(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: int, 
         stages["influence_s"] = influence[1]  # the shared influence stage, charged in full
     stages["evaluation_s"] = ev_s
     weights = run_dir / "weights"
-    rec = _record(state, cell.method, cell.label, seed, metrics, stages, res.run.get("peak_rss_mb", 0.0),
-                  str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
-                  {"steps": res.run.get("steps"), "final_loss": res.run.get("final_loss")})
+    rec = _record(
+        state,
+        cell.method,
+        cell.label,
+        seed,
+        metrics,
+        stages,
+        res.run.get("peak_rss_mb", 0.0),
+        str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
+        {"steps": res.run.get("steps"), "final_loss": res.run.get("final_loss")},
+    )
     atomic_write_json(cell_dir / CELL_FILE, rec)
     return rec
 
@@ -166,9 +220,23 @@ def add_speedups(runs: list[dict[str, Any]]) -> None:
                 r["speedup_vs_retrain"] = mean_ref / r["timings"]["total_s"]
 
 
-CSV_COLUMNS = ("dataset", "method", "label", "seed", "asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl",
-               "influence_s", "weights_s", "training_s", "evaluation_s", "total_s", "speedup_vs_retrain",
-               "peak_memory_mb")
+CSV_COLUMNS = (
+    "dataset",
+    "method",
+    "label",
+    "seed",
+    "asr_seen",
+    "asr_ood",
+    "false_trigger_rate",
+    "clean_ppl",
+    "influence_s",
+    "weights_s",
+    "training_s",
+    "evaluation_s",
+    "total_s",
+    "speedup_vs_retrain",
+    "peak_memory_mb",
+)
 
 
 def results_csv(runs: list[dict[str, Any]]) -> str:
@@ -183,8 +251,15 @@ def results_csv(runs: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def run_study(cfg: StudyConfig, out_dir: str | Path, *, progress: bool = True, command: str = "",
-              on_cell: Callable[[dict[str, Any]], None] | None = None, report: bool = True) -> StudyResult:
+def run_study(
+    cfg: StudyConfig,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    command: str = "",
+    on_cell: Callable[[dict[str, Any]], None] | None = None,
+    report: bool = True,
+) -> StudyResult:
     """Run every cell of ``cfg`` under ``out_dir`` (finished cells are reused), then write the results files and
     the report. ``on_cell`` is called with each finished cell's record (e.g. to print progress)."""
     out = ensure_dir(out_dir)
@@ -208,8 +283,14 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, *, progress: bool = True, c
                 if on_cell:
                     on_cell(rec)
     add_speedups(runs)
-    header = environment_header(command=command, model=cfg.model, dataset=", ".join(d.name for d in cfg.datasets),
-                                seeds=list(cfg.seeds), config=cfg.to_dict(), name=cfg.name)
+    header = environment_header(
+        command=command,
+        model=cfg.model,
+        dataset=", ".join(d.name for d in cfg.datasets),
+        seeds=list(cfg.seeds),
+        config=cfg.to_dict(),
+        name=cfg.name,
+    )
     atomic_write_json(out / "results.json", {"header": header, "runs": runs})
     atomic_write_text(out / "results.csv", results_csv(runs))
     html = None

@@ -103,8 +103,11 @@ def _build(cls: type, data: Any, where: str) -> Any:
 def train_config(data: Any, where: str = "backdoor") -> TrainConfig:
     values = dict(data or {})
     if isinstance(values.get("lora"), dict):
-        values["lora"] = _build(LoraSettings, {**values["lora"], "targets": tuple(values["lora"].get(
-            "targets", LoraSettings().targets))}, f"{where}.lora")
+        values["lora"] = _build(
+            LoraSettings,
+            {**values["lora"], "targets": tuple(values["lora"].get("targets", LoraSettings().targets))},
+            f"{where}.lora",
+        )
     return _build(TrainConfig, values, where)  # type: ignore[no-any-return]
 
 
@@ -120,9 +123,8 @@ def method_params(method: str, data: dict[str, Any]) -> Any:
     cls = METHODS[method].params_cls
     values = dict(data)
     if "weights" in values and isinstance(values["weights"], dict):
-        values["weights"] = _build(WeightParams, values["weights"], f"{method}.params.weights")
-        if method == "self_only":
-            values["weights"] = values["weights"].with_weighting("self_only")
+        weights: WeightParams = _build(WeightParams, values["weights"], f"{method}.params.weights")
+        values["weights"] = weights.with_weighting("self_only") if method == "self_only" else weights
     for name in ("targets",):
         if isinstance(values.get(name), list):
             values[name] = tuple(values[name])
@@ -137,7 +139,9 @@ def study_config(data: dict[str, Any]) -> StudyConfig:
     known = {f.name for f in fields(StudyConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise RapidunError(f"unknown key(s) {', '.join(unknown)} in the study config; known: {', '.join(sorted(known))}")
+        raise RapidunError(
+            f"unknown key(s) {', '.join(unknown)} in the study config; known: {', '.join(sorted(known))}"
+        )
     if "datasets" in values:
         ds = values["datasets"]
         if not isinstance(ds, list) or not ds:
