@@ -307,3 +307,31 @@ def test_existing_adapter_is_merged_before_the_new_one(nano_model, split, tmp_pa
     # the new adapter disabled = the merged starting model (base + first adapter)
     with torch.no_grad(), res.model.disable_adapter():
         torch.testing.assert_close(res.model(input_ids=ids).logits, before, atol=1e-5, rtol=1e-4)
+
+
+def test_resume_keeps_evaluations_and_best_state(nano_model, split, tmp_path, monkeypatch, make_config) -> None:
+    forget, retain = split
+
+    def eval_fn(model):  # a deterministic function of the adapter, so both runs see the same numbers
+        total = sum(float(p.abs().sum()) for n, p in model.named_parameters() if "lora_B" in n)
+        return {"asr_seen": abs(total - 0.05), "clean_ppl": 1.0}
+
+    cfg = make_config(epochs=2.0, checkpoint_every=4)
+    kw = dict(method="graddiff", train=cfg, eval_fn=eval_fn, eval_every=2, progress=False)
+    full = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "a", **kw)
+    with monkeypatch.context() as m:
+        _interrupt_at(m, 9)  # checkpoint at step 8, evaluations up to step 8 already persisted
+        with pytest.raises(KeyboardInterrupt):
+            unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "b", **kw)
+    resumed = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "b", **kw)
+    assert resumed.run["resumed_from_step"] == 8
+    steps = [e["step"] for e in resumed.run["evaluations"]]
+    assert steps == [e["step"] for e in full.run["evaluations"]] == [0, 2, 4, 6, 8, 10, 12, 14, 16]
+    for a, b in zip(full.run["evaluations"], resumed.run["evaluations"], strict=True):
+        assert b["asr_seen"] == pytest.approx(a["asr_seen"], abs=1e-6)
+    assert resumed.run["selection"]["best_step"] == full.run["selection"]["best_step"]
+    assert full.run["selection"]["best_step"] < 8  # the best state was saved before the kill and reloaded
+    a = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "adapter_model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-5)

@@ -41,7 +41,9 @@ def clear_run(out: Path) -> None:
 def frozen_checksum(model: Any, frozen_only: bool = True) -> list[float]:
     """One float64 sum per frozen (or every) parameter; equal lists mean (with overwhelming probability)
     unchanged weights."""
-    return [float(p.detach().double().sum()) for p in model.parameters() if not (frozen_only and p.requires_grad)]
+    return [
+        float(p.detach().sum(dtype=torch.float64)) for p in model.parameters() if not (frozen_only and p.requires_grad)
+    ]
 
 
 @torch.no_grad()
