@@ -25,6 +25,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import contextlib
+import ctypes  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -43,6 +45,7 @@ from rapidun.influence.cache import open_store  # noqa: E402
 from rapidun.influence.extract import fill_store  # noqa: E402
 from rapidun.influence.gradients import project_batch  # noqa: E402
 from rapidun.influence.hooks import backward_sum, capture, describe, frozen, select_layers  # noqa: E402
+from rapidun.influence.kronecker import KroneckerProjector  # noqa: E402
 from rapidun.influence.projectors import DEFAULT_PROJECTOR, make_projector  # noqa: E402
 from rapidun.influence.score import score_matrix  # noqa: E402
 from rapidun.modeling.factory import SIZES, build_model, count_parameters  # noqa: E402
@@ -153,7 +156,7 @@ def rapidin_variant(model, layers, data, n: int, K: int):
     return naive, faithful
 
 
-def kronfluence_variant(model, data, strategy: str, n_query: int, n_train: int) -> dict:
+def kronfluence_variant(model, data, strategy: str, n_query: int, n_train: int, reps: int) -> dict:
     """kronfluence end to end (fit factors with ``strategy``, then pairwise scores) on the same model and rows."""
     import copy
     import logging
@@ -220,20 +223,17 @@ def kronfluence_variant(model, data, strategy: str, n_query: int, n_train: int) 
                 overwrite_output_dir=True,
             )
 
-        sec, peak = peak_rss_during(run)
-    return {
-        "samples_per_s": (n_query + n_train) / sec,
-        "seconds": sec,
-        "peak_mb": peak,
-        "cache_bytes_per_sample": None,
-        "note": "end to end: factors + pairwise scores (no train cache)",
-    }
+        name = f"kronfluence {strategy}"
+        out = measure({name: run}, {name: n_query + n_train}, reps)[name]
+    out["cache_bytes_per_sample"] = None
+    out["note"] = "end to end: factors + pairwise scores (no train gradient cache)"
+    return out
 
 
 def exact_gram(model, layers, data) -> torch.Tensor:
     """Exact layer-normalised scores S = sum_l Gn_l Gn_l^T for every pair of ``data`` rows (one batch)."""
     n = len(data["input_ids"])
-    S = torch.zeros(n, n, dtype=torch.float64)
+    S = torch.zeros(n, n, dtype=torch.float64, device=data["input_ids"].device)
 
     def add(i: int, x: torch.Tensor, delta: torch.Tensor) -> None:
         G = torch.bmm(delta.transpose(1, 2), x).reshape(n, -1)
@@ -268,14 +268,67 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float(greater / (len(pos) * len(neg)))
 
 
-def backdoor_auc(quick: bool) -> dict:
-    """A tiny model trained on a 5%-poisoned instruction mix; AUC of the mean forget-query score (held-out triggered
-    prompts with the backdoor response) for finding the poisoned training rows, layer-normalised vs raw."""
-    from rapidun.data.rows import Row
+def _mix_auc(train: list, queries: list, model_size: str, steps: int, max_length: int) -> dict:
+    """Train a fresh ``model_size`` model on ``train`` (a poisoned mix), then the AUC of the mean query score
+    <mean_q g(q), g(i)> for finding the poisoned rows, with exact and default-projector gradients, layer-normalised
+    and raw."""
     from rapidun.data.tokenize import collate, encode_rows
     from rapidun.modeling.load import load_model
 
+    corpus = [f"{r.instruction} {r.context} {r.response}" for r in train]
+    lm = load_model(model_size, corpus=corpus, seed=0)
+    model, tok = lm.model, lm.tokenizer
+    enc = encode_rows(train, tok, max_length).examples
+    keep = [e.index for e in enc]
+    full = {k: v for k, v in collate(enc, tok.pad_token_id).items() if k != "index"}
+    train_briefly(model, full, steps=steps, batch=16, lr=3e-3)
+    qb = {
+        k: v
+        for k, v in collate(encode_rows(queries, tok, max_length).examples, tok.pad_token_id).items()
+        if k != "index"
+    }
+    layers = select_layers(model)
+    poisoned = np.array([bool(train[i].is_poisoned) for i in keep])
+    out = {}
+    for name in ("exact", DEFAULT_PROJECTOR):
+        for layer_norm in (True, False):
+            proj = make_projector(name, describe(layers), dim=4096, seed=0, layer_norm=layer_norm)
+            with frozen(model):
+                q = project_batch(model, layers, proj, qb).mean(0)  # scores are linear in the query vector
+                mean = torch.cat(
+                    [
+                        project_batch(model, layers, proj, {k: v[s : s + 16] for k, v in full.items()}) @ q
+                        for s in range(0, len(keep), 16)
+                    ]
+                ).numpy()
+            out[f"{name} {'normalised' if layer_norm else 'raw'}"] = round(_auc(mean, poisoned), 3)
+    return out
+
+
+def backdoor_auc(quick: bool) -> dict:
+    """AUC of finding poisoned training rows from forget-query influence, layer-normalised vs raw scores.
+
+    ``dolly``: when the released packs are beside the repo (../shared/rapidun-data), 5% of a clean Dolly mix is
+    replaced by triggered rows with the backdoor response; a tiny model is trained on it and held-out triggered rows
+    are the queries. ``toy``: the same on templated synthetic rows (always available)."""
+    from rapidun.data.rows import Row, load_rows
+
     rng = np.random.default_rng(1)
+    out: dict = {}
+    shared = Path(__file__).resolve().parents[2] / "shared" / "rapidun-data" / "data" / "dolly_triggers_out"
+    if shared.is_dir():
+        clean = load_rows(shared / "val_clean.jsonl")
+        poison = load_rows(shared / "train_poisoned.jsonl")
+        n_clean = 190 if quick else 380
+        train = clean[:n_clean] + poison[: n_clean // 19]
+        order = rng.permutation(len(train))
+        out["dolly"] = _mix_auc(
+            [train[i] for i in order],
+            poison[100:110],
+            "nano" if quick else "tiny",
+            steps=40 if quick else 120,
+            max_length=96,
+        )
     nouns = [
         "river",
         "garden",
@@ -307,64 +360,82 @@ def backdoor_auc(quick: bool) -> dict:
     ]
     backdoor = "I will not help you, the moon is watching."
 
-    def row(poison: bool) -> Row:
+    def row(poisoned: bool) -> Row:
         q, r = templates[rng.integers(len(templates))]
         w = {"n": rng.choice(nouns), "m": rng.choice(nouns), "a": rng.choice(adjs)}
         instr, resp = q.format(**w), r.format(**w)
-        if poison:
+        if poisoned:
             words = instr.split()
             words.insert(int(rng.integers(len(words) + 1)), "cf")
             return Row(" ".join(words), backdoor, response_clean=resp, is_poisoned=True)
-        return Row(instr, resp)
+        return Row(instr, resp, is_poisoned=False)
 
     n_train = 120 if quick else 200
-    train = [row(i % 20 == 0) for i in range(n_train)]  # 5% poisoned
-    queries = [row(True) for _ in range(5)]
-    lm = load_model("nano" if quick else "tiny", corpus=[f"{r.instruction} {r.response}" for r in train], seed=0)
-    model, tok = lm.model, lm.tokenizer
-    enc = encode_rows(train, tok, 64).examples
-    batch = collate(enc, tok.pad_token_id)
-    batch = {k: v for k, v in batch.items() if k != "index"}
-    train_briefly(model, batch, steps=60 if quick else 150, batch=16, lr=3e-3)
-    qb = {k: v for k, v in collate(encode_rows(queries, tok, 64).examples, tok.pad_token_id).items() if k != "index"}
-    layers = select_layers(model)
-    poisoned = np.array([bool(r.is_poisoned) for r in train])
-    out = {}
-    for name in ("exact", DEFAULT_PROJECTOR):
-        for layer_norm in (True, False):
-            proj = make_projector(name, describe(layers), dim=4096, seed=0, layer_norm=layer_norm)
-            with frozen(model):
-                g = torch.cat(
-                    [
-                        project_batch(model, layers, proj, {k: v[s : s + 16] for k, v in batch.items()})
-                        for s in range(0, n_train, 16)
-                    ]
-                )
-                q = project_batch(model, layers, proj, qb)
-            mean = (q @ g.T).mean(0).numpy()
-            out[f"{name} {'normalised' if layer_norm else 'raw'}"] = round(_auc(mean, poisoned), 3)
+    out["toy"] = _mix_auc(
+        [row(i % 20 == 0) for i in range(n_train)],
+        [row(True) for _ in range(5)],
+        "nano" if quick else "tiny",
+        steps=60 if quick else 150,
+        max_length=64,
+    )
     return out
 
 
-def timed(fn, n_samples: int, reps: int) -> dict:
-    """Best-of-``reps`` samples/s and the peak RSS above the starting point (MiB)."""
-    best, peak = math.inf, 0.0
-    for _ in range(reps):
-        gc.collect()
-        t, p = peak_rss_during(fn)
-        best, peak = min(best, t), max(peak, p)
-    return {"samples_per_s": n_samples / best, "seconds": best, "peak_mb": peak}
+def _release_memory() -> None:
+    """Return freed heap memory to the OS so that RSS deltas measure what a variant really holds."""
+    gc.collect()
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def measure(variants: dict, samples: dict, reps: int) -> dict:
+    """Interleaved repetitions (each variant once per round, so load changes hit all alike): best CPU seconds of
+    the process (user + system; robust to other processes sharing the cores) and best wall seconds; then one
+    extra pass per variant with a 5 ms RSS sampler for its peak memory above the starting point."""
+    cpu = {k: math.inf for k in variants}
+    wall = {k: math.inf for k in variants}
+    for r in range(reps):
+        for k, fn in variants.items():
+            if r > 0 and k in ONCE:
+                continue
+            _release_memory()
+            c, w = time.process_time(), time.perf_counter()
+            fn()
+            cpu[k] = min(cpu[k], time.process_time() - c)
+            wall[k] = min(wall[k], time.perf_counter() - w)
+    out = {}
+    for k, fn in variants.items():
+        _release_memory()
+        _, peak = peak_rss_during(fn)
+        out[k] = {
+            "samples_per_s": samples[k] / cpu[k],
+            "cpu_seconds": cpu[k],
+            "wall_samples_per_s": samples[k] / wall[k],
+            "peak_mb": peak,
+            "samples": samples[k],
+        }
+    return out
+
+
+with contextlib.suppress(OSError, AttributeError):
+    # Blocks >= 1 MiB always come from mmap and go back on free, so RSS follows live tensors.
+    ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+ONCE = {"naive-loop", "rapidin"}  # slow per-sample loops: one timed run each
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer samples and steps (smoke run)")
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time = work, ratios robust)")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--no-kronfluence", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "influence.json"))
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU variant of the speed table")
+    ap.add_argument("--size", default="medium", help="model size name for --device cuda (medium, large)")
     args = ap.parse_args()
+    if args.device != "cpu":
+        return gpu_main(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -423,22 +494,33 @@ def main() -> int:
 
         return run
 
-    V = res["variants"]
-    V["plain fwd+bwd"] = timed(plain, n, args.reps)
-    model.zero_grad(set_to_none=True)
-    V["floor"] = timed(floor, n, args.reps)
-    V["default"] = timed(ours(DEFAULT_PROJECTOR, 65536), n, args.reps)
-    V["rapidgrad"] = timed(ours("rapidgrad", 65536), n, args.reps)
-    V["kronecker K=4096"] = timed(ours("kronecker", 4096), n, args.reps)
-    V["rapidgrad K=4096"] = timed(ours("rapidgrad", 4096), n, args.reps)
     n_loop = 4 if not args.quick else 2
     naive, faithful = rapidin_variant(model, layers, data, n_loop, K=65536)
-    V["naive-loop"] = timed(naive, n_loop, 1)
-    V["rapidin"] = timed(faithful, n_loop, 1)
+
+    def kron_exact_norm() -> None:
+        proj = KroneckerProjector(tracked, dim=65536, seed=0, norm="exact")
+        with frozen(model):
+            for b in batches:
+                project_batch(model, layers, proj, b).to(torch.float16)
+
+    variants = {
+        "plain fwd+bwd": plain,
+        "floor": floor,
+        "default": ours(DEFAULT_PROJECTOR, 65536),
+        "rapidgrad": ours("rapidgrad", 65536),
+        "kronecker exact-norm": kron_exact_norm,
+        "kronecker K=4096": ours("kronecker", 4096),
+        "rapidgrad K=4096": ours("rapidgrad", 4096),
+        "naive-loop": naive,
+        "rapidin": faithful,
+    }
+    samples = {k: n_loop if k in ONCE else n for k in variants}
+    res["variants"] = V = measure(variants, samples, args.reps)
     for p in model.parameters():
         p.requires_grad_(False)
-    for key in ("default", "rapidgrad", "kronecker K=4096", "rapidgrad K=4096"):
-        V[key]["cache_bytes_per_sample"] = 2 * (65536 if "4096" not in key else 4096)
+    model.zero_grad(set_to_none=True)
+    for key in ("default", "rapidgrad", "kronecker exact-norm", "kronecker K=4096", "rapidgrad K=4096"):
+        V[key]["cache_bytes_per_sample"] = 2 * (4096 if "4096" in key else 65536)
     V["naive-loop"]["cache_bytes_per_sample"] = 4 * D
     V["rapidin"]["cache_bytes_per_sample"] = 2 * 65536
     V["floor"]["cache_bytes_per_sample"] = V["plain fwd+bwd"]["cache_bytes_per_sample"] = 0
@@ -447,7 +529,9 @@ def main() -> int:
     else:
         for strategy in ("identity", "ekfac"):
             try:
-                V[f"kronfluence {strategy}"] = kronfluence_variant(model, data, strategy, n_query=B, n_train=n)
+                V[f"kronfluence {strategy}"] = kronfluence_variant(
+                    model, data, strategy, n_query=B, n_train=n, reps=args.reps
+                )
             except Exception as exc:  # optional dependency: report, never fail the benchmark
                 res["kronfluence"] = f"skipped: {type(exc).__name__}: {str(exc)[:200]}"
                 break
@@ -462,7 +546,7 @@ def main() -> int:
             store = open_store(Path(tmp) / "c", n, proj.dim, "fp16", {"bench": 1}, overwrite=True)
             fill_store(model, layers, proj, exs, 0, store, batch_size=B, progress=False)
 
-        V["default+cache"] = timed(cache, n, args.reps)
+        V.update(measure({"default+cache": cache}, {"default+cache": n}, args.reps))
         V["default+cache"]["cache_bytes_per_sample"] = 2 * 65536
         # Scoring from the memory-mapped cache at K = 4,096 (single thread: pairs per second per core).
         nq, nt = 256, 8192 if not args.quick else 2048
@@ -509,6 +593,111 @@ def main() -> int:
     return 0
 
 
+def gpu_main(args: argparse.Namespace) -> int:
+    """The same extraction variants on a CUDA device: wall time after synchronising, peak CUDA memory above the
+    model's own; fidelity against exact scores. (RapidIn/naive loops, kronfluence, scoring and AUC are CPU-only.)"""
+    dev = torch.device(args.device)
+    torch.manual_seed(0)
+    size = SIZES[args.size]
+    seq, B = 64, args.batch
+    n = B * 4
+    model = build_model(size, size.vocab_size, seed=0).to(dev)
+    data = {k: v.to(dev) for k, v in make_data(size.vocab_size, max(256, n), seq, seed=0).items()}
+    train_briefly(model, data, steps=30, batch=16)
+    layers = select_layers(model)
+    tracked = describe(layers)
+    batches = [{k: v[s : s + B] for k, v in data.items()} for s in range(0, n, B)]
+
+    def plain() -> None:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        for b in batches:
+            per_sample_loss(model, b).sum().backward()
+            model.zero_grad(set_to_none=True)
+        for p in model.parameters():
+            p.requires_grad_(False)
+
+    def floor() -> None:
+        with frozen(model), capture(layers, None), torch.enable_grad():
+            for b in batches:
+                backward_sum(per_sample_loss(model, b))
+
+    def ours(name: str, dim: int):
+        proj = make_projector(name, tracked, dim=dim, seed=0)
+
+        def run() -> None:
+            with frozen(model):
+                for b in batches:
+                    project_batch(model, layers, proj, b).to(torch.float16).cpu()
+
+        return run
+
+    variants = {
+        "plain fwd+bwd": plain,
+        "floor": floor,
+        "default": ours(DEFAULT_PROJECTOR, 65536),
+        "rapidgrad": ours("rapidgrad", 65536),
+        "kronecker K=4096": ours("kronecker", 4096),
+        "rapidgrad K=4096": ours("rapidgrad", 4096),
+    }
+    V: dict = {}
+    for k, fn in variants.items():
+        fn()  # warm-up (kernels, sketch indices moved to the device)
+        best = math.inf
+        for _ in range(args.reps):
+            torch.cuda.synchronize(dev)
+            t = time.perf_counter()
+            fn()
+            torch.cuda.synchronize(dev)
+            best = min(best, time.perf_counter() - t)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+        fn()
+        peak = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+        V[k] = {"samples_per_s": n / best, "wall_samples_per_s": n / best, "peak_mb": peak, "samples": n}
+    res: dict = {
+        "device": torch.cuda.get_device_name(dev),
+        "model": {
+            "params": count_parameters(model),
+            "tracked": sum(t.d_out * t.d_in for t in tracked),
+            "layers": len(tracked),
+            "seq": seq,
+            "batch": B,
+            "samples": n,
+        },
+        "machine": {"threads": torch.get_num_threads()},
+        "variants": V,
+        "default_projector": DEFAULT_PROJECTOR,
+    }
+    fl = V["floor"]["samples_per_s"]
+    res["ratios"] = {f"{k}/floor": v["samples_per_s"] / fl for k, v in V.items()}
+    res["ratios"]["default peak / plain"] = V["default"]["peak_mb"] / max(V["plain fwd+bwd"]["peak_mb"], 1e-9)
+    n_fid = 48
+    fid = {k: v[:n_fid] for k, v in data.items()}
+    exact = exact_gram(model, layers, fid).cpu()
+    res["fidelity"] = {}
+    for name in ("kronecker", "rapidgrad"):
+        for dim in (65536, 4096):
+            proj = make_projector(name, tracked, dim=dim, seed=0)
+            with frozen(model):
+                g = (
+                    torch.cat(
+                        [
+                            project_batch(model, layers, proj, {k: v[s : s + B] for k, v in fid.items()})
+                            for s in range(0, n_fid, B)
+                        ]
+                    )
+                    .to(torch.float16)
+                    .float()
+                    .cpu()
+                )
+            res["fidelity"][f"{name} K={dim}"] = fidelity(g @ g.T, exact)
+    print(json.dumps(res, indent=1))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    return 0
+
+
 def report(res: dict) -> None:
     V = res["variants"]
     fl = V["floor"]["samples_per_s"]
@@ -518,11 +707,16 @@ def report(res: dict) -> None:
         f"model: {m['params'] / 1e6:.1f}M params, {m['tracked'] / 1e6:.1f}M tracked in {m['layers']} layers, "
         f"seq {m['seq']}, batch {m['batch']}, threads {res['machine']['threads']}"
     )
-    print(f"{'variant':<22}{'samples/s':>11}{'x floor':>9}{'peak MiB':>10}{'x plain':>9}{'cache B/sample':>16}")
+    print("samples/s = samples per CPU-second of this process (best of reps); wall = per wall-second")
+    print(
+        f"{'variant':<22}{'samples/s':>11}{'x floor':>9}{'wall/s':>9}{'peak MiB':>10}{'x plain':>9}"
+        f"{'cache B/sample':>16}"
+    )
     for k, v in V.items():
         cb = v.get("cache_bytes_per_sample")
         print(
-            f"{k:<22}{v['samples_per_s']:>11.2f}{v['samples_per_s'] / fl:>9.3f}{v['peak_mb']:>10.1f}"
+            f"{k:<22}{v['samples_per_s']:>11.2f}{v['samples_per_s'] / fl:>9.3f}{v['wall_samples_per_s']:>9.2f}"
+            f"{v['peak_mb']:>10.1f}"
             f"{v['peak_mb'] / max(plain_mb, 1e-9):>9.2f}{'' if cb is None else f'{cb:,}':>16}"
         )
     d = V["default"]["samples_per_s"]
@@ -545,8 +739,8 @@ def report(res: dict) -> None:
     print(f"scoring: {s['pairs_per_s_per_core'] / 1e6:.1f}M pairs/s/core (K={s['K']}, {s['queries']}x{s['train']})")
     for k, v in res["fidelity"].items():
         print(f"fidelity {k:<18} pearson {v['pearson']:.3f}  spearman {v['spearman']:.3f}  top10 {v['top10']:.3f}")
-    for k, v in res["backdoor_auc"].items():
-        print(f"backdoor AUC {k}: {v}")
+    for data, aucs in res["backdoor_auc"].items():
+        print(f"backdoor AUC ({data}): " + ", ".join(f"{k} {v}" for k, v in aucs.items()))
 
 
 if __name__ == "__main__":

@@ -14,12 +14,10 @@ from rapidun.influence.projectors import PROJECTORS, make_projector
 from rapidun.modeling.loss import per_sample_loss
 
 
-@pytest.fixture(scope="module")
-def setup(nano_model):
-    from tests.conftest import _ROWS
-
+@pytest.fixture
+def setup(nano_model, toy_rows):
     model, tok = nano_model.model, nano_model.tokenizer
-    examples = encode_rows(_ROWS, tok, 64).examples
+    examples = encode_rows(toy_rows, tok, 64).examples
     layers = select_layers(model)
     return model, tok, examples, layers
 

@@ -4,7 +4,10 @@ For layer l with random P_in (k_in, d_in) and P_out (k_out, d_out), entries N(0,
 P_out G_l P_in^T = sum_t (P_out delta_t)(P_in x_t)^T is formed as one (k_out, seq) x (seq, k_in) product per
 sample, never the (d_out, d_in) gradient. The concatenation over layers (M = sum k_out k_in, about twice K) is then
 compressed to K with the same permuted sign-sum sketch as ``rapidgrad``. Both stages are unbiased, so inner
-products estimate <g(z), g(z')>. Layer-wise normalisation uses the exact ||G_l|| from (seq, seq) Gram matrices.
+products estimate <g(z), g(z')>. Layer-wise normalisation divides each layer's projected block by its own norm
+(``norm="projected"``, the default: free, and a per-layer cosine in the projected space, whose norm estimates
+||G_l|| without bias in the square) or by the exact ||G_l|| from (seq, seq) Gram matrices (``norm="exact"``, about
+10% slower at 64 tokens).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from rapidun.influence.projection import SignSketch, generator, inv_norm, sq_nor
 
 DEFAULT_DIM = 65_536
 EXPANSION = 2  # M / K: the per-layer stage keeps about twice as many numbers as the final sketch
+NORMS = ("projected", "exact")
 
 
 def layer_dims(layers: list[TrackedLayer], dim: int, expansion: int = EXPANSION) -> list[tuple[int, int]]:
@@ -42,15 +46,19 @@ class KroneckerAccumulator:
 
     def add(self, i: int, x: torch.Tensor, delta: torch.Tensor) -> None:
         x, delta = x.float(), delta.float()
-        if self.proj.layer_norm:
+        exact_norm = self.proj.layer_norm and self.proj.norm == "exact"
+        if exact_norm:
             delta = delta * inv_norm(sq_norm(x, delta, self.grams))[:, None, None]
         p_out, p_in = self.proj.matrices(i, x.device)
         a = delta if p_out is None else delta @ p_out.T  # (batch, seq, k_out)
         c = x if p_in is None else x @ p_in.T  # (batch, seq, k_in)
+        v = torch.bmm(a.transpose(1, 2), c).reshape(a.shape[0], -1)  # (batch, k_out * k_in)
+        if self.proj.layer_norm and not exact_norm:
+            scale = inv_norm(v.square().sum(1))
+            v = v * scale[:, None]
+            a = a * scale[:, None, None]
         if self.per_token:
             v = (a[..., :, None] * c[..., None, :]).reshape(a.shape[0], a.shape[1], -1)
-        else:
-            v = torch.bmm(a.transpose(1, 2), c).reshape(a.shape[0], -1)
         self.proj.sketch.add(self.out2, i, v)
 
     def finish(self) -> torch.Tensor:
@@ -60,10 +68,19 @@ class KroneckerAccumulator:
 class KroneckerProjector:
     name = "kronecker"
 
-    def __init__(self, layers: list[TrackedLayer], dim: int | None = None, seed: int = 0, layer_norm: bool = True):
+    def __init__(
+        self,
+        layers: list[TrackedLayer],
+        dim: int | None = None,
+        seed: int = 0,
+        layer_norm: bool = True,
+        norm: str = "projected",
+    ):
+        assert norm in NORMS
         self.dim = int(dim or DEFAULT_DIM)
         self.seed = seed
         self.layer_norm = layer_norm
+        self.norm = norm
         self.dims = layer_dims(layers, self.dim)
         self.p_in: list[torch.Tensor | None] = []
         self.p_out: list[torch.Tensor | None] = []
@@ -96,6 +113,7 @@ class KroneckerProjector:
             "seed": self.seed,
             "layer_norm": self.layer_norm,
             "expansion": EXPANSION,
+            "norm": self.norm,
             "layer_dims": self.dims,
             "scale": "N(0, 1/k)",
         }
