@@ -335,3 +335,35 @@ def test_resume_keeps_evaluations_and_best_state(nano_model, split, tmp_path, mo
     b = load_file(str(tmp_path / "b" / "adapter_model.safetensors"))
     for key in a:
         torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-5)
+
+
+def test_graddiff_unlearns_an_implanted_backdoor_and_keeps_retain(nano_model, toy_rows, split, tmp_path) -> None:
+    """Behaviour, not just mechanics: after memorising all 8 toy rows (2 poisoned), the RapidUn objective raises
+    the poisoned responses' CE far above the retain rows' CE, which stays low."""
+    from rapidun.data.tokenize import collate, encode_rows
+    from rapidun.modeling.loss import per_sample_loss
+    from rapidun.training.sft import LoraSettings
+    from rapidun.unlearning import UnlearnConfig
+
+    forget, retain = split
+    model = copy.deepcopy(nano_model.model)
+    batch = collate(encode_rows(toy_rows, nano_model.tokenizer, 64).examples, nano_model.tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(80):
+        opt.zero_grad()
+        per_sample_loss(model, batch).mean().backward()
+        opt.step()
+    model.eval()
+    poisoned = torch.tensor([bool(r.is_poisoned) for r in toy_rows])
+    with torch.no_grad():
+        before = per_sample_loss(model, batch)
+    assert before.max() < 0.1  # the backdoor (and everything else) is memorised
+    cfg = UnlearnConfig(epochs=8, lr=1e-2, max_length=64, lora=LoraSettings(r=8, alpha=16, dropout=0.0))
+    res = unlearn(
+        model, nano_model.tokenizer, forget, retain, tmp_path / "o", method="graddiff", train=cfg, progress=False
+    )
+    with torch.no_grad():
+        after = per_sample_loss(res.model, batch)
+    assert after[poisoned].min() > 1.0 and after[~poisoned].max() < 0.3
