@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +25,22 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def kill_after(args: list[str], cwd: Path, ready: Path, timeout: float = 180.0) -> int:
-    """Run ``python -m rapidun ARGS``; as soon as ``ready`` exists send SIGKILL (kill -9). Returns the step of
-    the checkpoint that was on disk. Fails if the command ended on its own (it must really be interrupted)."""
+def kill_after(args: list[str], cwd: Path, ready: Path | Callable[[], bool], timeout: float = 180.0) -> None:
+    """Run ``python -m rapidun ARGS``; as soon as ``ready`` (a file that must exist, or a predicate) holds, send
+    SIGKILL (kill -9). Fails if the command ended on its own (it must really be interrupted)."""
+    is_ready = ready.is_file if isinstance(ready, Path) else ready
     log = open(cwd / "killed.stderr", "w")  # noqa: SIM115  (closed below; a pipe could fill and block the child)
     proc = subprocess.Popen([sys.executable, "-m", "rapidun", *args], cwd=cwd, env=cli_env(), stdout=log, stderr=log)
     deadline = time.monotonic() + timeout
     try:
-        while not ready.is_file():
+        while not is_ready():
             if proc.poll() is not None:
                 raise AssertionError(
-                    f"the command ended (rc {proc.returncode}) before {ready} appeared: "
+                    f"the command ended (rc {proc.returncode}) before {ready} held: "
                     f"{(cwd / 'killed.stderr').read_text()[-2000:]}"
                 )
             if time.monotonic() > deadline:
-                raise AssertionError(f"no {ready} after {timeout:.0f} s")
+                raise AssertionError(f"{ready} did not hold after {timeout:.0f} s")
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
         rc = proc.wait(timeout=30)
@@ -48,7 +50,6 @@ def kill_after(args: list[str], cwd: Path, ready: Path, timeout: float = 180.0) 
             proc.wait()
         log.close()
     assert rc == -signal.SIGKILL, f"expected death by SIGKILL, got rc {rc}"
-    return checkpoint_step(ready.parent.parent if ready.name == "state.json" else ready.parent)
 
 
 def checkpoint_step(run_dir: Path) -> int:

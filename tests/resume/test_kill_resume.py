@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from kill_helpers import kill_after, write_jsonl
+from kill_helpers import checkpoint_step, kill_after, write_jsonl
 from safetensors.torch import load_file
 
 from rapidun.cli.main import main
@@ -45,7 +45,8 @@ def test_train_killed_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     ref, out = tmp_path / "ref", tmp_path / "out"
     _run([*base, "--out", str(ref)])
 
-    at = kill_after([*base, "--out", str(out)], tmp_path, out / "checkpoint" / "state.json")
+    kill_after([*base, "--out", str(out)], tmp_path, out / "checkpoint" / "state.json")
+    at = checkpoint_step(out)
     assert 10 <= at < 150
     assert not (out / "manifest.json").exists(), "a killed run must never look finished"
     assert not (out / "model.safetensors").exists()
@@ -81,7 +82,8 @@ def test_unlearn_killed_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     ref, out = tmp_path / "ref", tmp_path / "out"
     _run([*base, "--out", str(ref)])
 
-    at = kill_after([*base, "--out", str(out)], tmp_path, out / "checkpoint" / "state.json")
+    kill_after([*base, "--out", str(out)], tmp_path, out / "checkpoint" / "state.json")
+    at = checkpoint_step(out)
     a = json.loads((ref / "run.json").read_text())
     assert 10 <= at < a["steps"]
     assert not (out / "manifest.json").exists()
