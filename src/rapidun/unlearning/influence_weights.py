@@ -50,8 +50,6 @@ def _summary(forget: np.ndarray, retain: np.ndarray) -> dict[str, object]:
 
 def uniform_weights(ctx: MethodContext) -> MethodWeights:
     """Every weight exactly 1 (GradDiff / Uniform ablation); written to ``OUT/weights`` for the record."""
-    if ctx.weights_dir is not None:
-        log.warning("--weights is ignored by the uniform/graddiff method: every weight is 1")
     with ctx.ledger.stage("weights"):
         forget, retain = np.ones(ctx.data.n_forget), np.ones(ctx.data.n_retain)
         out = ctx.out_dir / "weights"

@@ -74,6 +74,7 @@ class GradientMethod:
     schedule: Callable[[Any], str] = lambda params: "mixed"
     refresh: Callable[[Any, MethodContext, Any], RefreshFn | None] | None = None  # (training model, ctx, params)
     description: str = ""
+    uses_influence: bool = False  # reads --weights / --influence (the others ignore them, with a warning)
     kind: str = "gradient"
     edits_base: bool = False
 

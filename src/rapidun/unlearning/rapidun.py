@@ -29,5 +29,6 @@ METHOD = GradientMethod(
     params_cls=RapidunParams,
     weights=rapidun_weights,
     terms=default_terms,
+    uses_influence=True,
     description="influence-weighted forget/retain objective (RapidUn)",
 )

@@ -124,6 +124,8 @@ def unlearn(
     if eval_every and eval_fn is None:
         raise RapidunError("--eval-every needs an evaluation (pass --eval-data)")
     check_rows(forget_rows, retain_rows)
+    if (weights_dir is not None or influence_dir is not None) and not getattr(spec, "uses_influence", False):
+        log.warning("--weights/--influence are used by rapidun and self_only only; '%s' ignores them", method)
     out = ensure_dir(out_dir)
     config = json.loads(
         json.dumps(

@@ -25,5 +25,6 @@ METHOD = GradientMethod(
     params_cls=SelfOnlyParams,
     weights=self_only_weights,
     terms=default_terms,
+    uses_influence=True,
     description="RapidUn with beta = delta = 0 (self-influence only)",
 )
