@@ -205,8 +205,12 @@ def unlearn(
         run.update(fields)
     stages = stage_costs(ledger)
     run["stages"] = stages
-    run["wall_clock_s"] = sum(s["seconds"] for s in stages.values())
-    run["peak_rss_mb"] = max(s["peak_rss_mb"] for s in stages.values())
+    # The method's cost: every stage of this invocation except evaluations made during training (a resumed run
+    # counts only the part it ran; the stages before the interruption are not recorded).
+    run["wall_clock_s"] = sum(v["seconds"] for k, v in stages.items() if k != "evaluation")
+    run["evaluation_s"] = stages.get("evaluation", {}).get("seconds", 0.0)
+    run["peak_rss_mb"] = max(v["peak_rss_mb"] for v in stages.values())
+    run["peak_cuda_mb"] = max(v["peak_cuda_mb"] for v in stages.values())
     if diverged is not None:
         run["diverged"] = {"step": diverged.step + 1, "message": str(diverged)}
     if is_main:
