@@ -142,7 +142,9 @@ def load_rows(path: str | os.PathLike[str], *, allow_empty: bool = False) -> lis
             raise RapidunError(f"{p}: expected a JSON list of rows (or JSONL, one object per line)")
         rows = [row_from_dict(obj, f"{p}: row {i}") for i, obj in enumerate(data)]
     else:
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        # Only "\n" ends a JSONL record: str.splitlines() would also split at U+2028/U+2029/U+0085, which JSON
+        # writers (ours included, ensure_ascii=False) leave raw inside strings.
+        for lineno, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
