@@ -175,3 +175,29 @@ def test_cli_divergence_exits_2_and_zero_switches_bound_off(files, tmp_path, cap
     assert main(_cli(files, tmp_path / "off", "--method", "ga", "--max-abs-loss", "0", "--grad-clip", "0")) == 0
     train = json.loads((tmp_path / "off" / "run.json").read_text())["config"]["train"]
     assert train["max_abs_loss"] is None and train["grad_clip"] is None
+
+
+def test_library_refuses_repeated_forget_rows_and_too_long_max_length(nano_model, split, tmp_path, make_config):
+    forget, retain = split
+    with pytest.raises(RapidunError, match="repeated row"):
+        unlearn(
+            copy.deepcopy(nano_model.model),
+            nano_model.tokenizer,
+            forget + forget[:1],
+            retain,
+            tmp_path / "a",
+            method="graddiff",
+            train=make_config(),
+            progress=False,
+        )
+    with pytest.raises(RapidunError, match="exceeds the model's context length"):
+        unlearn(
+            copy.deepcopy(nano_model.model),
+            nano_model.tokenizer,
+            forget,
+            retain,
+            tmp_path / "b",
+            method="graddiff",
+            train=make_config(max_length=100_000),
+            progress=False,
+        )

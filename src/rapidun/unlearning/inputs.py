@@ -2,7 +2,8 @@
 
 Decisions (documented in the README): a forget row that also appears in the retain set (same instruction, context
 and response) is an error, not a silent removal, because removing it would shift the row indices that weight files
-refer to; a row with an empty response is an error naming the row, because nothing can be ascended or learned.
+refer to; a row with an empty response is an error naming the row, because nothing can be ascended or learned;
+a repeated forget row is an error (it would be drawn twice as often).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rapidun.data.checks import check_unique
 from rapidun.data.rows import Row, overlapping_rows
 from rapidun.data.tokenize import Encoded, encode_row
 from rapidun.errors import RapidunError
@@ -42,7 +44,8 @@ class UnlearnData:
 
 
 def check_rows(forget_rows: Sequence[Row], retain_rows: Sequence[Row], *, need_retain: bool = True) -> None:
-    """Raise :class:`RapidunError` for an empty set, a forget row without a response, or forget/retain overlap."""
+    """Raise :class:`RapidunError` for an empty set, a row without a response, a repeated forget row, or a forget
+    row that is also a retain row."""
     if not forget_rows:
         raise RapidunError("the forget set is empty; pass --forget with at least one row to unlearn")
     if need_retain and not retain_rows:
@@ -56,6 +59,7 @@ def check_rows(forget_rows: Sequence[Row], retain_rows: Sequence[Row], *, need_r
     for j, row in enumerate(retain_rows):
         if not row.response.strip():
             raise RapidunError(f"--retain row {j} has an empty response; fix or remove the row")
+    check_unique(forget_rows, "--forget")  # a repeated forget row would be ascended on twice as often
     both = overlapping_rows(forget_rows, retain_rows)
     if both:
         shown = ", ".join(str(i) for i in both[:5]) + (" ..." if len(both) > 5 else "")

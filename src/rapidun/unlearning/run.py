@@ -30,6 +30,7 @@ from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, rea
 from rapidun.costs import CostLedger
 from rapidun.data.rows import Row, rows_hash
 from rapidun.errors import RapidunError
+from rapidun.modeling.limits import check_max_length
 from rapidun.modeling.load import save_model
 from rapidun.training.sft import train_model
 from rapidun.unlearning.config import UnlearnConfig
@@ -124,6 +125,7 @@ def unlearn(
     if eval_every and eval_fn is None:
         raise RapidunError("--eval-every needs an evaluation (pass --eval-data)")
     check_rows(forget_rows, retain_rows)
+    check_max_length(model, params.train.max_length if spec.kind == "retrain" else cfg.max_length)
     if (weights_dir is not None or influence_dir is not None) and not getattr(spec, "uses_influence", False):
         log.warning("--weights/--influence are used by rapidun and self_only only; '%s' ignores them", method)
     out = ensure_dir(out_dir)
