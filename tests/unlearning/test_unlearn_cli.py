@@ -201,3 +201,8 @@ def test_library_refuses_repeated_forget_rows_and_too_long_max_length(nano_model
             train=make_config(max_length=100_000),
             progress=False,
         )
+
+
+def test_unknown_lora_targets_exit_2(files, tmp_path, capsys) -> None:
+    assert main(_cli(files, tmp_path / "out", "--method", "graddiff", "--targets", "c_attn")) == 2
+    _one_line_error(capsys, "--targets c_attn match no layer of this model")

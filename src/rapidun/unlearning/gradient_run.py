@@ -72,7 +72,14 @@ def run_gradient(
     terms = method.terms(cfg, params)
     schedule = build_schedule(method, params, ctx)
     torch.manual_seed(cfg.seed)
-    model = apply_lora(ctx.model, cfg.lora)
+    try:
+        model = apply_lora(ctx.model, cfg.lora)
+    except ValueError as exc:  # peft's NoMatchingPeftModuleError is a ValueError
+        names = sorted({n.split(".")[-1] for n, m in ctx.model.named_modules() if isinstance(m, torch.nn.Linear)})
+        raise RapidunError(
+            f"--targets {','.join(cfg.lora.targets)} match no layer of this model ({str(exc).splitlines()[0][:120]});"
+            f" its linear layers are named: {', '.join(names[:12])}"
+        ) from exc
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()  # without it, frozen embeddings give LoRA no gradient
