@@ -206,3 +206,16 @@ def test_library_refuses_repeated_forget_rows_and_too_long_max_length(nano_model
 def test_unknown_lora_targets_exit_2(files, tmp_path, capsys) -> None:
     assert main(_cli(files, tmp_path / "out", "--method", "graddiff", "--targets", "c_attn")) == 2
     _one_line_error(capsys, "--targets c_attn match no layer of this model")
+
+
+def test_nested_params_override_on_top_of_the_method_defaults() -> None:
+    from rapidun.cli.unlearn import build_dataclass
+    from rapidun.unlearning import RapidunParams, RetrainParams
+
+    retrain = build_dataclass(RetrainParams, {"train": {"max_steps": 3, "lr": 0.01}}, "params")
+    assert retrain.train.max_steps == 3 and retrain.train.lr == 0.01
+    assert retrain.train.lora is not None and retrain.train.lora.r == 16  # the recipe's LoRA is kept
+    rapid = build_dataclass(RapidunParams, {"weights": {"tau_f": 0.35}}, "params")
+    assert rapid.weights.tau_f == 0.35 and rapid.weights.tau_r == 1.2
+    with pytest.raises(RapidunError, match="unknown parameter"):
+        build_dataclass(RapidunParams, {"weights": {"tauf": 1}}, "params")

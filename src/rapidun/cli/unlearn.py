@@ -144,8 +144,9 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def build_dataclass(cls: Any, values: dict[str, Any], where: str) -> Any:
-    """``cls(**values)`` with nested dataclasses built from dicts and lists turned into tuples."""
+def build_dataclass(cls: Any, values: dict[str, Any], where: str, base: Any = None) -> Any:
+    """``cls`` with ``values`` set on top of ``base`` (default: the class defaults). Nested dataclasses are built
+    from dicts on top of their current value (so ``train.lr`` keeps the recipe's LoRA), lists become tuples."""
     if not isinstance(values, dict):
         raise RapidunError(f"{where} must be a mapping, got {values!r}")
     hints = typing.get_type_hints(cls)
@@ -153,19 +154,26 @@ def build_dataclass(cls: Any, values: dict[str, Any], where: str) -> Any:
     unknown = sorted(set(values) - names)
     if unknown:
         raise RapidunError(f"{where}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    if base is None:
+        try:
+            base = cls()
+        except TypeError as exc:
+            raise RapidunError(f"{where}: {exc}") from exc
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
-        hint = hints[key]
-        options = typing.get_args(hint) or (hint,)
+        options = typing.get_args(hints[key]) or (hints[key],)
         nested = next((o for o in options if dataclasses.is_dataclass(o)), None)
         if nested is not None and isinstance(value, dict):
-            value = build_dataclass(nested, value, f"{where}.{key}")
+            current = getattr(base, key)
+            value = build_dataclass(
+                nested, value, f"{where}.{key}", current if dataclasses.is_dataclass(current) else None
+            )
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[key] = value
     try:
-        return cls(**kwargs)
-    except TypeError as exc:
+        return dataclasses.replace(base, **kwargs)
+    except (TypeError, ValueError) as exc:
         raise RapidunError(f"{where}: {exc}") from exc
 
 
