@@ -203,6 +203,7 @@ def build_eval_fn(settings: dict[str, Any], tokenizer: Any, cfg: Any) -> Any:
     """``eval_fn(model) -> metrics dict`` on a pack's test splits (capped at --eval-max rows each)."""
     from rapidun.data.rows import load_rows
     from rapidun.evaluation.backdoor import evaluate_backdoor
+    from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR
     from rapidun.evaluation.directory import TEST_FILES, build_dir_scorer, select_rows
 
     data = Path(settings["eval_data"])
@@ -211,7 +212,7 @@ def build_eval_fn(settings: dict[str, Any], tokenizer: Any, cfg: Any) -> Any:
         raise RapidunError(f"--eval-data '{data}' is not a pack directory (needs {', '.join(TEST_FILES.values())})")
     cap = int(settings.get("eval_max") or 100)
     rows = {s: select_rows(load_rows(data / n), cap, "seeded", cfg.seed) for s, n in TEST_FILES.items()}
-    scorer, _ = build_dir_scorer(data, settings.get("keywords"), None, None, 0.02)
+    scorer, _ = build_dir_scorer(data, settings.get("keywords"), None, None, DEFAULT_TARGET_FPR)
 
     def eval_fn(model: Any) -> dict[str, Any]:
         res = evaluate_backdoor(
