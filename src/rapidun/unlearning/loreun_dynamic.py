@@ -49,8 +49,13 @@ def loreun_refresh(model: Any, ctx: MethodContext, params: LoreunDynamicParams) 
     path = ctx.out_dir / HISTORY
     history: dict[str, list[float]] = json.loads(path.read_text()) if path.is_file() else {}
 
+    started = [False]
+
     def refresh(step: int) -> np.ndarray | None:
         at = step - step % params.refresh_every
+        if started[0] and step != at:
+            return None  # between refreshes: keep the current weights
+        started[0] = True  # the first step of this process (0, or a resumed step) always loads its weights
         if step % params.refresh_every == 0 and str(step) not in history:
             losses = forget_losses(model, ctx.data.forget, ctx.pad_id)
             history[str(step)] = loss_weights(losses, params.tau, params.variant).tolist()

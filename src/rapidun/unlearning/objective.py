@@ -26,7 +26,8 @@ from rapidun.modeling.loss import per_sample_loss
 from rapidun.unlearning.inputs import UnlearnData
 
 RefreshFn = Callable[[int], "np.ndarray | None"]
-"""(optimiser step, 0-based) -> new forget weights (nF,) to use from this step on, or None to keep the current."""
+"""(optimiser step, 0-based) -> new forget weights (nF,) to use from this step on, or None to keep the current.
+Called once at the start of every step; the steps where it returned weights are recorded in ``run.json``."""
 
 
 @dataclass(frozen=True)
