@@ -98,6 +98,7 @@ def run_gradient(
         if not any(e["step"] == 0 for e in tracker.evaluations):
             with ctx.ledger.stage("evaluation"):
                 tracker.evaluate(0, model)
+    before_loop = tracker.seconds if tracker is not None else 0.0
     seen: list[float] = []
 
     def on_step(step: int, loss: float, m: Any) -> bool:
@@ -130,7 +131,7 @@ def run_gradient(
             diverged, losses = exc, seen
             model.eval()
     if tracker is not None:  # evaluations inside the loop are reported as evaluation, not training
-        in_loop = tracker.seconds - ctx.ledger.seconds("evaluation")
+        in_loop = tracker.seconds - before_loop
         ctx.ledger.stages[-1].seconds -= in_loop
         ctx.ledger.stages.append(StageCost("evaluation", seconds=in_loop))
     kept = "final"
