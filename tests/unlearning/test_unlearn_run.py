@@ -107,6 +107,9 @@ def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_
         progress=False,
     )
     assert resumed.run["resumed_from_step"] == 4
+    assert resumed.run["training_s_before_resume"] > 0  # the killed part's training time is still counted
+    assert resumed.run["stages"]["training"]["seconds"] > resumed.run["training_s_before_resume"]
+    assert not (tmp_path / "b" / "training_progress.json").exists()
     assert resumed.run["losses"] == pytest.approx(full.run["losses"], abs=1e-6)
     a = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
     b = load_file(str(tmp_path / "b" / "adapter_model.safetensors"))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from rapidun.artifacts import atomic_write_json
 from rapidun.costs import StageCost
 from rapidun.errors import RapidunError
 from rapidun.modeling.load import save_model
@@ -23,6 +26,7 @@ from rapidun.unlearning.sampling import mixture_schedule
 from rapidun.unlearning.selection import EvalFn, EvalTracker, SelectionRule
 
 log = logging.getLogger(__name__)
+PROGRESS_FILE = "training_progress.json"
 
 
 def check_method_weights(mw: MethodWeights, n_forget: int, n_retain: int) -> None:
@@ -53,6 +57,15 @@ def build_schedule(method: GradientMethod, params: Any, ctx: MethodContext) -> l
 def checkpoint_step(ctx: MethodContext) -> int:
     ckpt = find_checkpoint(ctx.out_dir)
     return int(json.loads((ckpt / "state.json").read_text())["step"]) if ckpt is not None else 0
+
+
+def training_seconds_before(out: Path, resumed: int) -> float:
+    """Training seconds recorded at the checkpoint a run resumes from (0 for a fresh run or an unknown record)."""
+    path = out / PROGRESS_FILE
+    if resumed == 0 or not path.is_file():
+        return 0.0
+    record = json.loads(path.read_text())
+    return float(record["training_s"]) if record.get("step") == resumed else 0.0
 
 
 def run_gradient(
@@ -99,11 +112,20 @@ def run_gradient(
             with ctx.ledger.stage("evaluation"):
                 tracker.evaluate(0, model)
     before_loop = tracker.seconds if tracker is not None else 0.0
+    prior_s = training_seconds_before(out, resumed)
     seen: list[float] = []
+    start = time.perf_counter()
 
     def on_step(step: int, loss: float, m: Any) -> bool:
         seen.append(loss)
-        return tracker.on_step(step, loss, m) if tracker is not None else False
+        stop = tracker.on_step(step, loss, m) if tracker is not None else False
+        if ctx.is_main and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            # The loop checkpoints right after this hook: record the training time up to here, so a run resumed
+            # from this checkpoint reports the whole training cost, not only its own part.
+            evals = tracker.seconds - before_loop if tracker is not None else 0.0
+            spent = prior_s + time.perf_counter() - start - evals
+            atomic_write_json(out / PROGRESS_FILE, {"step": step, "training_s": spent})
+        return stop
 
     loop_cfg = LoopConfig(
         micro_batch_size=cfg.micro_batch_size,
@@ -130,9 +152,11 @@ def run_gradient(
         except TrainingDiverged as exc:
             diverged, losses = exc, seen
             model.eval()
+    training_stage = ctx.ledger.stages[-1]
+    training_stage.seconds += prior_s  # the part run before an interruption
     if tracker is not None:  # evaluations inside the loop are reported as evaluation, not training
         in_loop = tracker.seconds - before_loop
-        ctx.ledger.stages[-1].seconds -= in_loop
+        training_stage.seconds -= in_loop
         ctx.ledger.stages.append(StageCost("evaluation", seconds=in_loop))
     kept = "final"
     if tracker is not None and tracker.best_state is not None:
@@ -152,6 +176,7 @@ def run_gradient(
         "steps": len(schedule),
         "steps_done": (diverged.step if diverged is not None else len(schedule)),
         "resumed_from_step": resumed,
+        "training_s_before_resume": prior_s,
         "final_loss": losses[-1] if losses else None,
         "losses": losses,
         "objective": asdict(terms),

@@ -19,6 +19,7 @@ RUN_ARTIFACTS = (
     "evaluations.json",
     "best_state.safetensors",
     "loreun_weights.json",
+    "training_progress.json",
     "unlearn_config.json",
     "run.json",
     "adapter_config.json",

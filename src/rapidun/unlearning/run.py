@@ -207,8 +207,9 @@ def unlearn(
         run.update(fields)
     stages = stage_costs(ledger)
     run["stages"] = stages
-    # The method's cost: every stage of this invocation except evaluations made during training (a resumed run
-    # counts only the part it ran; the stages before the interruption are not recorded).
+    # The method's cost: every stage except evaluations made during training. A resumed run adds the training
+    # time recorded at its checkpoint; stages before training that an interrupted run had finished (e.g. influence
+    # in OUT/influence, then reused) count only what this invocation spent on them.
     run["wall_clock_s"] = sum(v["seconds"] for k, v in stages.items() if k != "evaluation")
     run["evaluation_s"] = stages.get("evaluation", {}).get("seconds", 0.0)
     run["peak_rss_mb"] = max(v["peak_rss_mb"] for v in stages.values())
@@ -219,7 +220,7 @@ def unlearn(
         atomic_write_json(out / "run.json", run)
         if diverged is not None:
             raise diverged
-        for name in ("checkpoint", "best_state.safetensors"):
+        for name in ("checkpoint", "best_state.safetensors", "training_progress.json"):
             clear_item(out / name)
         write_manifest(
             out, {"stage": "unlearn", "method": method, "config": config, "edits_base_weights": spec.edits_base}
