@@ -56,9 +56,16 @@ def test_bad_config_is_one_clear_error(patch, message):
 
 
 def _run(method: str, seed: int, total: float) -> dict:
-    return {"dataset": "d", "method": method, "label": "", "seed": seed, "metrics": {"asr_seen": 0.5},
-            "timings": {"influence_s": 0.0, "weights_s": 0.0, "training_s": total, "evaluation_s": 1.0,
-                        "total_s": total}, "speedup_vs_retrain": None, "peak_memory_mb": 1.0}
+    return {
+        "dataset": "d",
+        "method": method,
+        "label": "",
+        "seed": seed,
+        "metrics": {"asr_seen": 0.5},
+        "timings": {"influence_s": 0.0, "weights_s": 0.0, "training_s": total, "evaluation_s": 1.0, "total_s": total},
+        "speedup_vs_retrain": None,
+        "peak_memory_mb": 1.0,
+    }
 
 
 def test_speedup_is_mean_retrain_time_over_method_time():

@@ -34,16 +34,14 @@ def read_yaml(path: str) -> dict[str, Any]:
 
 
 def print_summary(result: Any) -> None:
-    from rapidun.reporting.results import parse_results
+    from rapidun.reporting.results import load_results
     from rapidun.reporting.tables import aggregate_runs, format_table_text
 
-    import json
-
-    res = parse_results(json.loads((result.out_dir / "results.json").read_text()), result.out_dir)
+    res = load_results(result.out_dir)
     print(format_table_text(aggregate_runs(res.runs)))
-    print(f"\nresults: {result.out_dir / 'results.json'} (and results.csv)")
+    print(f"\nresults: {(result.out_dir / 'results.json').resolve()} (and results.csv)")
     if result.report_html is not None:
-        print(f"report:  {result.report_html}")
+        print(f"report:  {Path(result.report_html).resolve()}")
 
 
 def run(args: argparse.Namespace) -> int:
