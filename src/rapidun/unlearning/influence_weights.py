@@ -8,7 +8,6 @@ written to ``OUT/weights``. Each step is timed in the run's cost ledger as ``inf
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ from rapidun.errors import RapidunError
 from rapidun.unlearning.kinds import MethodContext, MethodWeights
 from rapidun.weighting import WeightParams, compute_weights, load_weights, read_influence_dir, write_weights
 from rapidun.weighting.files import FORGET_FILE, RETAIN_FILE, group_summary, weight_rows
-
-log = logging.getLogger(__name__)
 
 
 def weights_from_dir(ctx: MethodContext) -> MethodWeights:
