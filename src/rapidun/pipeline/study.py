@@ -187,7 +187,10 @@ def _run_cell(
     # edit, saving) counts as its training time.
     own = {k: float(v["seconds"]) for k, v in res.run.get("stages", {}).items()}
     wall = float(res.run.get("wall_clock_s", sum(own.values())))
-    stages = {"influence_s": own.get("influence", 0.0), "weights_s": own.get("weights", 0.0)}
+    stages = {
+        "influence_s": own.get("influence", 0.0),
+        "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
+    }
     stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
     if influence and cell.method in INFLUENCE_METHODS:
         stages["influence_s"] = influence[1]  # the shared influence stage, charged in full
