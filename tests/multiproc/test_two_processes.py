@@ -60,21 +60,24 @@ def test_train_two_processes_match_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_unlearn_two_processes_match_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["graddiff", "rapidun"])  # rapidun: influence and weights inside the 2-proc run
+def test_unlearn_two_processes_match_one(method: str, tmp_path: Path) -> None:
     forget, retain = forget_retain_rows(6, 12)
     f = write_jsonl(tmp_path / "forget.jsonl", forget)
     r = write_jsonl(tmp_path / "retain.jsonl", retain)
-    args = ["-q", "unlearn", "--model", "nano", "--forget", str(f), "--retain", str(r), "--method", "graddiff"]
+    args = ["-q", "unlearn", "--model", "nano", "--forget", str(f), "--retain", str(r), "--method", method]
     args += ["--epochs", "2", "--batch-size", "4", "--lr", "1e-3", "--lora-dropout", "0", "--checkpoint-every", "3"]
     args += ["--no-progress", "--max-length", "64"]
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
     proc = torchrun_two([*args, "--out", str(tmp_path / "two")], tmp_path, tmp_path / "probe")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_two_ranks(tmp_path / "probe")
-    assert proc.stdout.count("unlearn graddiff") == 1
+    assert proc.stdout.count(f"unlearn {method}") == 1
     one = json.loads((tmp_path / "one" / "run.json").read_text())
     two = json.loads((tmp_path / "two" / "run.json").read_text())
     _check_agreement(one, two)
     assert two["config"] == one["config"]
+    if method == "rapidun":
+        assert two["weights"]["summary"] == one["weights"]["summary"]
     _compare_tensors(tmp_path / "one" / "adapter_model.safetensors", tmp_path / "two" / "adapter_model.safetensors")
     assert (tmp_path / "two" / "manifest.json").is_file()
