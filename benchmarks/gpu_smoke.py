@@ -123,8 +123,6 @@ def main() -> int:
     settings = {"batch_size": args.batch_size, "max_length": args.max_length}
     if args.projector:
         settings["projector"] = args.projector
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     inf = compute_influence(model, tok, pack.forget, pack.retain, work / "influence", progress=False, **settings)
     sync()
@@ -135,12 +133,13 @@ def main() -> int:
     n_rows = len(pack.forget) + len(pack.retain)
     res["influence_samples_per_s"] = n_rows / cache_s if cache_s > 0 else None
     res["influence_vs_floor"] = res["influence_samples_per_s"] / res["floor_samples_per_s"] if cache_s > 0 else None
-    res["influence_peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
+    # Each stage resets the CUDA peak counter, so the stage records hold the peaks.
+    res["influence_peak_gpu_mb"] = max(
+        (v.get("peak_cuda_mb", 0.0) for v in inf.timings.values() if isinstance(v, dict)), default=None
+    )
 
     for p in model.parameters():
         p.requires_grad_(False)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     run = unlearn(
         model,
@@ -157,7 +156,9 @@ def main() -> int:
     res["unlearn_wall_s"] = time.perf_counter() - t0
     res["unlearn_steps"] = run.run.get("steps")
     res["unlearn_stages"] = run.run.get("stages")
-    res["unlearn_peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
+    res["unlearn_peak_gpu_mb"] = max(
+        (v.get("peak_cuda_mb", 0.0) for v in (run.run.get("stages") or {}).values()), default=None
+    )
 
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}, indent=2))
     out = Path(args.out)
