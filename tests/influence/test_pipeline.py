@@ -123,9 +123,14 @@ def test_hotword_positions(nano_model, toy_rows):
     assert hotword_positions(ex, tok, ["zebra"]) == []
 
 
-def test_pairwise_sets(nano_model, toy_rows, tmp_path):
-    res = compute_pairwise(nano_model.model, nano_model.tokenizer, toy_rows[:5], toy_rows[5:], tmp_path / "p", **SMALL)
+def test_pairwise_sets_and_top_k(nano_model, toy_rows, tmp_path):
+    res = compute_pairwise(
+        nano_model.model, nano_model.tokenizer, toy_rows[:5], toy_rows[5:], tmp_path / "p", **SMALL, top_k=2
+    )
     assert res.scores["QT"].shape == (3, 5)
+    best = load_file(str(tmp_path / "p" / "topk.safetensors"))
+    np.testing.assert_array_equal(best["QT_indices"], np.argsort(-res.scores["QT"], axis=1, kind="stable")[:, :2])
+    assert len(import_rapidin_json(tmp_path / "p" / "rapidin" / "influence_results_5_TTQ.json", fill=0.0)) == 3
 
 
 def test_bad_input(nano_model, toy_rows, tmp_path, caplog):

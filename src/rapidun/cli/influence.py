@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="fp16", choices=["fp16", "fp32", "int8"], help="cache storage type")
     parser.add_argument("--per-token", action="store_true", help="also write each query token's influence")
     parser.add_argument("--hotwords", default=None, help="comma-separated words: restrict query losses to them")
+    parser.add_argument("--top-k", type=int, default=None, help="also write the exact top-k train rows per query")
     parser.add_argument("--cache-dir", default=None, help="gradient cache directory (default OUT/cache)")
     parser.add_argument("--no-rapidin-json", action="store_true", help="skip RapidIn-format JSON exports")
     parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")

@@ -6,6 +6,7 @@ Output contract (METHOD.md section 2), in ``out_dir``:
   ``--query`` x ``--train`` sets. Entry [q, i] = <g(q), g(i)>.
 - ``per_token.safetensors`` (with ``per_token``): the same keys, (n_query, max_len, n_train), position t of query q
   holding <g_t(q), g(i)>; summing over t gives the sequence score. ``<S>_input_ids`` (n_query, max_len), -1 = pad.
+- ``topk.safetensors`` (with ``top_k``): ``<name>_values`` and ``<name>_indices`` (n_query, k), best first.
 - ``rapidin/influence_results_<n_train>_<T>T<Q>.json``: RapidIn's format (train set T, query set Q).
 - ``timings.json`` (seconds and peak memory per stage), ``manifest.json`` (resolved config; written last).
 Gradient caches live in ``out_dir/cache/<set>`` unless ``cache_dir`` is given, and are reused when they match.
@@ -36,7 +37,7 @@ from rapidun.influence.extract import fill_store, project_tokens
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.projectors import DEFAULT_PROJECTOR, make_projector
 from rapidun.influence.rapidin_json import write_rapidin_json
-from rapidun.influence.score import score_matrix
+from rapidun.influence.score import score_matrix, top_k
 from rapidun.modeling.load import model_fingerprint
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class InfluenceConfig:
     hotwords: tuple[str, ...] | None = None
     prompt_style: str = "alpaca"
     rapidin_json: bool = True
+    top_k: int | None = None  # also write topk.safetensors (exact top-k train rows per query) and cut RapidIn lists
 
 
 @dataclass
@@ -234,6 +236,16 @@ def run_influence(
     save_file(scores, str(out / ".scores.tmp"))
     os.replace(out / ".scores.tmp", out / "scores.safetensors")
     files = ["scores.safetensors"]
+    if cfg.top_k:
+        with ledger.stage("top_k"):
+            from safetensors.torch import save_file as save_torch
+
+            best: dict[str, torch.Tensor] = {}
+            for name, (q, t) in pairs.items():
+                best[f"{name}_values"], best[f"{name}_indices"] = top_k(queries[q], stores[t], cfg.top_k)
+            save_torch(best, str(out / ".topk.tmp"))
+            os.replace(out / ".topk.tmp", out / "topk.safetensors")
+        files.append("topk.safetensors")
     if cfg.per_token:
         with ledger.stage("per_token"):
             _write_per_token(model, tokenizer, query_examples, stores, pairs, cfg, out)
@@ -243,7 +255,13 @@ def run_influence(
             for name, (q, t) in pairs.items():
                 test_data = [{"instruction": r.instruction, "input": r.context, "output": r.response} for r in sets[q]]
                 path = out / "rapidin" / f"influence_results_{len(sets[t])}_{t}T{q}.json"
-                write_rapidin_json(path, scores[name], test_data=test_data, config={"writer": "rapidun", **asdict(cfg)})
+                write_rapidin_json(
+                    path,
+                    scores[name],
+                    test_data=test_data,
+                    top_k=cfg.top_k,
+                    config={"writer": "rapidun", **asdict(cfg)},
+                )
                 files.append(str(path.relative_to(out)))
     timings = ledger.to_dict()
     atomic_write_json(out / "timings.json", timings)
