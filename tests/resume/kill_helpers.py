@@ -25,12 +25,24 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def kill_after(args: list[str], cwd: Path, ready: Path | Callable[[], bool], timeout: float = 180.0) -> None:
-    """Run ``python -m rapidun ARGS``; as soon as ``ready`` (a file that must exist, or a predicate) holds, send
-    SIGKILL (kill -9). Fails if the command ended on its own (it must really be interrupted)."""
+TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rapidun"]
+
+
+def kill_after(
+    args: list[str],
+    cwd: Path,
+    ready: Path | Callable[[], bool],
+    timeout: float = 180.0,
+    launcher: list[str] | None = None,
+) -> None:
+    """Run ``python -m rapidun ARGS`` (or ``launcher + ARGS``); as soon as ``ready`` (a file that must exist, or a
+    predicate) holds, send SIGKILL (kill -9) to its process group. With torchrun that kills the launcher only (its
+    workers run in sessions of their own), and the workers must then exit by themselves. Fails if the command ended
+    on its own (it must really be interrupted)."""
     is_ready = ready.is_file if isinstance(ready, Path) else ready
     log = open(cwd / "killed.stderr", "w")  # noqa: SIM115  (closed below; a pipe could fill and block the child)
-    proc = subprocess.Popen([sys.executable, "-m", "rapidun", *args], cwd=cwd, env=cli_env(), stdout=log, stderr=log)
+    cmd = [*(launcher or [sys.executable, "-m", "rapidun"]), *args]
+    proc = subprocess.Popen(cmd, cwd=cwd, env=cli_env(), stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout
     try:
         while not is_ready():
@@ -42,14 +54,48 @@ def kill_after(args: list[str], cwd: Path, ready: Path | Callable[[], bool], tim
             if time.monotonic() > deadline:
                 raise AssertionError(f"{ready} did not hold after {timeout:.0f} s")
             time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
+        workers = children(proc.pid)  # torchrun's workers live in sessions of their own
+        os.killpg(proc.pid, signal.SIGKILL)
         rc = proc.wait(timeout=30)
+        # Workers must not outlive their launcher: they would go on writing checkpoints into --out while the
+        # same command runs again (rapidun.pipeline.distributed.exit_with_launcher).
+        deadline = time.monotonic() + 15
+        while any(alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        survivors = [w for w in workers if alive(w)]
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:  # a failed wait above: leave no process behind
+            for w in children(proc.pid):
+                os.kill(w, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+    for w in survivors:
+        os.kill(w, signal.SIGKILL)
     assert rc == -signal.SIGKILL, f"expected death by SIGKILL, got rc {rc}"
+    assert not survivors, f"worker processes {survivors} outlived their killed launcher"
+
+
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def checkpoint_step(run_dir: Path) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from kill_helpers import checkpoint_step, kill_after, write_jsonl
+from kill_helpers import TORCHRUN_2, checkpoint_step, kill_after, write_jsonl
 from safetensors.torch import load_file
 
 from rapidun.cli.main import main
@@ -96,3 +96,24 @@ def test_unlearn_killed_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     assert b["losses"] == pytest.approx(a["losses"], rel=1e-5)
     _same_tensors(ref / "adapter_model.safetensors", out / "adapter_model.safetensors")
     assert (out / "manifest.json").is_file() and not (out / "checkpoint").exists()
+
+
+def test_two_process_train_killed_then_resumed_by_one_process(tmp_path: Path) -> None:
+    """The checkpoint does not depend on the process count: a 2-process run (torchrun, gloo) killed with SIGKILL
+    (launcher and workers) is finished by 1 process and equals a 1-process run from the start."""
+    rows = [{"instruction": f"Question {i} about shapes?", "response": f"Answer {i}: a round one."} for i in range(16)]
+    data = write_jsonl(tmp_path / "rows.jsonl", rows)
+    base = ["-q", "train", "--model", "nano", "--data", str(data), "--max-steps", "150", "--batch-size", "4"]
+    base += ["--checkpoint-every", "5", "--max-length", "48"]
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    _run([*base, "--out", str(ref)])
+    kill_after([*base, "--out", str(out)], tmp_path, out / "checkpoint" / "state.json", launcher=TORCHRUN_2)
+    at = checkpoint_step(out)
+    # (at == 0 with a manifest: the workers outlived torchrun and finished the run behind the user's back)
+    assert 5 <= at < 150 and not (out / "manifest.json").exists()
+    _run([*base, "--out", str(out)])
+    a, b = json.loads((ref / "run.json").read_text()), json.loads((out / "run.json").read_text())
+    assert b["resumed_from_step"] >= at
+    # 2-process summation order, then 1 process: ~1e-6 drift on losses that fall to ~0.2
+    assert b["losses"] == pytest.approx(a["losses"], rel=1e-5, abs=1e-5)
+    _same_tensors(ref / "model.safetensors", out / "model.safetensors")

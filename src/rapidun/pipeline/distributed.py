@@ -7,6 +7,8 @@ then builds an ``Accelerator`` (CPU/gloo when no GPU). A single plain process ge
 from __future__ import annotations
 
 import os
+import threading
+import time
 from typing import Any
 
 
@@ -17,4 +19,22 @@ def maybe_accelerator() -> Any:
     import torch
     from accelerate import Accelerator
 
+    exit_with_launcher()
     return Accelerator(cpu=not torch.cuda.is_available())
+
+
+def exit_with_launcher(poll_s: float = 0.5) -> None:
+    """End this worker as soon as the process that launched it is gone.
+
+    torchrun starts each worker in its own session, so ``kill -9`` of torchrun (or of its process group) leaves
+    the workers running: they keep training and writing checkpoints into ``--out`` while the user reruns the same
+    command, and two runs then write one directory. A daemon thread notices the launcher's death (this process is
+    re-parented) and exits at once, like the kill the user meant; the rerun resumes from the last checkpoint."""
+    launcher = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(poll_s)
+        os._exit(137)  # no clean-up, exactly as if killed: the last complete checkpoint stays what it was
+
+    threading.Thread(target=watch, name="rapidun-exit-with-launcher", daemon=True).start()
