@@ -195,3 +195,11 @@ def test_cli(nano_model, toy_rows, tmp_path, capsys):
     ]
     assert main(bad) == 2
     assert "forget set is empty" in capsys.readouterr().err
+
+
+def test_store_refuses_overflow_and_bad_dtype(tmp_path):
+    store = cache_mod.open_store(tmp_path / "s", 2, 4, "fp16", {"k": 1})
+    with pytest.raises(RapidunError, match="fp32"):
+        store.write(0, torch.full((2, 4), 1e6), (0, 2))
+    with pytest.raises(RapidunError, match="dtype"):
+        cache_mod.open_store(tmp_path / "t", 2, 4, "bf17", {"k": 1})

@@ -106,7 +106,14 @@ class GradientStore:
             self._scale[start:stop] = scale
             self._scale.flush()  # type: ignore[attr-defined]
         else:
-            grads[start:stop] = v.astype(grads.dtype)
+            cast = v.astype(grads.dtype)
+            if not np.isfinite(cast).all():
+                bad = "NaN" if np.isnan(v).any() else f"values beyond the {self.dtype} range"
+                raise RapidunError(
+                    f"rows {start}..{stop - 1} of '{self.dir}' have {bad}; use --dtype fp32 or keep "
+                    "layer normalisation on (drop --no-layer-norm)"
+                )
+            grads[start:stop] = cast
         grads.flush()  # type: ignore[attr-defined]
         ensure_dir(self.dir / "progress")
         atomic_write_json(self._progress_path(*shard), {"start": shard[0], "end": shard[1], "done": stop})
