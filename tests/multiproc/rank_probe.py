@@ -31,6 +31,7 @@ def main() -> int:
         "pid": os.getpid(),
         "env_rank": os.environ.get("RANK"),
         "env_world_size": os.environ.get("WORLD_SIZE"),
+        "torchelastic_run_id": os.environ.get("TORCHELASTIC_RUN_ID"),
         "exit_code": code,
         "initialized": dist.is_available() and dist.is_initialized(),
     }

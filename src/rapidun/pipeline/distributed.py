@@ -19,7 +19,8 @@ def maybe_accelerator() -> Any:
     import torch
     from accelerate import Accelerator
 
-    exit_with_launcher()
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # a torchrun / accelerate-launch worker (not e.g. srun or by hand)
+        exit_with_launcher()
     return Accelerator(cpu=not torch.cuda.is_available())
 
 
