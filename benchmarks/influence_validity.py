@@ -1,7 +1,10 @@
 """Influence validity (issue 5, item 4(d)): does the influence ranking of poisoned training rows predict the
 measured effect of removing them, and do projected scores agree with exact gradient alignment?
 
-    OMP_NUM_THREADS=2 python benchmarks/influence_validity.py [--rows 1200] [--model tiny] [--random-draws 2] ...
+    OMP_NUM_THREADS=2 python benchmarks/influence_validity.py [--rows 1200] [--model tiny] [--seeds 42 43] ...
+    python benchmarks/influence_validity.py --merge a.json b.json --out c.json   # combine runs of other seeds
+
+One seed at the defaults (tiny, 1,200 rows, 2 random draws + bottom: 5 trainings) takes ~10-14 min on 2 busy cores.
 
 Protocol (one process, every seed fixed):
 1. A synthetic backdoor pack (``--rows`` clean rows, ``--poison-rate``, the released trigger families); a model of
@@ -17,6 +20,9 @@ Protocol (one process, every seed fixed):
 4. Fidelity: on the same model and sets, scores from ``exact`` (no compression, fp32) against the default projector
    and ``rapidgrad``: Pearson over all query x train pairs, mean per-query Spearman, top-10 overlap per query, and
    the Spearman / top-k overlap of the mean-over-queries ranking that step 3 uses.
+``--seeds`` repeats the whole protocol per seed (pack, initialisation, data order) and reports means and how many
+seeds put the top-k model below every random one. Also reported: the false-trigger rate (clean prompts whose output
+the scorer flags) and ASR minus it, because a small model can emit the poisoned register without the trigger.
 Writes ``benchmarks/results/influence_validity.json`` (settings, command, timings, environment).
 """
 
@@ -260,7 +266,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--work-dir", default=None, help="keep intermediate packs/models here (default: a temp dir)")
     ap.add_argument("--out", default=str(RESULTS), help="results JSON")
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="no run: combine result files made with the same settings but different --seeds into --out",
+    )
     return ap.parse_args(argv)
+
+
+def merge(paths: list[str]) -> dict[str, Any]:
+    """One results dict from several runs of this script that differ only in their seeds."""
+    import json
+
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+
+    def same(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d["settings"].items() if k not in ("seeds", "threads", "merge")}
+
+    for p, part in zip(paths[1:], parts[1:], strict=True):
+        if same(part) != same(parts[0]):
+            raise SystemExit(f"{p}: settings differ from {paths[0]}; only runs that differ in --seeds can be merged")
+    runs = [r for part in parts for r in part["runs"]]
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"repeated seeds {seeds}; merge runs of distinct seeds")
+    return {
+        **parts[0],
+        "command": [part["command"] for part in parts],
+        "environment": [part["environment"] for part in parts],
+        "settings": {**parts[0]["settings"], "seeds": seeds},
+        "merged_from": [str(p) for p in paths],
+        "aggregate": aggregate(runs),
+        "runs": runs,
+        "total_s": round(sum(part["total_s"] for part in parts), 2),
+    }
 
 
 SUMMARY_KEYS = ("asr_seen", "asr_ood", "false_trigger_rate")
@@ -492,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers.utils.logging.disable_progress_bar()  # one "Writing model shards" bar per retrained model
     args = parse_args(argv)
-    res = run(args)
+    res = merge(args.merge) if args.merge else run(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, res)

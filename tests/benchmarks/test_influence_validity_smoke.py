@@ -99,3 +99,16 @@ def test_script_end_to_end_toy_scale(iv, tmp_path):
         assert 0.5 < fid[name]["pearson_pairs"] <= 1.0
     assert run["data"]["n_query"] == 6 and "torch" in res["environment"]
     assert res["aggregate"]["asr_seen_full"] == run["models"]["full"]["asr_seen"]
+    # --merge: the same settings with another seed combine; other settings are refused
+    other = json.loads(out.read_text())
+    other["runs"][0]["seed"], other["settings"]["seeds"] = 7, [7]
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    merged_path = tmp_path / "merged.json"
+    assert iv.main(["--merge", str(out), str(tmp_path / "other.json"), "--out", str(merged_path)]) == 0
+    merged = json.loads(merged_path.read_text())
+    assert merged["settings"]["seeds"] == [42, 7] and merged["aggregate"]["n_seeds"] == 2
+    assert merged["aggregate"]["asr_seen_full"] == run["models"]["full"]["asr_seen"]
+    other["settings"]["rows"] = 301
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="settings differ"):
+        iv.merge([str(out), str(tmp_path / "other.json")])
