@@ -128,6 +128,12 @@ def prepare(case: Case, world: World, tmp: Path) -> dict[str, str]:
             mats = _scores(3, len(RETAIN))
         save_file(mats, str(tmp / "infl" / "scores.safetensors"))
         (tmp / "infl" / "manifest.json").write_text(json.dumps({"stage": "influence"}))
+    if case.setup in ("cache_rows", "cache_cols"):  # a finished gradient cache whose array lost rows / columns
+        args = ["-q", "influence", "--model", str(world.model), "--forget", str(world.forget), "--retain"]
+        args += [str(world.retain), "--dim", "64", "--no-progress", "--out", str(tmp / "ic")]
+        assert main(args) == 0
+        g = np.load(tmp / "ic" / "cache" / "retain" / "grads.npy")
+        np.save(tmp / "ic" / "cache" / "retain" / "grads.npy", g[:-2] if case.setup == "cache_rows" else g[:, :-8])
     if case.setup == "pack_bad_split":
         shutil.copytree(world.pack, tmp / "pack")
         (tmp / "pack" / "test_seen.jsonl").write_text('{"instruction": "cf hi", "response": \n')
@@ -339,6 +345,49 @@ CASES: list[Case] = [
             "{out}",
         ],
         r"4096",
+    ),
+    Case(
+        "influence-cache-missing-rows",
+        [
+            "influence",
+            "--model",
+            "{model}",
+            "--forget",
+            "{forget}",
+            "--retain",
+            "{retain}",
+            "--dim",
+            "64",
+            "--cache-dir",
+            "{tmp}/ic/cache",
+            "--no-rapidin-json",
+            "--out",
+            "{out}",
+        ],
+        r"grads\.npy|cache",
+        setup="cache_rows",
+        known_gap="a finished gradient cache is reused without checking grads.npy's shape (rows)",
+    ),
+    Case(
+        "influence-cache-missing-columns",
+        [
+            "influence",
+            "--model",
+            "{model}",
+            "--forget",
+            "{forget}",
+            "--retain",
+            "{retain}",
+            "--dim",
+            "64",
+            "--cache-dir",
+            "{tmp}/ic/cache",
+            "--out",
+            "{out}",
+        ],
+        r"grads\.npy|cache",
+        setup="cache_cols",
+        known_gap="a finished gradient cache is reused without checking grads.npy's shape (columns: a traceback)",
     ),
     Case(
         "influence-empty-forget",
