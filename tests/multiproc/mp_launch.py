@@ -67,5 +67,7 @@ def assert_two_ranks(probe_dir: Path) -> None:
     assert all(r["initialized"] for r in reports), reports
     assert sorted(r["rank"] for r in reports) == [0, 1]
     assert all(r["world_size"] == 2 and r["backend"] == "gloo" for r in reports), reports
+    assert sorted(r["accelerator_rank"] for r in reports) == [0, 1]
+    assert all(r["accelerator_processes"] == 2 for r in reports), reports
     assert all(r["allreduce_sum"] == 3.0 for r in reports), reports
     assert all(r["exit_code"] in (0, None) for r in reports), reports

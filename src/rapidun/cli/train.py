@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         lora=LoraSettings(r=args.lora_r, alpha=args.lora_alpha) if args.lora else None,
     )
-    from rapidun.pipeline.distributed import maybe_accelerator
+    from rapidun.pipeline.distributed import finish, maybe_accelerator
 
     accelerator = maybe_accelerator()
     res = train_model(
@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         accelerator=accelerator,
         source=args.model,
     )
+    finish(accelerator)  # every rank waits for rank 0's outputs, then leaves the process group
     if accelerator is not None and not accelerator.is_main_process:
         return 0
     print(

@@ -267,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
     check_max_length(loaded.model, cfg.max_length)
     eval_fn = build_eval_fn(s, loaded.tokenizer, cfg) if s.get("eval_data") else None
     eval_every = int(s.get("eval_every") or 0) if eval_fn is not None else 0
-    from rapidun.pipeline.distributed import maybe_accelerator
+    from rapidun.pipeline.distributed import finish, maybe_accelerator
 
     accelerator = maybe_accelerator()  # None in a single process; torchrun/accelerate launch give several
     result = unlearn(
@@ -289,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
         accelerator=accelerator,
         source=s["model"] + (f"+{s['adapter']}" if s.get("adapter") else ""),
     )
+    finish(accelerator)  # every rank waits for rank 0's outputs, then leaves the process group
     if accelerator is not None and not accelerator.is_main_process:
         return 0
     run_info = result.run

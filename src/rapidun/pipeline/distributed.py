@@ -24,6 +24,16 @@ def maybe_accelerator() -> Any:
     return Accelerator(cpu=not torch.cuda.is_available())
 
 
+def finish(accelerator: Any) -> None:
+    """End a multi-process command on every rank together: wait until rank 0 has written the outputs, then destroy
+    the process group. A rank that simply exits while the group is alive can abort in gloo's threads ("terminate
+    called without an active exception"), and torchrun then stops rank 0, possibly mid-write."""
+    if accelerator is None:
+        return
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+
+
 def exit_with_launcher(poll_s: float = 0.5) -> None:
     """End this worker as soon as the process that launched it is gone.
 
