@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, read_manifest, write_manifest
 from rapidun.costs import CostLedger
@@ -33,11 +32,11 @@ from rapidun.data.tokenize import Encoded, encode_rows
 from rapidun.errors import RapidunError
 from rapidun.influence import hotwords as hot
 from rapidun.influence.cache import GradientStore, open_store
-from rapidun.influence.extract import fill_store, project_tokens
+from rapidun.influence.extract import fill_store
 from rapidun.influence.hooks import describe, select_layers
+from rapidun.influence.outputs import export_rapidin, save_scores, write_per_token, write_top_k
 from rapidun.influence.projectors import DEFAULT_PROJECTOR, make_projector
-from rapidun.influence.rapidin_json import write_rapidin_json
-from rapidun.influence.score import score_matrix, top_k
+from rapidun.influence.score import score_matrix
 from rapidun.modeling.load import model_fingerprint
 
 log = logging.getLogger(__name__)
@@ -231,38 +230,23 @@ def run_influence(
                 )
     with ledger.stage("score"):
         scores = {name: score_matrix(queries[q], stores[t]).numpy() for name, (q, t) in pairs.items()}
-    from safetensors.numpy import save_file
-
-    save_file(scores, str(out / ".scores.tmp"))
-    os.replace(out / ".scores.tmp", out / "scores.safetensors")
-    files = ["scores.safetensors"]
+    files = [save_scores(scores, out)]
     if cfg.top_k:
         with ledger.stage("top_k"):
-            from safetensors.torch import save_file as save_torch
-
-            best: dict[str, torch.Tensor] = {}
-            for name, (q, t) in pairs.items():
-                best[f"{name}_values"], best[f"{name}_indices"] = top_k(queries[q], stores[t], cfg.top_k)
-            save_torch(best, str(out / ".topk.tmp"))
-            os.replace(out / ".topk.tmp", out / "topk.safetensors")
-        files.append("topk.safetensors")
+            files.append(write_top_k(queries, stores, pairs, cfg.top_k, out))
     if cfg.per_token:
         with ledger.stage("per_token"):
-            _write_per_token(model, tokenizer, query_examples, stores, pairs, cfg, out)
-        files.append("per_token.safetensors")
+            layers = select_layers(model, cfg.params)
+            projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
+            files.append(
+                write_per_token(
+                    model, layers, projector, tokenizer.pad_token_id, cfg.batch_size, query_examples, stores, pairs, out
+                )
+            )
     if cfg.rapidin_json:
         with ledger.stage("export_rapidin"):
-            for name, (q, t) in pairs.items():
-                test_data = [{"instruction": r.instruction, "input": r.context, "output": r.response} for r in sets[q]]
-                path = out / "rapidin" / f"influence_results_{len(sets[t])}_{t}T{q}.json"
-                write_rapidin_json(
-                    path,
-                    scores[name],
-                    test_data=test_data,
-                    top_k=cfg.top_k,
-                    config={"writer": "rapidun", **asdict(cfg)},
-                )
-                files.append(str(path.relative_to(out)))
+            config = {"writer": "rapidun", **asdict(cfg)}
+            files.extend(export_rapidin(scores, sets, pairs, out, cfg.top_k, config))
     timings = ledger.to_dict()
     atomic_write_json(out / "timings.json", timings)
     manifest = {
@@ -274,40 +258,6 @@ def run_influence(
     }
     write_manifest(out, manifest)
     return InfluenceResult(out, scores, manifest, timings)
-
-
-def _write_per_token(
-    model: Any,
-    tokenizer: Any,
-    examples: dict[str, list[Encoded]],
-    stores: dict[str, GradientStore],
-    pairs: dict[str, tuple[str, str]],
-    cfg: InfluenceConfig,
-    out: Path,
-) -> None:
-    from safetensors.torch import save_file
-
-    layers = select_layers(model, cfg.params)
-    projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
-    tensors: dict[str, torch.Tensor] = {}
-    for q in sorted({q for q, _ in pairs.values()}):
-        vecs = project_tokens(model, layers, projector, examples[q], tokenizer.pad_token_id, cfg.batch_size)
-        width = max(len(v) for v in vecs)
-        ids = torch.full((len(vecs), width), -1, dtype=torch.long)
-        for i, ex in enumerate(examples[q]):
-            ids[i, : len(ex.input_ids)] = torch.tensor(ex.input_ids)
-        tensors[f"{q}_input_ids"] = ids
-        for name, (qq, t) in pairs.items():
-            if qq != q:
-                continue
-            mat = torch.zeros(len(vecs), width, stores[t].n_rows)
-            for i, v in enumerate(vecs):
-                # Query tokens in float32 against the cached train rows: the sum over t equals the sequence score
-                # up to the rounding of the cached query row (exactly with dtype fp32).
-                mat[i, : len(v)] = score_matrix(v, stores[t])
-            tensors[name] = mat
-    save_file(tensors, str(out / ".per_token.tmp"))
-    os.replace(out / ".per_token.tmp", out / "per_token.safetensors")
 
 
 def load_result(out_dir: str | os.PathLike[str]) -> InfluenceResult:
