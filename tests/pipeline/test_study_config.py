@@ -77,3 +77,12 @@ def test_speedup_is_mean_retrain_time_over_method_time():
     text = results_csv(runs)
     assert text.splitlines()[0].startswith("dataset,method,label,seed,asr_seen")
     assert len(text.splitlines()) == 5
+
+
+def test_reusing_a_directory_with_other_settings_is_refused(tmp_path: Path):
+    from rapidun.pipeline.datasets import check_settings
+
+    check_settings(tmp_path / "s.json", {"lr": 1, "seed": 2}, "cell ga")
+    check_settings(tmp_path / "s.json", {"lr": 1, "seed": 2}, "cell ga")  # same settings: reused
+    with pytest.raises(RapidunError, match=r"cell ga in .* other settings \(lr\)"):
+        check_settings(tmp_path / "s.json", {"lr": 3, "seed": 2}, "cell ga")

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rapidun.artifacts import atomic_write_json
 from rapidun.data.pack import Pack, is_finished, load_pack
 from rapidun.data.poison import build_poison_pack
 from rapidun.data.rows import Row, load_rows
@@ -102,10 +103,39 @@ def materialise_pack(spec: DatasetSpec, out: Path) -> Pack:
     return load_pack(out)
 
 
+def shared_settings(spec: DatasetSpec, cfg: StudyConfig) -> dict[str, Any]:
+    """Everything the per-dataset shared work depends on; cells of two studies may share a dataset directory only
+    when these agree."""
+    settings = {
+        "dataset": asdict(spec),
+        "model": cfg.model,
+        "arch": cfg.arch,
+        "backdoor": asdict(cfg.backdoor),
+        "influence": cfg.influence,
+        "evaluation": asdict(cfg.evaluation),
+    }
+    return dict(json.loads(json.dumps(settings, default=str)))
+
+
+def check_settings(path: Path, settings: dict[str, Any], what: str) -> None:
+    """Record ``settings`` at ``path`` the first time; later runs must match them (else one clear error)."""
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved != settings:
+            changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+            raise RapidunError(
+                f"{what} in '{path.parent}' was made with other settings ({', '.join(changed)}); "
+                "use another --out, or delete that directory to redo it"
+            )
+        return
+    atomic_write_json(path, settings)
+
+
 def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: bool) -> DatasetState:
     """Pack, scorer, evaluation rows and backdoored model of one dataset (each reused when already done)."""
     from rapidun.training.sft import train_model
 
+    check_settings(root / "dataset_settings.json", shared_settings(spec, cfg), f"dataset '{spec.name}'")
     pack = materialise_pack(spec, root / "pack")
     scorer, record = build_dir_scorer(pack.directory, spec.keywords, None, None, cfg.evaluation.target_fpr)
     limit = cfg.evaluation.max_eval

@@ -30,7 +30,13 @@ from rapidun.artifacts import atomic_write_json, atomic_write_text, ensure_dir
 from rapidun.costs import CostLedger
 from rapidun.evaluation import evaluate_backdoor
 from rapidun.modeling.load import LoadedModel, load_model
-from rapidun.pipeline.datasets import DatasetState, clean_start_model, load_backdoored, prepare_dataset
+from rapidun.pipeline.datasets import (
+    DatasetState,
+    check_settings,
+    clean_start_model,
+    load_backdoored,
+    prepare_dataset,
+)
 from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
 
@@ -156,6 +162,16 @@ def _run_cell(
     from rapidun.unlearning import RetrainParams, unlearn
 
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
+    settings = {
+        "method": cell.method,
+        "label": cell.label,
+        "params": cell.params,
+        "unlearn": {**cfg.unlearn, **cell.unlearn},
+        "seed": seed,
+    }
+    if cell.method == "retrain":
+        settings = {"method": "retrain", "seed": seed}  # the backdoor recipe, already checked per dataset
+    check_settings(cell_dir / "cell_settings.json", json.loads(json.dumps(settings, default=str)), f"cell {cell.key}")
     if (cell_dir / CELL_FILE).is_file():
         return dict(json.loads((cell_dir / CELL_FILE).read_text()))
     run_dir = cell_dir / "unlearn"
