@@ -86,3 +86,13 @@ def test_reusing_a_directory_with_other_settings_is_refused(tmp_path: Path):
     check_settings(tmp_path / "s.json", {"lr": 1, "seed": 2}, "cell ga")  # same settings: reused
     with pytest.raises(RapidunError, match=r"cell ga in .* other settings \(lr\)"):
         check_settings(tmp_path / "s.json", {"lr": 3, "seed": 2}, "cell ga")
+
+
+def test_set_overrides_use_dotted_keys_and_yaml_values():
+    from rapidun.cli.study import apply_overrides
+
+    data = apply_overrides(demo_dict(quick=True), ["seeds=[1, 2]", "model=tiny", "unlearn.lr=0.002", "x.y=3"])
+    assert data["seeds"] == [1, 2] and data["model"] == "tiny" and data["unlearn"]["lr"] == 0.002
+    assert data["x"] == {"y": 3}
+    with pytest.raises(RapidunError, match="KEY=VALUE"):
+        apply_overrides({}, ["seeds"])

@@ -14,6 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="study YAML (see configs/: demo.yaml, dolly_released.yaml, ablation.yaml, ...)")
     parser.add_argument("--out", default=None, help="output directory (default: runs/<config name>)")
     parser.add_argument("--no-report", action="store_true", help="skip rendering report.html / report.md")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (dotted keys, YAML values), e.g. --set seeds=[1] --set model=tiny",
+    )
 
 
 def read_yaml(path: str) -> dict[str, Any]:
@@ -33,6 +40,27 @@ def read_yaml(path: str) -> dict[str, Any]:
     return data
 
 
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``key.sub=value`` overrides (values parsed as YAML) applied to the config mapping."""
+    import yaml
+
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise RapidunError(f"--set '{item}' is not KEY=VALUE (e.g. --set seeds=[1,2])")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise RapidunError(f"--set {key}: '{part}' is not a mapping in the config")
+            node = child
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
 def print_summary(result: Any) -> None:
     from rapidun.reporting.results import load_results
     from rapidun.reporting.tables import aggregate_runs, format_table_text
@@ -48,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from rapidun.pipeline.study import run_study
     from rapidun.pipeline.study_config import study_config
 
-    cfg = study_config(read_yaml(args.config))
+    cfg = study_config(apply_overrides(read_yaml(args.config), args.set))
     out = Path(args.out) if args.out else Path("runs") / cfg.name
     result = run_study(cfg, out, command="rapidun study " + " ".join(sys.argv[2:]), report=not args.no_report)
     print_summary(result)
