@@ -25,8 +25,15 @@ def run(args: argparse.Namespace) -> int:
 
     def on_cell(rec: dict) -> None:
         m = rec["metrics"]
-        log.info("  done %-12s seed %s: ASR seen %.2f, OOD %.2f, clean PPL %.2f, %.1fs", rec["method"], rec["seed"],
-                 m["asr_seen"] or 0.0, m["asr_ood"] or 0.0, m["clean_ppl"] or 0.0, rec["timings"]["total_s"])
+        log.info(
+            "  done %-12s seed %s: ASR seen %.2f, OOD %.2f, clean PPL %.2f, %.1fs",
+            rec["method"],
+            rec["seed"],
+            m["asr_seen"] or 0.0,
+            m["asr_ood"] or 0.0,
+            m["clean_ppl"] or 0.0,
+            rec["timings"]["total_s"],
+        )
 
     result = run_study(cfg, Path(args.out), command="rapidun demo " + " ".join(sys.argv[2:]), on_cell=on_cell)
     print()

@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         if args.forget is None or args.retain is None:
             raise RapidunError("give --forget and --retain (or --train and --query)")
         sets = {"forget": load_rows(args.forget, allow_empty=True), "retain": load_rows(args.retain, allow_empty=True)}
+    from rapidun.data.checks import check_unique
+
+    for name, rows in sets.items():
+        check_unique(rows, f"--{name} ({getattr(args, name)})")
     if args.batch_size < 1 or args.max_length < 2:
         raise RapidunError("--batch-size must be >= 1 and --max-length >= 2")
     corpus = [f"{r.instruction} {r.context} {r.response}" for rows in sets.values() for r in rows]

@@ -155,6 +155,23 @@ class GradientStore:
         return out * scale[:, None] if scale is not None else out
 
 
+def _shape_problem(d: Path, n_rows: int, dim: int, dtype: str) -> str | None:
+    """Why the store's arrays do not have the shape and dtype its key promises (None when they do)."""
+    files: list[tuple[str, tuple[int, ...], Any]] = [("grads.npy", (n_rows, dim), DTYPES[dtype])]
+    if dtype == "int8":
+        files.append(("scale.npy", (n_rows,), np.float32))
+    for name, shape, kind in files:
+        try:
+            arr = np.load(d / name, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            return f"gradient cache file '{d / name}' cannot be read ({exc})"
+        if arr.shape != shape or arr.dtype != kind:
+            return (
+                f"gradient cache file '{d / name}' has shape {arr.shape} {arr.dtype}, expected {shape} {np.dtype(kind)}"
+            )
+    return None
+
+
 def open_store(
     directory: str | os.PathLike[str], n_rows: int, dim: int, dtype: str, key: dict[str, Any], overwrite: bool = False
 ) -> GradientStore:
@@ -178,10 +195,12 @@ def open_store(
                 f"gradient cache '{d}' ({state}) was built for something else ({why}); pass "
                 "--overwrite to rebuild it or choose another --out/--cache-dir"
             )
-        if finished:
-            log.info("reusing finished gradient cache %s", d)
-        else:
-            log.info("resuming gradient cache %s", d)
-        return store
+        problem = _shape_problem(d, n_rows, dim, dtype)
+        if problem is not None and finished:
+            raise RapidunError(f"{problem}; it is damaged or from another run: pass --overwrite to rebuild it")
+        if problem is None:
+            log.info("%s gradient cache %s", "reusing finished" if finished else "resuming", d)
+            return store
+        log.warning("%s; the unfinished cache is rebuilt from the start", problem)  # e.g. a disk filled mid-write
     store._create()
     return store
