@@ -88,6 +88,4 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def clear_manifest(directory: str | os.PathLike[str]) -> None:
     """Mark a stage as unfinished before rewriting it, so a crash mid-rewrite is not trusted."""
-    p = Path(directory) / MANIFEST
-    if p.exists():
-        p.unlink()
+    (Path(directory) / MANIFEST).unlink(missing_ok=True)  # missing_ok: several processes may clear it at once

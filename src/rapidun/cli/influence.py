@@ -96,7 +96,12 @@ def run(args: argparse.Namespace) -> int:
         rapidin_json=not args.no_rapidin_json,
         hotwords=[w for w in args.hotwords.split(",") if w.strip()] if args.hotwords else None,
     )
-    common = dict(cache_dir=args.cache_dir, overwrite=args.overwrite, progress=not args.no_progress)
+    from rapidun.pipeline.distributed import finish, maybe_accelerator
+
+    accelerator = maybe_accelerator()  # torchrun / accelerate launch: rows of every set sharded across processes
+    common = dict(
+        cache_dir=args.cache_dir, overwrite=args.overwrite, progress=not args.no_progress, accelerator=accelerator
+    )
     if pairwise:
         res = compute_pairwise(
             loaded.model, loaded.tokenizer, sets["train"], sets["query"], args.out, **common, **settings
@@ -105,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         res = compute_influence(
             loaded.model, loaded.tokenizer, sets["forget"], sets["retain"], args.out, **common, **settings
         )
+    finish(accelerator)
+    if accelerator is not None and not accelerator.is_main_process:
+        return 0
     shapes = ", ".join(f"{k} {v.shape[0]}x{v.shape[1]}" for k, v in res.scores.items())
     total = sum(v.get("seconds", 0.0) for v in res.timings.values())
     print(

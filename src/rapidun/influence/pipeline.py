@@ -135,6 +135,49 @@ def cache_gradients(
     return store
 
 
+def shard_rows(n: int, batch_size: int, rank: int, world: int) -> tuple[int, int]:
+    """Rows [start, end) of process ``rank`` of ``world``: contiguous whole batches, so every row lands in the batch
+    it would have in a single process (same padding, same numbers)."""
+    n_batches = -(-n // batch_size)
+    per, extra = divmod(n_batches, world)
+    first = rank * per + min(rank, extra)
+    last = first + per + (1 if rank < extra else 0)
+    return min(n, first * batch_size), min(n, last * batch_size)
+
+
+def _cache_set(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Encoded],
+    directory: Path,
+    key: dict[str, Any],
+    cfg: InfluenceConfig,
+    overwrite: bool,
+    progress: bool,
+    accelerator: Any,
+) -> GradientStore:
+    """One set's store, filled by this process alone or by its share of several processes."""
+    if accelerator is None or accelerator.num_processes == 1:
+        return cache_gradients(model, tokenizer, examples, directory, key, cfg, overwrite=overwrite, progress=progress)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if rank == 0:  # creates (or checks) the store before anyone writes into it
+        layers = select_layers(model, cfg.params)
+        projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
+        open_store(directory, len(examples), projector.dim, cfg.dtype, key, overwrite=overwrite)
+    accelerator.wait_for_everyone()
+    shard = shard_rows(len(examples), cfg.batch_size, rank, world)
+    store = cache_gradients(
+        model, tokenizer, examples, directory, key, cfg, progress=progress and rank == 0, shard=shard, finalize=False
+    )
+    accelerator.wait_for_everyone()
+    if rank == 0 and not store.complete:
+        layers = select_layers(model, cfg.params)
+        projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
+        store.finalize(projector.state(), {"tracked_layers": len(layers), "processes": world})
+    accelerator.wait_for_everyone()
+    return store
+
+
 def _store_key(fingerprint: str, rows: Sequence[Row], cfg: InfluenceConfig, tracked: str, hotwords: Any) -> dict:
     return {
         "model": fingerprint,
@@ -164,8 +207,14 @@ def run_influence(
     cache_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    accelerator: Any = None,
 ) -> InfluenceResult:
-    """Cache every set once, then score each ``pairs[name] = (query set, train set)``."""
+    """Cache every set once, then score each ``pairs[name] = (query set, train set)``.
+
+    With an ``accelerate.Accelerator`` of P processes, each process caches a contiguous, batch-aligned share of
+    every set's rows into the same memory-mapped store (so each row's batch is the one a single process would
+    use), rank 0 checks that the shares cover every row, scores and writes the outputs; the others wait and then
+    read the finished result."""
     _check_inputs(model, sets, cfg)
     out = ensure_dir(out_dir)
     model.eval()
@@ -201,16 +250,12 @@ def run_influence(
     for k, rows in sets.items():
         with ledger.stage(f"cache_{SET_NAMES[k]}"):
             key = _store_key(fingerprint, rows, cfg, tracked, None)
-            stores[k] = cache_gradients(
-                model,
-                tokenizer,
-                encoded[k],
-                cache_root / SET_NAMES[k],
-                key,
-                cfg,
-                overwrite=overwrite,
-                progress=progress,
+            stores[k] = _cache_set(
+                model, tokenizer, encoded[k], cache_root / SET_NAMES[k], key, cfg, overwrite, progress, accelerator
             )
+    if accelerator is not None and not accelerator.is_main_process:
+        accelerator.wait_for_everyone()  # rank 0 scores and writes the outputs
+        return load_result(out)
     queries: dict[str, Any] = dict(stores)
     query_examples = dict(encoded)
     if cfg.hotwords:
@@ -257,6 +302,8 @@ def run_influence(
         "tracked_layers": tracked_list,
     }
     write_manifest(out, manifest)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
     return InfluenceResult(out, scores, manifest, timings)
 
 
@@ -282,6 +329,7 @@ def compute_influence(
     cache_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    accelerator: Any = None,
     **settings: Any,
 ) -> InfluenceResult:
     """FF, FR, RF, RR for a forget and a retain set (``settings``: fields of :class:`InfluenceConfig`)."""
@@ -296,6 +344,7 @@ def compute_influence(
         cache_dir=cache_dir,
         overwrite=overwrite,
         progress=progress,
+        accelerator=accelerator,
     )
 
 
@@ -309,6 +358,7 @@ def compute_pairwise(
     cache_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    accelerator: Any = None,
     **settings: Any,
 ) -> InfluenceResult:
     """``QT`` (query x train) scores for arbitrary sets."""
@@ -323,6 +373,7 @@ def compute_pairwise(
         cache_dir=cache_dir,
         overwrite=overwrite,
         progress=progress,
+        accelerator=accelerator,
     )
 
 
