@@ -110,11 +110,12 @@ def cache_gradients(
     progress: bool = True,
     shard: tuple[int, int] | None = None,
     finalize: bool = True,
+    tracked: tuple[list[Any], Any] | None = None,
 ) -> GradientStore:
     """Projected gradients of ``examples`` in a (resumable, reusable) store. ``shard`` limits this call to rows
-    [start, end) (one process of several); ``finalize`` writes the manifest once every row is present."""
-    layers = select_layers(model, cfg.params)
-    projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
+    [start, end) (one process of several); ``finalize`` writes the manifest once every row is present;
+    ``tracked`` = (layers, projector) when the caller already built them."""
+    layers, projector = tracked if tracked is not None else _tracked(model, cfg)
     store = open_store(directory, len(examples), projector.dim, cfg.dtype, key, overwrite=overwrite)
     if store.complete:
         return store
@@ -133,6 +134,12 @@ def cache_gradients(
     if finalize:
         store.finalize(projector.state(), {"tracked_layers": len(layers)})
     return store
+
+
+def _tracked(model: Any, cfg: InfluenceConfig) -> tuple[list[Any], Any]:
+    """The tracked layers and the (seeded, deterministic) projector for them."""
+    layers = select_layers(model, cfg.params)
+    return layers, make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
 
 
 def shard_rows(n: int, batch_size: int, rank: int, world: int) -> tuple[int, int]:
@@ -160,19 +167,25 @@ def _cache_set(
     if accelerator is None or accelerator.num_processes == 1:
         return cache_gradients(model, tokenizer, examples, directory, key, cfg, overwrite=overwrite, progress=progress)
     rank, world = accelerator.process_index, accelerator.num_processes
+    layers, projector = _tracked(model, cfg)
     if rank == 0:  # creates (or checks) the store before anyone writes into it
-        layers = select_layers(model, cfg.params)
-        projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
         open_store(directory, len(examples), projector.dim, cfg.dtype, key, overwrite=overwrite)
     accelerator.wait_for_everyone()
     shard = shard_rows(len(examples), cfg.batch_size, rank, world)
     store = cache_gradients(
-        model, tokenizer, examples, directory, key, cfg, progress=progress and rank == 0, shard=shard, finalize=False
+        model,
+        tokenizer,
+        examples,
+        directory,
+        key,
+        cfg,
+        progress=progress and rank == 0,
+        shard=shard,
+        finalize=False,
+        tracked=(layers, projector),
     )
     accelerator.wait_for_everyone()
     if rank == 0 and not store.complete:
-        layers = select_layers(model, cfg.params)
-        projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
         store.finalize(projector.state(), {"tracked_layers": len(layers), "processes": world})
     accelerator.wait_for_everyone()
     return store

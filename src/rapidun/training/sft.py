@@ -157,7 +157,7 @@ def train_model(
         if is_main:
             save_model(model, tokenizer, out)
     train_s = ledger.seconds("training")
-    run = {
+    run: dict[str, Any] = {
         "command": "train",
         "source_model": source,
         "config": asdict(cfg),
@@ -184,5 +184,4 @@ def train_model(
 
             shutil.rmtree(ckpt)
         write_manifest(out, {"kind": "train", "config": asdict(cfg), "data_hash": run["data_hash"]})
-    final = res.losses[-1] if res.losses else float("nan")
-    return TrainResult(out, res.steps, final, train_s, tokens[0] / train_s if train_s > 0 else 0.0, run)
+    return TrainResult(out, res.steps, run["final_loss"], train_s, run["tokens_per_s"], run)
