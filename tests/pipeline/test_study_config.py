@@ -45,6 +45,7 @@ def test_ablation_and_sensitivity_cover_the_paper_checks():
         ({"methdos": ["ga"]}, "unknown key"),
         ({"methods": ["nope"]}, "unknown method 'nope'"),
         ({"seeds": []}, "at least one seed"),
+        ({"seeds": [1, 2], "retrain_seeds": [7]}, "shares no seed"),
         ({"unlearn": {"lr": -1}}, "--lr must be > 0"),
         ({"datasets": [{"name": "a", "source": "web"}]}, "source must be one of"),
         ({"sweeps": [{"method": "rapidun", "params": {"weights": {"tau": 1}}}]}, "unknown key"),
@@ -53,6 +54,15 @@ def test_ablation_and_sensitivity_cover_the_paper_checks():
 def test_bad_config_is_one_clear_error(patch, message):
     with pytest.raises(RapidunError, match=message):
         study_config({**demo_dict(quick=True), **patch})
+
+
+def test_grid_retrains_only_the_listed_seeds():
+    base = {**demo_dict(quick=True), "methods": ["uniform", "ga"], "seeds": [1, 2, 3]}
+    every = [(seed, c.method) for seed, c in study_config(base).grid()]
+    assert every == [(s, m) for s in (1, 2, 3) for m in ("retrain", "uniform", "ga")]
+    one = [(seed, c.method) for seed, c in study_config({**base, "retrain_seeds": [2]}).grid()]
+    assert one == [(1, "uniform"), (1, "ga"), (2, "retrain"), (2, "uniform"), (2, "ga"), (3, "uniform"), (3, "ga")]
+    assert all(c.method != "retrain" for _, c in study_config({**base, "retrain": False}).grid())
 
 
 def _run(method: str, seed: int, total: float) -> dict:

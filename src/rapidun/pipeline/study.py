@@ -293,14 +293,11 @@ def run_study(
         cells = cfg.cells()
         needs = any(c.method in INFLUENCE_METHODS and "weights_dir" not in c.params for c in cells)
         influence = _influence(state, cfg, progress) if needs else None
-        if cfg.retrain:
-            cells = [CellSpec("retrain"), *cells]
-        for seed in cfg.seeds:
-            for cell in cells:
-                rec = _run_cell(state, cfg, cell, seed, influence, progress)
-                runs.append(rec)
-                if on_cell:
-                    on_cell(rec)
+        for seed, cell in cfg.grid():
+            rec = _run_cell(state, cfg, cell, seed, influence, progress)
+            runs.append(rec)
+            if on_cell:
+                on_cell(rec)
     add_speedups(runs)
     header = environment_header(
         command=command,
