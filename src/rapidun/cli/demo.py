@@ -12,6 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="rapidun_demo", help="output directory (default: ./rapidun_demo)")
     parser.add_argument("--quick", action="store_true", help="a smaller model and fewer rows (about 2 minutes)")
     parser.add_argument("--model", default=None, help="size name (default tiny; --quick: nano; benchmark: small)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars (implied by -q)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
             rec["timings"]["total_s"],
         )
 
-    result = run_study(cfg, Path(args.out), command="rapidun demo " + " ".join(sys.argv[2:]), on_cell=on_cell)
+    command = "rapidun demo " + " ".join(sys.argv[2:])
+    result = run_study(cfg, Path(args.out), command=command, on_cell=on_cell, progress=not args.no_progress)
     print()
     print_summary(result)
     return 0

@@ -10,6 +10,7 @@ import argparse
 import errno
 import importlib
 import logging
+import os
 import re
 import sys
 import warnings
@@ -76,6 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"rapidun {known.command}", description=_HELP[known.command])
     module.add_arguments(sub)
     args = sub.parse_args(rest)
+    if known.quiet:  # -q: warnings and errors only, so no progress bars either (ours or Hugging Face's)
+        if hasattr(args, "no_progress"):
+            args.no_progress = True
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when huggingface_hub is first imported
+        if "transformers" in sys.modules:  # already imported (e.g. main() called from Python): switch it off
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     try:
         return int(module.run(args) or 0)
     except RapidunError as exc:

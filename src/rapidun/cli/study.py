@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="study YAML (see configs/: demo.yaml, dolly_released.yaml, ablation.yaml, ...)")
     parser.add_argument("--out", default=None, help="output directory (default: runs/<config name>)")
     parser.add_argument("--no-report", action="store_true", help="skip rendering report.html / report.md")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars (implied by -q)")
     parser.add_argument(
         "--set",
         action="append",
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = study_config(apply_overrides(read_yaml(args.config), args.set))
     out = Path(args.out) if args.out else Path("runs") / cfg.name
-    result = run_study(cfg, out, command="rapidun study " + " ".join(sys.argv[2:]), report=not args.no_report)
+    command = "rapidun study " + " ".join(sys.argv[2:])
+    result = run_study(cfg, out, command=command, report=not args.no_report, progress=not args.no_progress)
     print_summary(result)
     return 0

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (implied by -q)")
 
 
 def _data_file(data: str) -> Path:
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         accelerator=accelerator,
         source=args.model,
+        progress=not args.no_progress,
     )
     finish(accelerator)  # every rank waits for rank 0's outputs, then leaves the process group
     if accelerator is not None and not accelerator.is_main_process:
