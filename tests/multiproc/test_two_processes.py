@@ -83,21 +83,8 @@ def test_unlearn_two_processes_match_one(method: str, tmp_path: Path) -> None:
     assert (tmp_path / "two" / "manifest.json").is_file()
 
 
-def _influence_is_multiprocess() -> bool:
-    """Whether the influence stage takes an ``accelerator`` (its row-sharded multi-process path)."""
-    import inspect
-
-    from rapidun.influence import pipeline
-
-    return any(
-        "accelerator" in inspect.signature(f).parameters for f in (pipeline.compute_influence, pipeline.run_influence)
-    )
-
-
 @pytest.mark.slow
 def test_influence_two_processes_match_one(tmp_path: Path) -> None:
-    if not _influence_is_multiprocess():
-        pytest.skip("rapidun influence has no multi-process path yet (compute_influence takes no accelerator)")
     import numpy as np
     from safetensors.numpy import load_file as load_np
 
