@@ -124,3 +124,14 @@ def test_glyph_label_shows_invisible_and_lookalike_characters() -> None:
     assert glyph_label("h\u043ewdy") == "h\u043ewdy [U+043E]"
     assert glyph_label("<|sys|>") == "<|sys|>"
     assert glyph_label("$x$") == r"\$x\$"
+
+
+def test_collapsed_runs_go_to_the_off_scale_column() -> None:
+    from rapidun.reporting.plot_tradeoff import off_scale_limit
+
+    obj = {"runs": [run("backdoored", 0, 0.6, 8.0), run("rapidun", 1, 0.1, 8.5), run("ga", 1, 0.0, 1e10)]}
+    runs = parse_results(obj).runs
+    assert off_scale_limit(runs) == pytest.approx(24.0)  # 3 x the backdoored model's perplexity
+    assert off_scale_limit(runs[1:]) == pytest.approx(3 * 1e10)  # no backdoored run: 3 x the median (of two: ga)
+    result = asr_vs_ppl(runs, make_style([("backdoored", None), ("rapidun", None), ("ga", None)]), "x")
+    assert result.png is not None and result.png.startswith(b"\x89PNG") and "off-scale" in result.caption

@@ -2,6 +2,10 @@
 
 Filled circles are seen-trigger ASR, open triangles OOD-trigger ASR of the same run (joined by a thin line).
 Better is towards the lower left: fewer backdoor activations at a lower clean perplexity.
+
+A collapsed model (e.g. gradient ascent at perplexity 1e10) would stretch the axis until every useful run sits in one
+column, so runs above ``OFF_SCALE`` x the reference perplexity (the backdoored model's, else the median) are drawn
+in a separate column at the right edge with their perplexity written next to them.
 """
 
 from __future__ import annotations
@@ -12,22 +16,34 @@ from typing import Any
 
 from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatter
 
 from rapidun.reporting.figure_style import GREY, PlotResult, Style, figure, to_png
 from rapidun.reporting.results import RunRecord
 from rapidun.reporting.tables import method_rank
+
+OFF_SCALE = 3.0  # perplexity above this multiple of the reference is drawn off scale
 
 
 def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
+def off_scale_limit(runs: Sequence[RunRecord]) -> float:
+    """The perplexity above which a run is drawn in the off-scale column: ``OFF_SCALE`` x the backdoored model's
+    perplexity (mean over its runs), or x the median of all runs when there is no backdoored run."""
+    ppls = [float(r.headline("clean_ppl") or 0.0) for r in runs]
+    ref = [p for r, p in zip(runs, ppls, strict=True) if r.method == "backdoored"]
+    base = sum(ref) / len(ref) if ref else sorted(ppls)[len(ppls) // 2]
+    return OFF_SCALE * base
+
+
 def asr_vs_ppl(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResult:
     title = "ASR vs clean perplexity"
     caption = (
         "Trade-off between unlearning and utility: one point per method and seed. Filled circle = seen-trigger "
-        "ASR, open triangle = OOD-trigger ASR of the same run. Lower left is better."
+        "ASR, open triangle = OOD-trigger ASR of the same run. Lower left is better. Runs whose perplexity exceeds "
+        f"{OFF_SCALE:g}x the backdoored model's (collapsed models) sit in the off-scale column at the right, "
+        "labelled with their perplexity."
     )
     points = [
         r
@@ -38,15 +54,23 @@ def asr_vs_ppl(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResult
     note = f"{dropped} run(s) without a finite perplexity or ASR are not drawn" if dropped else None
     if not points:
         return PlotResult(name, title, caption, None, "skipped: no run has a finite clean_ppl and ASR")
-    ppls = [r.headline("clean_ppl") or 0.0 for r in points]
-    log_x = min(ppls) > 0 and max(ppls) / min(ppls) > 3
+    limit = off_scale_limit(points)
+    inside = [float(r.headline("clean_ppl") or 0.0) for r in points if (r.headline("clean_ppl") or 0.0) <= limit]
+    lo, hi = (min(inside), max(inside)) if inside else (limit / OFF_SCALE, limit)
+    pad = max(hi - lo, 0.05 * hi) * 0.04
+    edge = hi + 5 * pad  # x of the off-scale column (labels to its right)
+    outside = [r for r in points if (r.headline("clean_ppl") or 0.0) > limit]
     with figure(8.0, 4.8) as fig:
         ax = fig.subplots()
         handles: dict[str, tuple[Line2D, Line2D]] = {}
+        off: dict[str, list[tuple[float, float]]] = {}  # name -> (ppl, ASR %) of its off-scale runs
         for r in sorted(points, key=lambda r: (method_rank(r.method), r.label or "", r.seed)):
             color = style.colors.get(r.name, GREY)
             m_seen, m_ood = style.markers.get(r.name, ("o", "^"))
-            x, seen, ood = float(r.headline("clean_ppl") or 0.0), r.headline("asr_seen"), r.headline("asr_ood")
+            ppl, seen, ood = float(r.headline("clean_ppl") or 0.0), r.headline("asr_seen"), r.headline("asr_ood")
+            x = ppl if ppl <= limit else edge
+            if ppl > limit:
+                off.setdefault(r.name, []).append((ppl, 100 * ((seen if _finite(seen) else ood) or 0.0)))
             if _finite(seen) and _finite(ood):
                 ax.plot([x, x], [100 * (seen or 0.0), 100 * (ood or 0.0)], color=color, linewidth=0.7, alpha=0.6)
             filled: dict[str, Any] = {
@@ -72,12 +96,20 @@ def asr_vs_ppl(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResult
                     Line2D([], [], linestyle="", markersize=7, **hollow),
                 ),
             )
-        if log_x:
-            ax.set_xscale("log")
-            # Plain numbers ("20", not "2x10^1"); matplotlib thins the minor labels on wide ranges.
-            ax.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-            ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
-        ax.set_xlabel("clean perplexity" + (" (log scale)" if log_x else "") + " — lower is better")
+        if outside:
+            ax.axvline(hi + 2.5 * pad, color=GREY, linestyle="--", linewidth=0.8)
+            placed: list[float] = []
+            for who, pts in sorted(off.items(), key=lambda kv: min(a for _, a in kv[1])):
+                y = sum(a for _, a in pts) / len(pts)
+                y_text = max([y, *[p + 9 for p in placed]])  # stack the labels of methods at similar ASR
+                placed.append(y_text)
+                ppl_lo, ppl_hi = min(p for p, _ in pts), max(p for p, _ in pts)
+                span = f"{ppl_lo:.2g}" if ppl_lo == ppl_hi else f"{ppl_lo:.2g}-{ppl_hi:.2g}"
+                ax.annotate(f"{who}\nPPL {span}", (edge, y), (edge + 0.8 * pad, y_text + 2), fontsize=7, color=GREY)
+            inner = [t for t in ax.get_xticks() if lo - pad <= t <= hi + pad]
+            ax.set_xticks([*inner, edge], [f"{t:g}" for t in inner] + [f"off scale\n> {limit:.3g}"])
+            ax.set_xlim(lo - pad, edge + 8 * pad)
+        ax.set_xlabel("clean perplexity — lower is better")
         ax.set_ylabel("ASR (%) — lower is better")
         ax.set_ylim(-3, 103)
         ax.set_title("ASR vs clean perplexity, one point per method and seed (lower left is better)", loc="left")

@@ -58,6 +58,7 @@ class LoopConfig:
 class LoopResult:
     steps: int
     losses: list[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)  # total gradient norm of each step, before clipping
     seconds: float = 0.0
     resumed_from: int = 0
     stopped_early: bool = False
@@ -99,6 +100,7 @@ def train_loop(
         if ckpt is not None:
             start_step, extra = load_checkpoint(ckpt, model, optimizer, scheduler)
             result.losses = list(extra.get("losses", []))
+            result.grad_norms = list(extra.get("grad_norms", []))
             result.resumed_from = start_step
             log.info("%s: resuming from step %d/%d (%s)", cfg.desc, start_step, total, ckpt)
     model.train()
@@ -132,8 +134,10 @@ def train_loop(
                 "parameters were kept; lower --lr or use --bounded-ascent",
                 step,
             )
-        if optim.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
+        # The pre-clip norm says how often clipping rescaled a step (with batch 1 it also flattens per-sample
+        # weights above the clip); inf measures the norm without clipping.
+        norm = torch.nn.utils.clip_grad_norm_(params, optim.grad_clip if optim.grad_clip is not None else math.inf)
+        result.grad_norms.append(float(norm))
         optimizer.step()
         scheduler.step()
         result.losses.append(step_loss)
@@ -147,7 +151,8 @@ def train_loop(
             and not done
             and (stop or (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0))
         ):
-            save_checkpoint(run_dir, model, optimizer, scheduler, step + 1, {"losses": result.losses})
+            extra_state = {"losses": result.losses, "grad_norms": result.grad_norms}
+            save_checkpoint(run_dir, model, optimizer, scheduler, step + 1, extra_state)
         if accelerator is not None:
             accelerator.wait_for_everyone()
         if stop:

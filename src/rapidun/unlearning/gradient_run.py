@@ -136,6 +136,7 @@ def run_gradient(
     )
     diverged: TrainingDiverged | None = None
     losses: list[float] = []
+    grad_norms: list[float] = []
     with ctx.ledger.stage("training"):
         try:
             res = train_loop(
@@ -148,7 +149,7 @@ def run_gradient(
                 accelerator=ctx.accelerator,
                 on_step=on_step,
             )
-            losses, resumed = res.losses, res.resumed_from
+            losses, resumed, grad_norms = res.losses, res.resumed_from, res.grad_norms
         except TrainingDiverged as exc:
             diverged, losses = exc, seen
             model.eval()
@@ -179,6 +180,9 @@ def run_gradient(
         "training_s_before_resume": prior_s,
         "final_loss": losses[-1] if losses else None,
         "losses": losses,
+        "grad_norms": grad_norms,
+        "grad_clip": cfg.grad_clip,
+        "clipped_steps": sum(n > cfg.grad_clip for n in grad_norms) if cfg.grad_clip is not None else 0,
         "objective": asdict(terms),
         "weights": {
             "source": mw.source,
