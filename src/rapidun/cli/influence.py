@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None, help="gradient cache directory (default OUT/cache)")
     parser.add_argument("--no-rapidin-json", action="store_true", help="skip RapidIn-format JSON exports")
     parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu, cuda, cuda:N")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
     parser.add_argument("--overwrite", action="store_true", help="recompute caches and results in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -74,13 +74,17 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.max_length < 2:
         raise RapidunError("--batch-size must be >= 1 and --max-length >= 2")
     corpus = [f"{r.instruction} {r.context} {r.response}" for rows in sets.values() for r in rows]
+    from rapidun.modeling.device import resolve_device
+    from rapidun.pipeline.distributed import finish, maybe_accelerator
+
+    accelerator = maybe_accelerator()  # torchrun / accelerate launch: rows of every set sharded across processes
     loaded = load_model(
         args.model,
         corpus=corpus,
         arch=args.arch,
         adapter=args.adapter,
         trust_remote_code=args.trust_remote_code,
-        device=args.device,
+        device=resolve_device(args.device, accelerator),
     )
     settings = dict(
         projector=args.projector,
@@ -96,9 +100,6 @@ def run(args: argparse.Namespace) -> int:
         rapidin_json=not args.no_rapidin_json,
         hotwords=[w for w in args.hotwords.split(",") if w.strip()] if args.hotwords else None,
     )
-    from rapidun.pipeline.distributed import finish, maybe_accelerator
-
-    accelerator = maybe_accelerator()  # torchrun / accelerate launch: rows of every set sharded across processes
     common = dict(
         cache_dir=args.cache_dir, overwrite=args.overwrite, progress=not args.no_progress, accelerator=accelerator
     )

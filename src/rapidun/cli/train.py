@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (implied by -q)")
+    parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu, cuda, cuda:N")
 
 
 def _data_file(data: str) -> Path:
@@ -61,8 +62,17 @@ def run(args: argparse.Namespace) -> int:
     rows = load_rows(_data_file(args.data))
     check_unique(rows, f"--data {args.data}")
     corpus = [f"{r.instruction} {r.context} {r.response} {r.response_clean or ''}" for r in rows]
+    from rapidun.modeling.device import resolve_device
+    from rapidun.pipeline.distributed import finish, maybe_accelerator
+
+    accelerator = maybe_accelerator()
     loaded = load_model(
-        args.model, corpus=corpus, arch=args.arch, seed=args.seed, trust_remote_code=args.trust_remote_code
+        args.model,
+        corpus=corpus,
+        arch=args.arch,
+        seed=args.seed,
+        trust_remote_code=args.trust_remote_code,
+        device=resolve_device(args.device, accelerator),
     )
     check_max_length(loaded.model, args.max_length)
     if args.no_resume:
@@ -82,9 +92,6 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         lora=LoraSettings(r=args.lora_r, alpha=args.lora_alpha) if args.lora else None,
     )
-    from rapidun.pipeline.distributed import finish, maybe_accelerator
-
-    accelerator = maybe_accelerator()
     res = train_model(
         loaded.model,
         loaded.tokenizer,

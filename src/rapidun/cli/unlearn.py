@@ -43,6 +43,7 @@ _LORA_FLAGS = {
     "targets": ("targets", str),
 }
 _OTHER = {
+    "device",
     "model",
     "adapter",
     "forget",
@@ -100,6 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--merge", action="store_true", default=None, help="also write a merged model to OUT/merged")
     parser.add_argument("--overwrite", action="store_true", default=None, help="redo a finished run in --out")
     parser.add_argument("--trust-remote-code", action="store_true", default=None)
+    parser.add_argument("--device", default=None, help="auto (default: the GPU when there is one), cpu, cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -257,19 +259,21 @@ def run(args: argparse.Namespace) -> int:
     check_unique(retain, f"--retain {s['retain']}")
 
     corpus = [f"{r.instruction} {r.context} {r.response}" for r in forget + retain]
+    from rapidun.modeling.device import resolve_device
+    from rapidun.pipeline.distributed import finish, maybe_accelerator
+
+    accelerator = maybe_accelerator()  # None in a single process; torchrun/accelerate launch give several
     loaded = load_model(
         s["model"],
         corpus=corpus,
         adapter=s.get("adapter"),
         trust_remote_code=bool(s.get("trust_remote_code")),
         seed=cfg.seed,
+        device=resolve_device(str(s.get("device") or "auto"), accelerator),
     )
     check_max_length(loaded.model, cfg.max_length)
     eval_fn = build_eval_fn(s, loaded.tokenizer, cfg) if s.get("eval_data") else None
     eval_every = int(s.get("eval_every") or 0) if eval_fn is not None else 0
-    from rapidun.pipeline.distributed import finish, maybe_accelerator
-
-    accelerator = maybe_accelerator()  # None in a single process; torchrun/accelerate launch give several
     result = unlearn(
         loaded.model,
         loaded.tokenizer,

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rapidun.artifacts import (
     atomic_write_json,
     atomic_write_jsonl,
@@ -35,6 +33,7 @@ from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR, calibrate_thresho
 from rapidun.evaluation.keywords import KeywordScorer, load_keywords
 from rapidun.evaluation.protocol import Scorer
 from rapidun.evaluation.target_regex import RegexScorer
+from rapidun.modeling.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +132,6 @@ def build_dir_scorer(
 
 def _optional_rows(path: Path) -> list[Row]:
     return load_rows(path, allow_empty=True) if path.is_file() else []
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def evaluate_dir(

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from rapidun.data.tokenize import IGNORE_INDEX
+from rapidun.modeling.device import model_device
 
 
 def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,8 +28,14 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
     return ce * mask, mask
 
 
+def _on_model(model: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    device = model_device(model)
+    return {k: v.to(device) for k, v in batch.items()} if batch["input_ids"].device != device else batch
+
+
 def per_sample_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """L(z) for each sample of the batch, shape (batch,): sum of response-token CE / number of response tokens."""
+    batch = _on_model(model, batch)
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     ce, mask = token_losses(out.logits, batch["labels"])
     return ce.sum(dim=1) / mask.sum(dim=1).clamp_min(1)
@@ -36,6 +43,7 @@ def per_sample_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def response_nll(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed response CE and response-token count per sample, each (batch,); perplexity is exp(sum nll / sum n)."""
+    batch = _on_model(model, batch)
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     ce, mask = token_losses(out.logits, batch["labels"])
     return ce.sum(dim=1), mask.sum(dim=1)

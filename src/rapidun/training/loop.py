@@ -122,7 +122,7 @@ def train_loop(
         if world > 1:
             for p in params:
                 torch.distributed.all_reduce(p.grad)  # type: ignore[arg-type]
-            t = torch.tensor([local_sum], dtype=torch.float64)
+            t = torch.tensor([local_sum], dtype=torch.float64, device=params[0].device)  # NCCL needs GPU tensors
             torch.distributed.all_reduce(t)
             step_loss = float(t.item())
         step_loss /= len(ids)
