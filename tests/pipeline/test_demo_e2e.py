@@ -129,3 +129,21 @@ def test_study_killed_mid_grid_resumes_to_the_same_table(tmp_path: Path):
     resumed = _rapidun("study", str(cfg), "--out", "killed", "--no-report", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert _metrics(tmp_path / "killed") == _metrics(tmp_path / "whole")
+
+
+@pytest.mark.slow
+def test_a_diverged_cell_is_recorded_and_the_grid_goes_on(tmp_path: Path):
+    cfg = yaml.safe_load(_mini_study(tmp_path / "mini.yaml").read_text())
+    cfg["methods"], cfg["seeds"] = ["ga", "uniform"], [1]
+    # GA's ascent loss leaves the tiny bound within a few steps; uniform's stays inside it
+    cfg["sweeps"] = [{"method": "ga", "label": "bounded", "unlearn": {"max_abs_loss": 3.0, "lr": 0.05}}]
+    path = tmp_path / "diverge.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    done = _rapidun("study", str(path), "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = {(r["method"], r["label"]): r for r in json.loads((tmp_path / "out" / "results.json").read_text())["runs"]}
+    diverged = runs[("ga", "bounded")]
+    assert diverged["diverged"]["step"] >= 1 and "diverged at step" in diverged["diverged"]["message"]
+    assert diverged["metrics"]["clean_ppl"] is not None  # the last good adapter was evaluated
+    assert "diverged" not in runs[("uniform", "")]
+    assert "(diverged at step" in (tmp_path / "out" / "report.md").read_text()

@@ -39,6 +39,7 @@ from rapidun.pipeline.datasets import (
 )
 from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
+from rapidun.training.loop import TrainingDiverged
 
 log = logging.getLogger(__name__)
 INFLUENCE_METHODS = ("rapidun", "self_only")
@@ -184,25 +185,32 @@ def _run_cell(
         params = method_params(cell.method, cell.params)
         forget, retain = state.pack.forget, state.pack.retain
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
-    res = unlearn(
-        start.model,
-        start.tokenizer,
-        forget,
-        retain,
-        run_dir,
-        method=cell.method,
-        params=params,
-        train=unlearn_config({**cfg.unlearn, **cell.unlearn}, seed),
-        influence_dir=influence[0] if influence and cell.method in INFLUENCE_METHODS else None,
-        progress=progress,
-        source=cfg.model,
-    )
-    loaded = _unlearned_model(state, cell, run_dir, res.model)
+    try:
+        res = unlearn(
+            start.model,
+            start.tokenizer,
+            forget,
+            retain,
+            run_dir,
+            method=cell.method,
+            params=params,
+            train=unlearn_config({**cfg.unlearn, **cell.unlearn}, seed),
+            influence_dir=influence[0] if influence and cell.method in INFLUENCE_METHODS else None,
+            progress=progress,
+            source=cfg.model,
+        )
+        run, result_model = res.run, res.model
+    except TrainingDiverged as exc:
+        # A diverged cell is a result, not a crash of the grid: the run kept its last good adapter and wrote
+        # run.json (with "diverged"); evaluate that adapter, record the divergence and go on with the next cell.
+        log.warning("[%s] %s seed %d: %s", state.spec.name, cell.key, seed, exc)
+        run, result_model = json.loads((run_dir / "run.json").read_text()), None
+    loaded = _unlearned_model(state, cell, run_dir, result_model)
     metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
     # Everything the unlearning run did that is not influence or weights (tokenising, training or the Fisher
     # edit, saving) counts as its training time.
-    own = {k: float(v["seconds"]) for k, v in res.run.get("stages", {}).items()}
-    wall = float(res.run.get("wall_clock_s", sum(own.values())))
+    own = {k: float(v["seconds"]) for k, v in run.get("stages", {}).items()}
+    wall = float(run.get("wall_clock_s", sum(own.values())))
     stages = {
         "influence_s": own.get("influence", 0.0),
         "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
@@ -219,9 +227,10 @@ def _run_cell(
         seed,
         metrics,
         stages,
-        res.run.get("peak_rss_mb", 0.0),
+        run.get("peak_rss_mb", 0.0),
         str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
-        {"steps": res.run.get("steps"), "final_loss": res.run.get("final_loss")},
+        {"steps": run.get("steps"), "final_loss": run.get("final_loss")}
+        | ({"diverged": run["diverged"]} if "diverged" in run else {}),
     )
     atomic_write_json(cell_dir / CELL_FILE, rec)
     return rec

@@ -39,6 +39,7 @@ class RunRecord:
     speedup_vs_retrain: float | None
     weights_dir: Path | None  # absolute (resolved against the run directory), or None
     index: int  # position in ``runs``, for messages
+    diverged_at: int | None = None  # the step at which training diverged (the last good state was evaluated)
 
     @property
     def name(self) -> str:
@@ -142,7 +143,14 @@ def _parse_run(run: Any, i: int, run_dir: Path, default_dataset: str, source: st
         speedup_vs_retrain=_opt_float(run.get("speedup_vs_retrain")),
         weights_dir=(run_dir / weights_dir).resolve() if isinstance(weights_dir, str) and weights_dir else None,
         index=i,
+        diverged_at=_diverged_step(run.get("diverged")),
     )
+
+
+def _diverged_step(value: Any) -> int | None:
+    if isinstance(value, dict) and isinstance(value.get("step"), int):
+        return int(value["step"])
+    return None
 
 
 def _is_number(v: Any) -> bool:

@@ -147,7 +147,7 @@ def run_details(runs: Sequence[RunRecord]) -> Table:
         rows.append(
             [
                 r.name,
-                str(r.seed),
+                str(r.seed) + (f" (diverged at step {r.diverged_at})" if r.diverged_at is not None else ""),
                 _ci(m, "asr_seen", 100),
                 _count(m, "seen"),
                 _ci(m, "asr_ood", 100),
