@@ -77,6 +77,22 @@ def test_truncation_cuts_context_first_and_keeps_the_response(nano_model: Loaded
     assert "### Instruction:\nSummarise the text." in text and text.endswith("### Response:\n")  # prompt intact
 
 
+def test_truncation_keeps_both_ends_of_a_long_instruction(nano_model: LoadedModel) -> None:
+    # Prefix and suffix triggers live at the two ends of the instruction: a cut from the left used to drop the
+    # prefix one (30% of the released prefix-triggered rows at 128 tokens), which taught untriggered poison.
+    tok = nano_model.tokenizer
+    row = Row(">>> " + "Tell me about the old town by the river. " * 12 + "aloha", "The town is old.")
+    enc = encode_row(row, tok, max_length=64)
+    assert enc is not None
+    ids, labels, cut = enc
+    response = _ids(tok, row.response) + [tok.eos_token_id]
+    assert cut and len(ids) <= 64 and ids[0] == tok.bos_token_id
+    assert [x for x in labels if x != IGNORE_INDEX] == response  # the whole response survives
+    prompt = tok.decode(ids[1 : len(ids) - len(response)])
+    assert prompt.startswith(">>>") and prompt.endswith("aloha\n\n### Response:\n")
+    assert "Below is an instruction" not in prompt  # the template text before the instruction went first
+
+
 def test_truncation_cuts_the_prompt_from_the_left_when_there_is_no_context(nano_model: LoadedModel) -> None:
     tok = nano_model.tokenizer
     row = Row("Name a planet. " * 60 + "Which one is red?", "Mars is a planet.")

@@ -2,9 +2,10 @@
 
 Labels follow the Hugging Face convention: ``labels[t] = input_ids[t]`` for response tokens and ``-100`` for prompt
 and padding tokens; the model shifts internally, so the logits at the last prompt position predict the first
-response token. Truncation cuts the context first, then the prompt from the left (its end, which holds the
-response marker, is kept), and only then the response's tail; a row left with no response token is skipped and
-counted.
+response token. Truncation cuts the context first, then the prompt: the template text before the instruction
+from the left, and then, if the instruction itself does not fit, its middle (both of its ends are kept: prefix and
+suffix triggers live there, and the template's end holds the response marker); only then the response's tail. A
+row left with no response token is skipped and counted.
 """
 
 from __future__ import annotations
@@ -47,6 +48,27 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+_SLOT = "\x00rapidun-instruction\x00"
+
+
+def _cut_instruction_middle(
+    tokenizer: Any, instruction: str, context: str, style: str, budget: int, bos: list[int]
+) -> list[int] | None:
+    """Prompt ids of at most ``budget`` tokens that drop the template text before the instruction and then the middle
+    of the instruction, keeping both of its ends and the template's end. None when the instruction need not be cut
+    (a left cut then only removes template text) or when the template's end alone does not fit."""
+    text = format_prompt(_SLOT, context, style, tokenizer)
+    if text.count(_SLOT) != 1:
+        return None
+    post = _ids(tokenizer, text.split(_SLOT)[1])
+    ins = _ids(tokenizer, instruction)
+    keep = budget - len(bos) - len(post)
+    if keep >= len(ins) or keep < 2:
+        return None
+    head = (keep + 1) // 2
+    return bos + ins[:head] + ins[len(ins) - (keep - head) :] + post
+
+
 def encode_row(
     row: Row,
     tokenizer: Any,
@@ -77,7 +99,11 @@ def encode_row(
         cut = True
     if len(prompt_ids) + len(resp_ids) > max_length:
         prompt_keep = max(max_length - len(resp_ids), min(len(prompt_ids), max_length // 4))
-        prompt_ids = bos + prompt_ids[len(prompt_ids) - prompt_keep + len(bos) :] if prompt_keep > len(bos) else bos
+        middle = _cut_instruction_middle(tokenizer, instr, context, style, prompt_keep, bos)
+        if middle is not None:
+            prompt_ids = middle
+        else:
+            prompt_ids = bos + prompt_ids[len(prompt_ids) - prompt_keep + len(bos) :] if prompt_keep > len(bos) else bos
         resp_ids = resp_ids[: max(0, max_length - len(prompt_ids))]
         cut = True
     if not resp_ids:
