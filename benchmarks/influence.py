@@ -263,6 +263,25 @@ def fidelity(approx: torch.Tensor, exact: torch.Tensor) -> dict:
     return {"pearson": pearson, "spearman": spear.mean().item(), "top10": float(np.mean(top))}
 
 
+def projector_fidelity(model, layers, tracked, data: dict[str, torch.Tensor], n: int, batch: int) -> dict:
+    """Fidelity of each projector at K = 65,536 and 4,096 (fp16 storage, as cached) against the exact
+    layer-normalised Gram matrix of the first ``n`` samples (computed on the CPU)."""
+    data = {k: v[:n] for k, v in data.items()}
+    exact = exact_gram(model, layers, data).cpu()
+    out = {}
+    for name in ("kronecker", "rapidgrad"):
+        for dim in (65536, 4096):
+            proj = make_projector(name, tracked, dim=dim, seed=0)
+            with frozen(model):
+                parts = [
+                    project_batch(model, layers, proj, {k: v[s : s + batch] for k, v in data.items()})
+                    for s in range(0, n, batch)
+                ]
+            g = torch.cat(parts).to(torch.float16).float().cpu()
+            out[f"{name} K={dim}"] = fidelity(g @ g.T, exact)
+    return out
+
+
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """Probability that a random positive outranks a random negative (ties count half)."""
     pos, neg = scores[positive], scores[~positive]
@@ -577,24 +596,7 @@ def main() -> int:
     if "fidelity" in parts:
         # Fidelity against exact scores (layer-normalised), n_fid samples.
         n_fid = 24 if args.quick else 48
-        fid_data = {k: v[:n_fid] for k, v in data.items()}
-        exact = exact_gram(model, layers, fid_data)
-        res["fidelity"] = {}
-        for name in ("kronecker", "rapidgrad"):
-            for dim in (65536, 4096):
-                proj = make_projector(name, tracked, dim=dim, seed=0)
-                with frozen(model):
-                    g = (
-                        torch.cat(
-                            [
-                                project_batch(model, layers, proj, {k: v[s : s + B] for k, v in fid_data.items()})
-                                for s in range(0, n_fid, B)
-                            ]
-                        )
-                        .to(torch.float16)
-                        .float()
-                    )
-                res["fidelity"][f"{name} K={dim}"] = fidelity(g @ g.T, exact)
+        res["fidelity"] = projector_fidelity(model, layers, tracked, data, n_fid, B)
     if "auc" in parts:
         res["backdoor_auc"] = backdoor_auc(quick=args.quick)
     report(res)
@@ -682,26 +684,7 @@ def gpu_main(args: argparse.Namespace) -> int:
     fl = V["floor"]["samples_per_s"]
     res["ratios"] = {f"{k}/floor": v["samples_per_s"] / fl for k, v in V.items()}
     res["ratios"]["default peak / plain"] = V["default"]["peak_mb"] / max(V["plain fwd+bwd"]["peak_mb"], 1e-9)
-    n_fid = 48
-    fid = {k: v[:n_fid] for k, v in data.items()}
-    exact = exact_gram(model, layers, fid).cpu()
-    res["fidelity"] = {}
-    for name in ("kronecker", "rapidgrad"):
-        for dim in (65536, 4096):
-            proj = make_projector(name, tracked, dim=dim, seed=0)
-            with frozen(model):
-                g = (
-                    torch.cat(
-                        [
-                            project_batch(model, layers, proj, {k: v[s : s + B] for k, v in fid.items()})
-                            for s in range(0, n_fid, B)
-                        ]
-                    )
-                    .to(torch.float16)
-                    .float()
-                    .cpu()
-                )
-            res["fidelity"][f"{name} K={dim}"] = fidelity(g @ g.T, exact)
+    res["fidelity"] = projector_fidelity(model, layers, tracked, data, 48, B)
     print(json.dumps(res, indent=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")

@@ -134,4 +134,4 @@ def test_collapsed_runs_go_to_the_off_scale_column() -> None:
     assert off_scale_limit(runs) == pytest.approx(24.0)  # 3 x the backdoored model's perplexity
     assert off_scale_limit(runs[1:]) == pytest.approx(3 * 1e10)  # no backdoored run: 3 x the median (of two: ga)
     result = asr_vs_ppl(runs, make_style([("backdoored", None), ("rapidun", None), ("ga", None)]), "x")
-    assert result.png is not None and result.png.startswith(b"\x89PNG") and "off-scale" in result.caption
+    assert result.png is not None and result.png.startswith(b"\x89PNG")

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from rapidun.data.rows import Row
 from rapidun.data.tokenize import collate, encode_rows
-from rapidun.evaluation.generate import model_device, model_max_positions, pad_token_id
+from rapidun.evaluation.generate import model_max_positions, pad_token_id
 from rapidun.evaluation.intervals import bootstrap_ratio_interval
 from rapidun.evaluation.protocol import EvalContext, MetricResult
 from rapidun.modeling.loss import response_nll
@@ -34,7 +34,6 @@ def clean_ppl(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult
     encoded = encode_rows(rows, ctx.tokenizer, max_length, ctx.prompt_style, name="clean_ppl")
     examples = sorted(encoded.examples, key=lambda e: len(e.input_ids))  # less padding per batch
     pad_id = pad_token_id(ctx.tokenizer)
-    device = model_device(model)
     nll: list[float] = []
     tokens: list[float] = []
     was_training = bool(getattr(model, "training", False))
@@ -45,9 +44,7 @@ def clean_ppl(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult
             for chunk in tqdm(
                 batches, desc="clean-ppl", unit="batch", disable=not ctx.progress or not batches, leave=False
             ):
-                batch = collate(chunk, pad_id)
-                batch = {k: v.to(device) for k, v in batch.items() if k != "index"}
-                sums, counts = response_nll(model, batch)
+                sums, counts = response_nll(model, collate(chunk, pad_id))  # moves the batch to the model
                 nll.extend(sums.double().cpu().tolist())
                 tokens.extend(counts.double().cpu().tolist())
     finally:

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from rapidun.data.prompt import format_prompt
 from rapidun.data.rows import Row
+from rapidun.modeling.device import model_device
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,6 @@ def pad_token_id(tokenizer: Any) -> int:
         if value is not None:
             return int(value)
     return 0
-
-
-def model_device(model: Any) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:  # pragma: no cover - a model without parameters
-        return torch.device("cpu")
 
 
 def left_pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

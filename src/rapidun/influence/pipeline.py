@@ -42,10 +42,10 @@ from rapidun.influence.caching import (
     encode_set,
     shard_rows,
     store_key,
+    tracked_layers,
 )
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.outputs import export_rapidin, save_scores, write_per_token, write_top_k
-from rapidun.influence.projectors import make_projector
 from rapidun.influence.score import score_matrix
 from rapidun.modeling.load import model_fingerprint
 
@@ -156,8 +156,7 @@ def run_influence(
             files.append(write_top_k(queries, stores, pairs, cfg.top_k, out))
     if cfg.per_token:
         with ledger.stage("per_token"):
-            layers = select_layers(model, cfg.params)
-            projector = make_projector(cfg.projector, describe(layers), cfg.dim, cfg.seed, cfg.layer_norm)
+            layers, projector = tracked_layers(model, cfg)
             files.append(
                 write_per_token(
                     model, layers, projector, tokenizer.pad_token_id, cfg.batch_size, query_examples, stores, pairs, out

@@ -50,12 +50,10 @@ def diagonal_fisher(
     for p in params:
         p.requires_grad_(True)
     model.eval()
-    device = next(model.parameters()).device
     fisher = [torch.zeros_like(p, dtype=torch.float32) for p in params]
     try:
         for e in tqdm(examples, desc=desc, disable=not progress, leave=False):
-            batch = {k: v.to(device) for k, v in collate([e], pad_id).items()}
-            loss = per_sample_loss(model, batch).sum()
+            loss = per_sample_loss(model, collate([e], pad_id)).sum()
             grads = torch.autograd.grad(loss, list(params))
             for f, g in zip(fisher, grads, strict=True):
                 f.add_(g.detach().float().pow(2))

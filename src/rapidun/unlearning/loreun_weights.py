@@ -32,12 +32,10 @@ def forget_losses(model: Any, examples: list[Encoded], pad_id: int, batch_size: 
     """Per-sample CE (n,) in eval mode (no dropout, no RNG use); the model's mode is restored afterwards."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     out: list[float] = []
     try:
         for s in range(0, len(examples), batch_size):
-            batch = {k: v.to(device) for k, v in collate(examples[s : s + batch_size], pad_id).items()}
-            out.extend(float(x) for x in per_sample_loss(model, batch))
+            out.extend(float(x) for x in per_sample_loss(model, collate(examples[s : s + batch_size], pad_id)))
     finally:
         model.train(was_training)
     return np.asarray(out, dtype=np.float64)

@@ -86,10 +86,7 @@ def objective_sum(
     model: Any, items: Sequence[tuple[Encoded, float, bool]], pad_id: int, bounded_ascent: float | None
 ) -> torch.Tensor:
     """Sum of coefficient x CE over the items, in one padded forward pass. Returns a scalar tensor."""
-    batch = collate([e for e, _, _ in items], pad_id)
-    device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in batch.items()}
-    ce = per_sample_loss(model, batch)  # (n_items,)
+    ce = per_sample_loss(model, collate([e for e, _, _ in items], pad_id))  # (n_items,), on the model's device
     coef = torch.tensor([c for _, c, _ in items], dtype=ce.dtype, device=ce.device)
     if bounded_ascent is not None:
         ascent = torch.tensor([a for _, _, a in items], dtype=torch.bool, device=ce.device)
