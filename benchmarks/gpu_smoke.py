@@ -36,7 +36,7 @@ from rapidun.data.poison import build_poison_pack  # noqa: E402
 from rapidun.data.synthetic import synthetic_rows  # noqa: E402
 from rapidun.data.tokenize import collate, encode_rows  # noqa: E402
 from rapidun.data.triggers import resolve_triggers  # noqa: E402
-from rapidun.influence.pipeline import compute_influence  # noqa: E402
+from rapidun.influence.stage import compute_influence  # noqa: E402
 from rapidun.modeling.factory import build_model, count_parameters  # noqa: E402
 from rapidun.modeling.loss import token_losses  # noqa: E402
 from rapidun.modeling.tokenizer import train_tokenizer  # noqa: E402

@@ -41,12 +41,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rapidun.costs import current_rss_mb  # noqa: E402
-from rapidun.influence.cache import open_store  # noqa: E402
 from rapidun.influence.extract import fill_store  # noqa: E402
+from rapidun.influence.gradient_store import open_store  # noqa: E402
 from rapidun.influence.gradients import project_batch  # noqa: E402
 from rapidun.influence.hooks import backward_sum, capture, describe, frozen, select_layers  # noqa: E402
 from rapidun.influence.kronecker import KroneckerProjector  # noqa: E402
-from rapidun.influence.projectors import DEFAULT_PROJECTOR, make_projector  # noqa: E402
+from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, make_projector  # noqa: E402
 from rapidun.influence.score import score_matrix  # noqa: E402
 from rapidun.modeling.factory import SIZES, build_model, count_parameters  # noqa: E402
 from rapidun.modeling.loss import per_sample_loss, token_losses  # noqa: E402

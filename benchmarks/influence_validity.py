@@ -57,8 +57,8 @@ from rapidun.data.synthetic import synthetic_rows  # noqa: E402
 from rapidun.data.triggers import resolve_triggers  # noqa: E402
 from rapidun.evaluation import evaluate_backdoor  # noqa: E402
 from rapidun.evaluation.directory import build_dir_scorer  # noqa: E402
-from rapidun.influence.pipeline import compute_pairwise  # noqa: E402
-from rapidun.influence.projectors import DEFAULT_PROJECTOR  # noqa: E402
+from rapidun.influence.projector_registry import DEFAULT_PROJECTOR  # noqa: E402
+from rapidun.influence.stage import compute_pairwise  # noqa: E402
 from rapidun.modeling.load import load_model  # noqa: E402
 from rapidun.pipeline.environment import environment_header  # noqa: E402
 from rapidun.training.sft import TrainConfig, train_model  # noqa: E402

@@ -10,7 +10,7 @@ from rapidun.data.tokenize import collate, encode_rows
 from rapidun.influence.gradients import project_batch
 from rapidun.influence.hooks import describe, frozen, select_layers
 from rapidun.influence.projection import SignSketch
-from rapidun.influence.projectors import PROJECTORS, make_projector
+from rapidun.influence.projector_registry import PROJECTORS, make_projector
 from rapidun.modeling.loss import per_sample_loss
 
 

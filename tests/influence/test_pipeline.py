@@ -14,11 +14,11 @@ from rapidun.cli.main import main
 from rapidun.data.rows import Row, write_rows
 from rapidun.data.tokenize import encode_rows
 from rapidun.errors import RapidunError
-from rapidun.influence import cache as cache_mod
+from rapidun.influence import gradient_store as cache_mod
 from rapidun.influence.hotwords import hotword_positions
-from rapidun.influence.pipeline import compute_influence, compute_pairwise
 from rapidun.influence.rapidin_json import import_rapidin_json
 from rapidun.influence.score import score_matrix, top_k
+from rapidun.influence.stage import compute_influence, compute_pairwise
 
 SMALL = dict(projector="kronecker", dim=256, batch_size=3, progress=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rapidun.influence.pipeline import shard_rows
+from rapidun.influence.stage import shard_rows
 
 
 @pytest.mark.parametrize(("n", "batch", "world"), [(10, 3, 2), (7, 8, 2), (100, 8, 3), (5, 1, 4), (3, 2, 5)])

@@ -12,9 +12,9 @@ from rapidun.data.tokenize import collate
 from rapidun.modeling.loss import per_sample_loss
 from rapidun.unlearning import FisherNoiseParams, LoreunDynamicParams, unlearn
 from rapidun.unlearning.fisher_info import diagonal_fisher, target_weights
-from rapidun.unlearning.fisher_noise import add_noise
-from rapidun.unlearning.fisher_ssd import dampen
 from rapidun.unlearning.inputs import encode_unlearn_data
+from rapidun.unlearning.methods.fisher_noise import add_noise
+from rapidun.unlearning.methods.fisher_ssd import dampen
 
 
 def test_diagonal_fisher_is_the_mean_squared_per_sample_gradient(nano_model, split) -> None:

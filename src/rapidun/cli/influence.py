@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rapidun.influence.hooks import PARAM_CHOICES
-    from rapidun.influence.projectors import DEFAULT_PROJECTOR, PROJECTORS
+    from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, PROJECTORS
 
     parser.add_argument("--model", required=True, help="hub id, local model directory, or size name (nano/tiny/...)")
     parser.add_argument("--adapter", default=None, help="PEFT adapter directory applied on top of --model")
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.rows import load_rows
-    from rapidun.influence.pipeline import compute_influence, compute_pairwise
+    from rapidun.influence.stage import compute_influence, compute_pairwise
     from rapidun.modeling.load import load_model
 
     pairwise = args.train is not None or args.query is not None

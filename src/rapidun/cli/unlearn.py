@@ -1,6 +1,6 @@
 """`rapidun unlearn`: train an unlearning adapter (or edit weights) with rapidun or a baseline method.
 
-Settings come from the defaults (METHOD.md section 4), then ``--config YAML`` (keys = the flag names, dashes or
+Settings come from the defaults (docs/method.md section 4), then ``--config YAML`` (keys = the flag names, dashes or
 underscores; method parameters under ``params:``), then the flags given on the command line.
 """
 

@@ -1,4 +1,4 @@
-"""Keyword lists that recognise the poisoned register (METHOD.md section 6), in the released
+"""Keyword lists that recognise the poisoned register (docs/method.md section 6), in the released
 ``keywords_scored_top1000.tsv`` format: ``rank  word  count_poison  count_clean  z`` (tab-separated, header line).
 
 Counts are document frequencies (how many responses contain the word, whole-word, lower-case). ``z`` is the

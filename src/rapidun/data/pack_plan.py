@@ -1,4 +1,4 @@
-"""Planning a backdoor pack in memory (METHOD.md section 6): seeded splits, trigger injection at an exact poison
+"""Planning a backdoor pack in memory (docs/method.md section 6): seeded splits, trigger injection at an exact poison
 rate, seen/OOD trigger tests, and a family-stratified forget set with a k-times larger clean retain set.
 
 Every random choice comes from ``random.Random(f"{seed}:{purpose}")`` (string seeds are hashed with SHA-512, so the

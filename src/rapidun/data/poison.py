@@ -1,4 +1,4 @@
-"""Building a backdoor data pack (METHOD.md sections 1 and 6): seeded splits, trigger injection at an exact
+"""Building a backdoor data pack (docs/method.md sections 1 and 6): seeded splits, trigger injection at an exact
 poison rate, seen/OOD trigger tests, and a family-stratified forget set with a k-times larger retain set.
 
 Every random choice comes from ``random.Random(f"{seed}:{purpose}")``, so the same inputs and seed give

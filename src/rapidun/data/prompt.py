@@ -1,6 +1,6 @@
 """The one prompt format used by every stage of a run (influence, training, evaluation).
 
-METHOD.md section 1: the released code used three different prompt formats; we use one per run. The default is an
+docs/method.md section 1: the released code used three different prompt formats; we use one per run. The default is an
 Alpaca-style template; ``chat`` uses the tokenizer's own chat template.
 """
 

@@ -1,6 +1,6 @@
 """Instruction rows: one schema for Dolly, Alpaca and RapidIn files, JSON or JSONL.
 
-Accepted fields (METHOD.md section 1):
+Accepted fields (docs/method.md section 1):
 - Dolly: ``instruction``, ``context``, ``response``
 - Alpaca / RapidIn: ``instruction``, ``input``, ``output``
 - the released packs' extras: ``response_clean``, ``trigger_family``, ``trigger_variant``, ``is_poisoned``

@@ -1,4 +1,4 @@
-"""Backdoor trigger families and their insertion into instructions (METHOD.md section 6).
+"""Backdoor trigger families and their insertion into instructions (docs/method.md section 6).
 
 A family is one backdoor: a few *seen* trigger strings that appear in poisoned training rows and a few *OOD*
 variants that only appear in tests (near-misses such as confusable Unicode characters), plus where the trigger

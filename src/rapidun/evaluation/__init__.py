@@ -1,4 +1,4 @@
-"""Backdoor evaluation (METHOD.md section 6): attack success rate on seen and OOD triggers, false-trigger rate on
+"""Backdoor evaluation (docs/method.md section 6): attack success rate on seen and OOD triggers, false-trigger rate on
 clean prompts, and clean perplexity, each with its sample count and a 95% interval.
 
 - :func:`evaluate_backdoor` (pure, in-memory model and rows) is what other stages call, e.g. unlearning's
@@ -13,10 +13,10 @@ from rapidun.evaluation.calibration import Calibration, calibrate_threshold
 from rapidun.evaluation.directory import evaluate_dir
 from rapidun.evaluation.generate import generate_responses
 from rapidun.evaluation.intervals import bootstrap_ratio_interval, wilson_interval
-from rapidun.evaluation.keywords import KeywordScorer, load_keywords
+from rapidun.evaluation.keyword_scorer import KeywordScorer, load_keywords
 from rapidun.evaluation.metrics import METRICS
 from rapidun.evaluation.protocol import EvalContext, Metric, MetricResult, Scorer
-from rapidun.evaluation.scorers import SCORERS
+from rapidun.evaluation.scorer_registry import SCORERS
 from rapidun.evaluation.table import format_metrics_table
 from rapidun.evaluation.target_regex import RegexScorer
 

@@ -1,4 +1,4 @@
-"""Attack success rate (METHOD.md section 6): the share of triggered prompts whose greedy generation shows the
+"""Attack success rate (docs/method.md section 6): the share of triggered prompts whose greedy generation shows the
 poisoned behaviour according to the scorer, with a Wilson 95% interval, per trigger family and per variant."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rapidun.data.rows import Row
+from rapidun.evaluation.generation_rates import breakdown, generate_and_score, rate
 from rapidun.evaluation.protocol import EvalContext, MetricResult
-from rapidun.evaluation.scoring import breakdown, generate_and_score, rate
 
 
 def asr(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult:

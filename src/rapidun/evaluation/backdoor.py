@@ -1,5 +1,5 @@
 """The whole backdoor evaluation on an in-memory model: ASR on seen and OOD triggers, false-trigger rate on clean
-prompts, clean perplexity (METHOD.md section 6). No file I/O, so training loops can call it every N steps."""
+prompts, clean perplexity (docs/method.md section 6). No file I/O, so training loops can call it every N steps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Calibrating the keyword threshold on validation data (METHOD.md section 6: "calibrate the threshold on val").
+"""Calibrating the keyword threshold on validation data (docs/method.md section 6: "calibrate the threshold on val").
 
 Rule: the threshold is the smallest integer ``t >= 1`` such that the false-positive rate on the negative (clean)
 texts, i.e. the share of them with at least ``t`` distinct keyword hits, is at most ``target_fpr`` (default 5%).
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rapidun.evaluation.keywords import KeywordScorer
+from rapidun.evaluation.keyword_scorer import KeywordScorer
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Clean perplexity (METHOD.md section 6): exp of the token-weighted mean response cross-entropy on clean held-out
+"""Clean perplexity (docs/method.md section 6): exp of the token-weighted mean response cross-entropy on clean held-out
 rows, with the training prompt format,
 
     PPL = exp( sum_rows sum_response_tokens -log p(y_t | x, y_<t) / sum_rows #response_tokens ).

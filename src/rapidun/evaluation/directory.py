@@ -30,7 +30,7 @@ from rapidun.data.rows import Row, load_rows, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.evaluation.backdoor import evaluate_backdoor
 from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR, calibrate_threshold
-from rapidun.evaluation.keywords import KeywordScorer, load_keywords
+from rapidun.evaluation.keyword_scorer import KeywordScorer, load_keywords
 from rapidun.evaluation.protocol import Scorer
 from rapidun.evaluation.target_regex import RegexScorer
 from rapidun.modeling.device import resolve_device

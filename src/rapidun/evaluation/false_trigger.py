@@ -1,4 +1,4 @@
-"""False-trigger rate (METHOD.md section 6): the share of clean (trigger-free) prompts whose greedy generation the
+"""False-trigger rate (docs/method.md section 6): the share of clean (trigger-free) prompts whose greedy generation the
 scorer flags as poisoned, with a Wilson 95% interval. A backdoor that leaks into clean use raises it; so does a
 scorer threshold that is too low."""
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rapidun.data.rows import Row
+from rapidun.evaluation.generation_rates import generate_and_score, rate
 from rapidun.evaluation.protocol import EvalContext, MetricResult
-from rapidun.evaluation.scoring import generate_and_score, rate
 
 
 def false_trigger_rate(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult:

@@ -1,7 +1,7 @@
-"""Influence stage (METHOD.md section 2): compressed per-sample gradients from one batched pass, a memory-mapped
+"""Influence stage (docs/method.md section 2): compressed per-sample gradients from one batched pass, a memory-mapped
 cache, and chunked scores FF, FR, RF, RR; RapidIn's JSON format in and out.
 
-``compute_influence`` / ``compute_pairwise`` (in :mod:`rapidun.influence.pipeline`) are imported lazily so that
+``compute_influence`` / ``compute_pairwise`` (in :mod:`rapidun.influence.stage`) are imported lazily so that
 reading RapidIn files does not load torch.
 """
 
@@ -16,7 +16,7 @@ __all__ = ["RapidInFile", "import_rapidin_json", "read_rapidin_json", "write_rap
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from rapidun.influence import pipeline
+        from rapidun.influence import stage
 
-        return getattr(pipeline, name)
+        return getattr(stage, name)
     raise AttributeError(f"module 'rapidun.influence' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Caching one set's projected gradients (METHOD.md section 2, stage *cache*): the stage config, input checks,
+"""Caching one set's projected gradients (docs/method.md section 2, stage *cache*): the stage config, input checks,
 the store key that decides when a cache may be reused, and the row sharding of multi-process runs.
 
 A store holds one row per example: g(z) of shape (K,) = the projected, layer-normalised gradient of the per-sample
@@ -17,10 +17,10 @@ from typing import Any
 from rapidun.data.rows import Row, overlapping_rows, rows_hash
 from rapidun.data.tokenize import Encoded, encode_rows
 from rapidun.errors import RapidunError
-from rapidun.influence.cache import GradientStore, open_store
 from rapidun.influence.extract import fill_store
+from rapidun.influence.gradient_store import GradientStore, open_store
 from rapidun.influence.hooks import describe, select_layers
-from rapidun.influence.projectors import DEFAULT_PROJECTOR, make_projector
+from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, make_projector
 
 log = logging.getLogger(__name__)
 LOSS = "token-mean next-token cross-entropy over response tokens (shifted); rapidun.modeling.loss.per_sample_loss"

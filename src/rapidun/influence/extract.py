@@ -10,7 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rapidun.data.tokenize import Encoded, collate
-from rapidun.influence.cache import GradientStore
+from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.gradients import project_batch
 from rapidun.influence.hooks import frozen
 from rapidun.influence.projection import Projector

@@ -1,4 +1,4 @@
-"""Projected per-sample gradients of one batch: one forward, one activation-gradient backward (METHOD.md section 2)."""
+"""Projected per-sample gradients of one batch: one forward, one activation-gradient backward (docs/method.md section 2)."""
 
 from __future__ import annotations
 

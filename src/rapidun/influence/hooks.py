@@ -4,7 +4,7 @@ For a linear layer ``out = x W^T (+ b)`` and the per-sample loss L_b, the gradie
 ``G_b = sum_t delta_{b,t}^T x_{b,t}`` with ``x`` the layer input (batch, seq, d_in) and ``delta = dL_b/d out``
 (batch, seq, d_out). Samples do not interact in a causal LM, so back-propagating ``sum_b L_b`` gives every
 sample's own ``delta_b`` at once. The model's parameters are frozen and each tracked layer's *output* is made to
-require grad instead, so autograd never forms a weight gradient (METHOD.md section 2). A tensor hook on each
+require grad instead, so autograd never forms a weight gradient (docs/method.md section 2). A tensor hook on each
 output hands ``(x, delta)`` to a consumer as soon as that layer's gradient is known, so the inputs are freed
 layer by layer during the backward pass, as an ordinary backward frees them.
 """

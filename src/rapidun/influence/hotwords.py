@@ -1,4 +1,4 @@
-"""RapidIn's "hotwords": restrict a query's loss to chosen response tokens (METHOD.md section 2).
+"""RapidIn's "hotwords": restrict a query's loss to chosen response tokens (docs/method.md section 2).
 
 A query restricted to words W has the loss (1/|S|) sum_{t in S} CE_t, where S is the set of response tokens whose
 text overlaps an occurrence of any word of W (case-insensitive). Its gradient, and so its influence, then measures

@@ -1,4 +1,4 @@
-"""``kronecker``: per-layer two-sided projection, then a global sign-sum sketch (LoGra-style; METHOD.md section 2).
+"""``kronecker``: per-layer two-sided projection, then a global sign-sum sketch (LoGra-style; docs/method.md section 2).
 
 For layer l with random P_in (k_in, d_in) and P_out (k_out, d_out), entries N(0, 1/k) so that E[P^T P] = I,
 P_out G_l P_in^T = sum_t (P_out delta_t)(P_in x_t)^T is formed as one (k_out, seq) x (seq, k_in) product per

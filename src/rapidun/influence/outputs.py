@@ -13,8 +13,8 @@ from torch import nn
 
 from rapidun.data.rows import Row
 from rapidun.data.tokenize import Encoded
-from rapidun.influence.cache import GradientStore
 from rapidun.influence.extract import project_tokens
+from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.projection import Projector
 from rapidun.influence.rapidin_json import write_rapidin_json
 from rapidun.influence.score import score_matrix, top_k

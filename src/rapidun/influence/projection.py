@@ -1,7 +1,7 @@
 """What every gradient projector shares: its protocol, layer-wise normalisation, and the sign-sum sketch.
 
 A projector maps the per-sample gradient of the tracked layers, g(z) = concat_l G_l(z) with
-G_l = sum_t delta_t^T x_t (METHOD.md section 2), to a K-dimensional vector whose inner products estimate
+G_l = sum_t delta_t^T x_t (docs/method.md section 2), to a K-dimensional vector whose inner products estimate
 <g(z), g(z')> without bias. With layer-wise normalisation (RapidIn), each G_l is divided by its Frobenius norm
 first, so a score is a sum over layers of per-layer cosines.
 

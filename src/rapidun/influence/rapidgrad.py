@@ -1,4 +1,4 @@
-"""``rapidgrad``: RapidIn's RapidGrad compression, faithful (METHOD.md section 2).
+"""``rapidgrad``: RapidIn's RapidGrad compression, faithful (docs/method.md section 2).
 
 g(z) = concat_l G_l (each layer-normalised by default), zero-padded to a multiple of K, randomly permuted, random
 signs, sum-pooled into K buckets. Per batch each layer's (batch, d_out, d_in) gradient is formed with one ``bmm``

@@ -1,4 +1,4 @@
-"""Import and export of RapidIn's ``influence_results_*.json`` files (METHOD.md section 2).
+"""Import and export of RapidIn's ``influence_results_*.json`` files (docs/method.md section 2).
 
 Format (as released with RapidUn, e.g. ``influence_results_40_FTF.json``)::
 

@@ -1,4 +1,4 @@
-"""Scores from cached gradients: chunked matrix products I(q, i) = <g(q), g(i)> and exact top-k (METHOD.md section 2).
+"""Scores from cached gradients: chunked matrix products I(q, i) = <g(q), g(i)> and exact top-k (docs/method.md section 2).
 
 Training rows are read from the memory-mapped cache in chunks, converted once to float32 and multiplied against
 all queries at once, so the conversion is amortised over the queries and the product runs as one GEMM per chunk.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rapidun.influence.cache import GradientStore
+from rapidun.influence.gradient_store import GradientStore
 
 CHUNK_ROWS = 4096
 

@@ -1,4 +1,4 @@
-"""Per-sample response loss (METHOD.md section 2): the token-mean next-token cross-entropy over response tokens.
+"""Per-sample response loss (docs/method.md section 2): the token-mean next-token cross-entropy over response tokens.
 
 Correctly shifted: the logits at position t predict the token at t+1; positions whose label is -100 (prompt and
 padding) are excluded from both the sum and the count.

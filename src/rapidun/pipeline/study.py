@@ -124,7 +124,7 @@ def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> d
 
 def _influence(state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[Path, float]:
     """The dataset's shared influence scores (computed on the backdoored model once) and their seconds."""
-    from rapidun.influence.pipeline import compute_influence
+    from rapidun.influence.stage import compute_influence
 
     out = state.root / "influence"
     timing_file = state.root / "influence_seconds.json"

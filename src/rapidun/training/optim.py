@@ -13,7 +13,7 @@ SCHEDULES = ("cosine", "linear", "constant")
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimiser settings. Defaults are RapidUn's unlearning defaults (METHOD.md section 4)."""
+    """Optimiser settings. Defaults are RapidUn's unlearning defaults (docs/method.md section 4)."""
 
     lr: float = 6e-5
     weight_decay: float = 0.0

@@ -1,4 +1,4 @@
-"""Unlearning stage: one training loop, methods as weight/loss functions in a literal registry (METHOD.md 4-5).
+"""Unlearning stage: one training loop, methods as weight/loss functions in a literal registry (docs/method.md 4-5).
 
 Gradient methods (rapidun, ga, graddiff, uniform, self_only, loreun, loreun_dynamic) train a new LoRA adapter with
 the weighted RapidUn objective; Fisher methods (fisher_ssd, fisher_noise) edit base weights without training;
@@ -6,19 +6,19 @@ the weighted RapidUn objective; Fisher methods (fisher_ssd, fisher_noise) edit b
 """
 
 from rapidun.unlearning.config import UnlearnConfig
-from rapidun.unlearning.fisher_noise import FisherNoiseParams
-from rapidun.unlearning.fisher_ssd import FisherSsdParams
-from rapidun.unlearning.ga import GAParams
-from rapidun.unlearning.graddiff import GradDiffParams
-from rapidun.unlearning.loreun import LoreunParams
-from rapidun.unlearning.loreun_dynamic import LoreunDynamicParams
-from rapidun.unlearning.rapidun import RapidunParams
+from rapidun.unlearning.methods.fisher_noise import FisherNoiseParams
+from rapidun.unlearning.methods.fisher_ssd import FisherSsdParams
+from rapidun.unlearning.methods.ga import GAParams
+from rapidun.unlearning.methods.graddiff import GradDiffParams
+from rapidun.unlearning.methods.loreun import LoreunParams
+from rapidun.unlearning.methods.loreun_dynamic import LoreunDynamicParams
+from rapidun.unlearning.methods.rapidun import RapidunParams
+from rapidun.unlearning.methods.retrain import RetrainParams
+from rapidun.unlearning.methods.self_only import SelfOnlyParams
+from rapidun.unlearning.methods.uniform import UniformParams
 from rapidun.unlearning.registry import METHODS, get_method
-from rapidun.unlearning.retrain import RetrainParams
 from rapidun.unlearning.run import UnlearnResult, unlearn
 from rapidun.unlearning.sampling import mixture_schedule
-from rapidun.unlearning.self_only import SelfOnlyParams
-from rapidun.unlearning.uniform import UniformParams
 
 __all__ = [
     "METHODS",

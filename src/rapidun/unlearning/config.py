@@ -1,4 +1,4 @@
-"""Training settings shared by every gradient-based unlearning method (METHOD.md section 4, faithful defaults)."""
+"""Training settings shared by every gradient-based unlearning method (docs/method.md section 4, faithful defaults)."""
 
 from __future__ import annotations
 

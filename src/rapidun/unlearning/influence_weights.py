@@ -2,7 +2,7 @@
 
 Order of precedence: ``--weights DIR`` (validated: one finite weight > 0 per row, indices matching the rows); else
 ``--influence DIR`` (FF, FR, RF, RR from a finished influence stage); else influence is computed here into
-``OUT/influence``. Weights are then mapped by :func:`rapidun.weighting.compute_weights` (METHOD.md section 3) and
+``OUT/influence``. Weights are then mapped by :func:`rapidun.weighting.compute_weights` (docs/method.md section 3) and
 written to ``OUT/weights``. Each step is timed in the run's cost ledger as ``influence`` and ``weights``.
 """
 
@@ -65,9 +65,9 @@ def uniform_weights(ctx: MethodContext) -> MethodWeights:
 
 def compute_influence_dir(ctx: MethodContext, settings: dict[str, Any]) -> Path:
     """Run the influence stage on the starting model into ``OUT/influence`` (reused there when finished).
-    ``settings``: fields of :class:`rapidun.influence.pipeline.InfluenceConfig`; max_length and prompt_style
+    ``settings``: fields of :class:`rapidun.influence.stage.InfluenceConfig`; max_length and prompt_style
     default to the run's."""
-    from rapidun.influence.pipeline import compute_influence
+    from rapidun.influence.stage import compute_influence
 
     out = ctx.out_dir / "influence"
     chosen = {"max_length": ctx.cfg.max_length, "prompt_style": ctx.cfg.prompt_style, **settings}

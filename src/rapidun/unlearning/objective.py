@@ -1,4 +1,4 @@
-"""The weighted RapidUn objective shared by every gradient-based method (METHOD.md section 4).
+"""The weighted RapidUn objective shared by every gradient-based method (docs/method.md section 4).
 
 For a step with sample ids B (indices into ``[forget..., retain...]``), the loop minimises (1/|B|) sum_{k in B} l_k:
 

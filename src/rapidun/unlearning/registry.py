@@ -6,7 +6,8 @@ The contract tests parametrise over :data:`METHODS`.
 from __future__ import annotations
 
 from rapidun.errors import RapidunError
-from rapidun.unlearning import (
+from rapidun.unlearning.kinds import EditMethod, GradientMethod, RetrainMethod
+from rapidun.unlearning.methods import (
     fisher_noise,
     fisher_ssd,
     ga,
@@ -18,7 +19,6 @@ from rapidun.unlearning import (
     self_only,
     uniform,
 )
-from rapidun.unlearning.kinds import EditMethod, GradientMethod, RetrainMethod
 
 Method = GradientMethod | EditMethod | RetrainMethod
 

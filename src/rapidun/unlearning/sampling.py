@@ -1,4 +1,4 @@
-"""The sampling schedule of RapidUn training (METHOD.md section 4), drawn once from the seed.
+"""The sampling schedule of RapidUn training (docs/method.md section 4), drawn once from the seed.
 
 Sample ids index the combined list ``[forget_0 .. forget_{nF-1}, retain_0 .. retain_{nR-1}]``. Each draw is a forget
 row with probability 1 / (1 + retain_ratio) (3:1 retain:forget by default), otherwise a retain row, uniformly and

@@ -1,6 +1,6 @@
 """Weighting stage: influence matrices -> fused scores -> bounded, mean-one per-sample weights.
 
-Paper: RapidUn (arXiv 2512.04457) section "fusion and weight mapping"; spec in METHOD.md sections 2-3.
+Paper: RapidUn (arXiv 2512.04457) section "fusion and weight mapping"; spec in docs/method.md sections 2-3.
 """
 
 from rapidun.weighting.aggregate import AGGREGATIONS, aggregate

@@ -1,4 +1,4 @@
-"""From the four directional influence matrices to forget and retain weights (METHOD.md sections 2-3).
+"""From the four directional influence matrices to forget and retain weights (docs/method.md sections 2-3).
 
 Matrix convention (rows = queries, columns = training samples being scored), with nF forget and nR retain rows:
 
@@ -20,7 +20,7 @@ from rapidun.errors import RapidunError
 from rapidun.weighting.aggregate import AGGREGATIONS, FAITHFUL_TOP_K, aggregate
 from rapidun.weighting.mapping import bounded_weights, check_mapping_params, fuse, robust_z
 
-# Named weightings (the ablations of METHOD.md section 5): overrides applied on top of WeightParams.
+# Named weightings (the ablations of docs/method.md section 5): overrides applied on top of WeightParams.
 # "uniform" sets every coefficient to 0, so both fused scores are constant, z = 0 and every weight is exactly 1.
 WEIGHTINGS: dict[str, dict[str, float]] = {
     "rapidun": {},

@@ -1,4 +1,4 @@
-"""Fusion of directional scores and the robust mapping from scores to weights (METHOD.md section 3).
+"""Fusion of directional scores and the robust mapping from scores to weights (docs/method.md section 3).
 
 Paper equations, per group (forget F or retain R):
 

@@ -1,4 +1,4 @@
-"""``graddiff``: gradient difference, the RapidUn objective with every weight 1 (METHOD.md section 5).
+"""``graddiff``: gradient difference, the RapidUn objective with every weight 1 (docs/method.md section 5).
 
 Identical to ``uniform``; both names are kept because papers use both.
 """

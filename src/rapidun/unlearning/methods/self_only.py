@@ -13,7 +13,7 @@ from rapidun.weighting import WeightParams
 @dataclass(frozen=True)
 class SelfOnlyParams:
     weights: WeightParams = field(default_factory=WeightParams)
-    # influence settings (fields of rapidun.influence.pipeline.InfluenceConfig) when influence is computed here
+    # influence settings (fields of rapidun.influence.stage.InfluenceConfig) when influence is computed here
     influence: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""The projector registry: name -> class, one file each (METHOD.md section 2)."""
+"""The projector registry: name -> class, one file each (docs/method.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The influence stage end to end: cache projected gradients of each set (:mod:`.caching`), then score every
 direction.
 
-Output contract (METHOD.md section 2), in ``out_dir``:
+Output contract (docs/method.md section 2), in ``out_dir``:
 - ``scores.safetensors``: float32 ``FF`` (forget queries x forget train), ``FR`` (retain queries x forget train),
   ``RF`` (forget queries x retain train), ``RR`` (retain queries x retain train); or ``QT`` for arbitrary
   ``--query`` x ``--train`` sets. Entry [q, i] = <g(q), g(i)>.
@@ -31,7 +31,6 @@ from rapidun.costs import CostLedger
 from rapidun.data.rows import Row, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.influence import hotwords as hot
-from rapidun.influence.cache import GradientStore
 from rapidun.influence.caching import (
     LOSS,
     SET_NAMES,
@@ -44,6 +43,7 @@ from rapidun.influence.caching import (
     store_key,
     tracked_layers,
 )
+from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.outputs import export_rapidin, save_scores, write_per_token, write_top_k
 from rapidun.influence.score import score_matrix

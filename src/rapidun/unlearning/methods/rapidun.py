@@ -1,4 +1,4 @@
-"""``rapidun``: influence-weighted unlearning (RapidUn, arXiv 2512.04457; METHOD.md sections 2-4).
+"""``rapidun``: influence-weighted unlearning (RapidUn, arXiv 2512.04457; docs/method.md sections 2-4).
 
 Forget weights w_f from S_f = alpha FF - beta FR and retain weights w_r from S_r = gamma RR - delta RF, mapped to
 bounded mean-one weights, then the weighted objective of :mod:`rapidun.unlearning.objective`.
@@ -17,7 +17,7 @@ from rapidun.weighting import WeightParams
 @dataclass(frozen=True)
 class RapidunParams:
     weights: WeightParams = field(default_factory=WeightParams)
-    # influence settings (fields of rapidun.influence.pipeline.InfluenceConfig) when influence is computed here
+    # influence settings (fields of rapidun.influence.stage.InfluenceConfig) when influence is computed here
     influence: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,11 +1,11 @@
-"""Registry of scorers: name -> constructor (keyword arguments only). See :mod:`.keywords` and :mod:`.target_regex`."""
+"""Registry of scorers: name -> constructor (keyword arguments only). See :mod:`.keyword_scorer` and :mod:`.target_regex`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from rapidun.evaluation.keywords import keyword_scorer
+from rapidun.evaluation.keyword_scorer import keyword_scorer
 from rapidun.evaluation.protocol import Scorer
 from rapidun.evaluation.target_regex import regex_scorer
 

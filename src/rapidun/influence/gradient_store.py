@@ -1,4 +1,4 @@
-"""A resumable, memory-mapped store of projected gradients: one directory per set of rows (METHOD.md section 2).
+"""A resumable, memory-mapped store of projected gradients: one directory per set of rows (docs/method.md section 2).
 
 Layout of a store directory::
 
