@@ -75,6 +75,7 @@ class GradientMethod:
     refresh: Callable[[Any, MethodContext, Any], RefreshFn | None] | None = None  # (training model, ctx, params)
     description: str = ""
     uses_influence: bool = False  # reads --weights / --influence (the others ignore them, with a warning)
+    needs_reference: bool = False  # keeps a frozen copy of the starting model for its loss (e.g. NPO)
     kind: str = "gradient"
     edits_base: bool = False
 
