@@ -95,20 +95,7 @@ def run_influence(
     model.eval()
     ledger = CostLedger()
     with ledger.stage("setup"):
-        fingerprint = model_fingerprint(model)
-        layers = select_layers(model, cfg.params)
-        tracked_list = [asdict(t) for t in describe(layers)]
-        tracked = hashlib.sha256(json.dumps(tracked_list).encode()).hexdigest()[:16]
-        resolved = {
-            "stage": "influence",
-            "config": asdict(cfg),
-            "model": fingerprint,
-            "tracked": tracked,
-            "n_tracked_layers": len(layers),
-            "loss": LOSS,
-            "pairs": pairs,
-            "sets": {k: {"name": SET_NAMES[k], "n": len(v), "data": rows_hash(v)} for k, v in sets.items()},
-        }
+        resolved, tracked_list = _resolved_settings(model, sets, pairs, cfg)
     done = read_manifest(out)
     if done is not None and not overwrite:
         if {k: done.get(k) for k in resolved} == json.loads(json.dumps(resolved)):
@@ -120,36 +107,110 @@ def run_influence(
     clear_manifest(out)
     cache_root = Path(cache_dir) if cache_dir is not None else out / "cache"
     encoded = {k: encode_set(rows, tokenizer, cfg, SET_NAMES[k]) for k, rows in sets.items()}
-    query_sets = sorted({q for q, _ in pairs.values()})
     stores: dict[str, GradientStore] = {}
     for k, rows in sets.items():
         with ledger.stage(f"cache_{SET_NAMES[k]}"):
-            key = store_key(fingerprint, rows, cfg, tracked, None)
+            key = store_key(resolved["model"], rows, cfg, resolved["tracked"], None)
             stores[k] = cache_set(
                 model, tokenizer, encoded[k], cache_root / SET_NAMES[k], key, cfg, overwrite, progress, accelerator
             )
     if accelerator is not None and not accelerator.is_main_process:
         accelerator.wait_for_everyone()  # rank 0 scores and writes the outputs
         return load_result(out)
-    queries: dict[str, Any] = dict(stores)
-    query_examples = dict(encoded)
-    if cfg.hotwords:
-        for k in query_sets:
-            with ledger.stage(f"cache_{SET_NAMES[k]}_query"):
-                query_examples[k] = hot.restrict(encoded[k], tokenizer, cfg.hotwords, SET_NAMES[k])
-                key = store_key(fingerprint, sets[k], cfg, tracked, list(cfg.hotwords))
-                queries[k] = cache_gradients(
-                    model,
-                    tokenizer,
-                    query_examples[k],
-                    cache_root / f"{SET_NAMES[k]}-query",
-                    key,
-                    cfg,
-                    overwrite=overwrite,
-                    progress=progress,
-                )
+    queries, query_examples = _query_stores(
+        model, tokenizer, sets, pairs, encoded, stores, cfg, cache_root, resolved, ledger, overwrite, progress
+    )
     with ledger.stage("score"):
         scores = {name: score_matrix(queries[q], stores[t]).numpy() for name, (q, t) in pairs.items()}
+    files = _write_outputs(model, tokenizer, sets, pairs, scores, queries, query_examples, stores, cfg, out, ledger)
+    timings = ledger.to_dict()
+    atomic_write_json(out / "timings.json", timings)
+    manifest = {
+        **resolved,
+        "files": files,
+        "cache_dir": str(cache_root),
+        "dim": stores[next(iter(stores))].dim,
+        "tracked_layers": tracked_list,
+    }
+    write_manifest(out, manifest)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    return InfluenceResult(out, scores, manifest, timings)
+
+
+def _resolved_settings(
+    model: Any, sets: dict[str, Sequence[Row]], pairs: dict[str, tuple[str, str]], cfg: InfluenceConfig
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What the results depend on (config, model fingerprint, tracked layers, loss, pairs, data hashes), as
+    compared with a finished directory's manifest; and the tracked-layer descriptions."""
+    layers = select_layers(model, cfg.params)
+    tracked_list = [asdict(t) for t in describe(layers)]
+    resolved = {
+        "stage": "influence",
+        "config": asdict(cfg),
+        "model": model_fingerprint(model),
+        "tracked": hashlib.sha256(json.dumps(tracked_list).encode()).hexdigest()[:16],
+        "n_tracked_layers": len(layers),
+        "loss": LOSS,
+        "pairs": pairs,
+        "sets": {k: {"name": SET_NAMES[k], "n": len(v), "data": rows_hash(v)} for k, v in sets.items()},
+    }
+    return resolved, tracked_list
+
+
+def _query_stores(
+    model: Any,
+    tokenizer: Any,
+    sets: dict[str, Sequence[Row]],
+    pairs: dict[str, tuple[str, str]],
+    encoded: dict[str, Any],
+    stores: dict[str, GradientStore],
+    cfg: InfluenceConfig,
+    cache_root: Path,
+    resolved: dict[str, Any],
+    ledger: CostLedger,
+    overwrite: bool,
+    progress: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The gradient store and encoded examples of each query set: the training-side ones, unless
+    ``cfg.hotwords`` restricts the query loss to hot-word tokens (docs/method.md section 2), in which case each
+    query set is re-cached with that restriction under ``<cache_root>/<set>-query``."""
+    queries: dict[str, Any] = dict(stores)
+    query_examples = dict(encoded)
+    if not cfg.hotwords:
+        return queries, query_examples
+    for k in sorted({q for q, _ in pairs.values()}):
+        with ledger.stage(f"cache_{SET_NAMES[k]}_query"):
+            query_examples[k] = hot.restrict(encoded[k], tokenizer, cfg.hotwords, SET_NAMES[k])
+            key = store_key(resolved["model"], sets[k], cfg, resolved["tracked"], list(cfg.hotwords))
+            queries[k] = cache_gradients(
+                model,
+                tokenizer,
+                query_examples[k],
+                cache_root / f"{SET_NAMES[k]}-query",
+                key,
+                cfg,
+                overwrite=overwrite,
+                progress=progress,
+            )
+    return queries, query_examples
+
+
+def _write_outputs(
+    model: Any,
+    tokenizer: Any,
+    sets: dict[str, Sequence[Row]],
+    pairs: dict[str, tuple[str, str]],
+    scores: dict[str, np.ndarray],
+    queries: dict[str, Any],
+    query_examples: dict[str, Any],
+    stores: dict[str, GradientStore],
+    cfg: InfluenceConfig,
+    out: Path,
+    ledger: CostLedger,
+) -> list[str]:
+    """Write the score matrices and, as configured, top-k, per-token scores and RapidIn's JSON; returns the
+    files written (for the manifest)."""
     files = [save_scores(scores, out)]
     if cfg.top_k:
         with ledger.stage("top_k"):
@@ -166,19 +227,7 @@ def run_influence(
         with ledger.stage("export_rapidin"):
             config = {"writer": "rapidun", **asdict(cfg)}
             files.extend(export_rapidin(scores, sets, pairs, out, cfg.top_k, config))
-    timings = ledger.to_dict()
-    atomic_write_json(out / "timings.json", timings)
-    manifest = {
-        **resolved,
-        "files": files,
-        "cache_dir": str(cache_root),
-        "dim": stores[next(iter(stores))].dim,
-        "tracked_layers": tracked_list,
-    }
-    write_manifest(out, manifest)
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
-    return InfluenceResult(out, scores, manifest, timings)
+    return files
 
 
 def load_result(out_dir: str | os.PathLike[str]) -> InfluenceResult:

@@ -94,46 +94,16 @@ def train_loop(
     world = accelerator.num_processes if accelerator is not None else 1
     is_main = rank == 0
     result = LoopResult(steps=total)
-    start_step = 0
-    if run_dir is not None and cfg.resume:
-        ckpt = find_checkpoint(run_dir)
-        if ckpt is not None:
-            start_step, extra = load_checkpoint(ckpt, model, optimizer, scheduler)
-            result.losses = list(extra.get("losses", []))
-            result.grad_norms = list(extra.get("grad_norms", []))
-            result.resumed_from = start_step
-            log.info("%s: resuming from step %d/%d (%s)", cfg.desc, start_step, total, ckpt)
+    start_step = _resume(model, optimizer, scheduler, cfg, run_dir, result, total)
     model.train()
     t0 = time.perf_counter()
     bar = tqdm(total=total, initial=start_step, desc=cfg.desc, disable=not (cfg.progress and is_main), leave=False)
     for step in range(start_step, total):
         ids = list(schedule[step])
-        local = ids[rank::world]
         optimizer.zero_grad(set_to_none=False)
         _zero_like_grads(params)
-        chunk = cfg.micro_batch_size or max(1, len(local))
-        local_sum = 0.0
-        for s in range(0, len(local), chunk):
-            part = local[s : s + chunk]
-            loss = loss_fn(part, step)
-            (loss / len(ids)).backward()
-            local_sum += float(loss.detach())
-        step_loss = local_sum
-        if world > 1:
-            for p in params:
-                torch.distributed.all_reduce(p.grad)  # type: ignore[arg-type]
-            t = torch.tensor([local_sum], dtype=torch.float64, device=params[0].device)  # NCCL needs GPU tensors
-            torch.distributed.all_reduce(t)
-            step_loss = float(t.item())
-        step_loss /= len(ids)
-        if not math.isfinite(step_loss) or (cfg.max_abs_loss is not None and abs(step_loss) > cfg.max_abs_loss):
-            bar.close()
-            what = "non-finite" if not math.isfinite(step_loss) else f"past the bound {cfg.max_abs_loss:g}"
-            raise TrainingDiverged(
-                f"{cfg.desc} diverged at step {step + 1}/{total}: loss {step_loss:.4g} is {what}; the last good "
-                "parameters were kept; lower --lr or use --bounded-ascent",
-                step,
-            )
+        step_loss = _accumulate_gradients(loss_fn, ids, ids[rank::world], step, params, cfg, world)
+        _check_divergence(step_loss, step, total, cfg, bar)
         # The pre-clip norm says how often clipping rescaled a step (with batch 1 it also flattens per-sample
         # weights above the clip); inf measures the norm without clipping.
         norm = torch.nn.utils.clip_grad_norm_(params, optim.grad_clip if optim.grad_clip is not None else math.inf)
@@ -144,13 +114,7 @@ def train_loop(
         bar.update(1)
         bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
         stop = bool(on_step(step + 1, step_loss, model)) if on_step is not None else False
-        done = step + 1 == total
-        if (
-            run_dir is not None
-            and is_main
-            and not done
-            and (stop or (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0))
-        ):
+        if run_dir is not None and is_main and _should_checkpoint(step + 1, total, stop, cfg):
             extra_state = {"losses": result.losses, "grad_norms": result.grad_norms}
             save_checkpoint(run_dir, model, optimizer, scheduler, step + 1, extra_state)
         if accelerator is not None:
@@ -163,3 +127,77 @@ def train_loop(
     result.seconds = time.perf_counter() - t0
     model.eval()
     return result
+
+
+def _resume(
+    model: torch.nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    cfg: LoopConfig,
+    run_dir: Path | None,
+    result: LoopResult,
+    total: int,
+) -> int:
+    """Load the latest checkpoint under ``run_dir`` (when resuming) into model, optimiser, scheduler and
+    ``result``; return the number of steps already done (0 when starting fresh)."""
+    if run_dir is None or not cfg.resume:
+        return 0
+    ckpt = find_checkpoint(run_dir)
+    if ckpt is None:
+        return 0
+    start_step, extra = load_checkpoint(ckpt, model, optimizer, scheduler)
+    result.losses = list(extra.get("losses", []))
+    result.grad_norms = list(extra.get("grad_norms", []))
+    result.resumed_from = start_step
+    log.info("%s: resuming from step %d/%d (%s)", cfg.desc, start_step, total, ckpt)
+    return start_step
+
+
+def _accumulate_gradients(
+    loss_fn: LossFn,
+    ids: Sequence[int],
+    local: Sequence[int],
+    step: int,
+    params: Sequence[torch.nn.Parameter],
+    cfg: LoopConfig,
+    world: int,
+) -> float:
+    """Backpropagate ``loss_fn`` over this process's shard ``local`` of the global batch ``ids`` in
+    micro-batches, each scaled by 1/|B_t|; with several processes sum the gradients across them. Returns the
+    step loss (1/|B_t|) sum_i loss_i over the whole global batch."""
+    chunk = cfg.micro_batch_size or max(1, len(local))
+    local_sum = 0.0
+    for s in range(0, len(local), chunk):
+        part = local[s : s + chunk]
+        loss = loss_fn(part, step)
+        (loss / len(ids)).backward()
+        local_sum += float(loss.detach())
+    step_loss = local_sum
+    if world > 1:
+        for p in params:
+            torch.distributed.all_reduce(p.grad)  # type: ignore[arg-type]
+        t = torch.tensor([local_sum], dtype=torch.float64, device=params[0].device)  # NCCL needs GPU tensors
+        torch.distributed.all_reduce(t)
+        step_loss = float(t.item())
+    return step_loss / len(ids)
+
+
+def _check_divergence(step_loss: float, step: int, total: int, cfg: LoopConfig, bar: Any) -> None:
+    """Raise :class:`TrainingDiverged` before the update when the step loss is non-finite or past the bound."""
+    if math.isfinite(step_loss) and (cfg.max_abs_loss is None or abs(step_loss) <= cfg.max_abs_loss):
+        return
+    bar.close()
+    what = "non-finite" if not math.isfinite(step_loss) else f"past the bound {cfg.max_abs_loss:g}"
+    raise TrainingDiverged(
+        f"{cfg.desc} diverged at step {step + 1}/{total}: loss {step_loss:.4g} is {what}; the last good "
+        "parameters were kept; lower --lr or use --bounded-ascent",
+        step,
+    )
+
+
+def _should_checkpoint(done_steps: int, total: int, stop: bool, cfg: LoopConfig) -> bool:
+    """A checkpoint after step ``done_steps`` unless training is finished: when a hook stops the run early, or
+    every ``cfg.checkpoint_every`` steps."""
+    if done_steps == total:
+        return False
+    return stop or bool(cfg.checkpoint_every and done_steps % cfg.checkpoint_every == 0)
