@@ -1,4 +1,4 @@
-"""Calibrating the keyword threshold on validation data (docs/method.md section 6: "calibrate the threshold on val").
+"""Calibrating the keyword threshold on validation data (docs/method.md section 6).
 
 Rule: the threshold is the smallest integer ``t >= 1`` such that the false-positive rate on the negative (clean)
 texts, i.e. the share of them with at least ``t`` distinct keyword hits, is at most ``target_fpr`` (default 5%).

@@ -1,9 +1,10 @@
-"""Files of a finished influence run beside ``scores.safetensors``: per-token scores, top-k, RapidIn exports."""
+"""Files of a finished influence run: ``scores.safetensors``, per-token scores, top-k, RapidIn exports."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from rapidun.costs import CostLedger
 from rapidun.data.rows import Row
 from rapidun.data.tokenize import Encoded
+from rapidun.influence.caching import InfluenceConfig, tracked_layers
 from rapidun.influence.extract import project_tokens
 from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.projection import Projector
@@ -95,4 +98,38 @@ def export_rapidin(
         path = out / "rapidin" / f"influence_results_{len(sets[t])}_{t}T{q}.json"
         write_rapidin_json(path, scores[name], test_data=test_data, top_k=top_k_rows, config=config)
         files.append(str(path.relative_to(out)))
+    return files
+
+
+def write_outputs(
+    model: Any,
+    tokenizer: Any,
+    sets: dict[str, Sequence[Row]],
+    pairs: dict[str, tuple[str, str]],
+    scores: dict[str, np.ndarray],
+    queries: dict[str, Any],
+    query_examples: dict[str, Any],
+    stores: dict[str, GradientStore],
+    cfg: InfluenceConfig,
+    out: Path,
+    ledger: CostLedger,
+) -> list[str]:
+    """Write the score matrices and, as configured, top-k, per-token scores and RapidIn's JSON; returns the
+    files written (for the manifest)."""
+    files = [save_scores(scores, out)]
+    if cfg.top_k:
+        with ledger.stage("top_k"):
+            files.append(write_top_k(queries, stores, pairs, cfg.top_k, out))
+    if cfg.per_token:
+        with ledger.stage("per_token"):
+            layers, projector = tracked_layers(model, cfg)
+            files.append(
+                write_per_token(
+                    model, layers, projector, tokenizer.pad_token_id, cfg.batch_size, query_examples, stores, pairs, out
+                )
+            )
+    if cfg.rapidin_json:
+        with ledger.stage("export_rapidin"):
+            config = {"writer": "rapidun", **asdict(cfg)}
+            files.extend(export_rapidin(scores, sets, pairs, out, cfg.top_k, config))
     return files

@@ -41,11 +41,10 @@ from rapidun.influence.caching import (
     encode_set,
     shard_rows,
     store_key,
-    tracked_layers,
 )
 from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.hooks import describe, select_layers
-from rapidun.influence.outputs import export_rapidin, save_scores, write_per_token, write_top_k
+from rapidun.influence.outputs import write_outputs
 from rapidun.influence.score import score_matrix
 from rapidun.modeling.load import model_fingerprint
 
@@ -122,7 +121,7 @@ def run_influence(
     )
     with ledger.stage("score"):
         scores = {name: score_matrix(queries[q], stores[t]).numpy() for name, (q, t) in pairs.items()}
-    files = _write_outputs(model, tokenizer, sets, pairs, scores, queries, query_examples, stores, cfg, out, ledger)
+    files = write_outputs(model, tokenizer, sets, pairs, scores, queries, query_examples, stores, cfg, out, ledger)
     timings = ledger.to_dict()
     atomic_write_json(out / "timings.json", timings)
     manifest = {
@@ -194,40 +193,6 @@ def _query_stores(
                 progress=progress,
             )
     return queries, query_examples
-
-
-def _write_outputs(
-    model: Any,
-    tokenizer: Any,
-    sets: dict[str, Sequence[Row]],
-    pairs: dict[str, tuple[str, str]],
-    scores: dict[str, np.ndarray],
-    queries: dict[str, Any],
-    query_examples: dict[str, Any],
-    stores: dict[str, GradientStore],
-    cfg: InfluenceConfig,
-    out: Path,
-    ledger: CostLedger,
-) -> list[str]:
-    """Write the score matrices and, as configured, top-k, per-token scores and RapidIn's JSON; returns the
-    files written (for the manifest)."""
-    files = [save_scores(scores, out)]
-    if cfg.top_k:
-        with ledger.stage("top_k"):
-            files.append(write_top_k(queries, stores, pairs, cfg.top_k, out))
-    if cfg.per_token:
-        with ledger.stage("per_token"):
-            layers, projector = tracked_layers(model, cfg)
-            files.append(
-                write_per_token(
-                    model, layers, projector, tokenizer.pad_token_id, cfg.batch_size, query_examples, stores, pairs, out
-                )
-            )
-    if cfg.rapidin_json:
-        with ledger.stage("export_rapidin"):
-            config = {"writer": "rapidun", **asdict(cfg)}
-            files.extend(export_rapidin(scores, sets, pairs, out, cfg.top_k, config))
-    return files
 
 
 def load_result(out_dir: str | os.PathLike[str]) -> InfluenceResult:

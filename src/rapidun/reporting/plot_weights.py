@@ -2,7 +2,7 @@
 
 Weights come from ``<weights_dir>/forget_weights.jsonl`` and ``retain_weights.jsonl`` (rows ``{"index", "weight"}``)
 of the lowest seed of each (method, label) group. RapidUn's weights are bounded and mean-one (paper Sec. 3,
-docs/method.md Sec. 3), so a dashed line marks 1.0.
+docs/method.md section 3), so a dashed line marks 1.0.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Unlearning stage: one training loop, methods as weight/loss functions in a literal registry (docs/method.md 4-5).
+"""Unlearning stage: one training loop, methods as weight/loss functions in a literal registry (docs/method.md sections 4-5).
 
 Gradient methods (rapidun, ga, graddiff, uniform, self_only, loreun, loreun_dynamic) train a new LoRA adapter with
 the weighted RapidUn objective; Fisher methods (fisher_ssd, fisher_noise) edit base weights without training;

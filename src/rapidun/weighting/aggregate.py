@@ -1,4 +1,4 @@
-"""Aggregation of a directional influence matrix into one score per training sample (docs/method.md section 2).
+"""Aggregation of a directional influence matrix into one score per training sample (docs/method.md section 3).
 
 Convention (shared with the influence stage): ``scores`` has shape ``(n_query, n_train)``; row ``q`` holds the
 influence of every training sample on query ``q``. Aggregation reduces over the query axis, giving ``(n_train,)``.
