@@ -7,6 +7,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -17,7 +18,7 @@ from rapidun.errors import RapidunError
 from rapidun.unlearning import METHODS, GAParams, GradDiffParams, unlearn
 from rapidun.unlearning.gradient_run import build_schedule
 from rapidun.unlearning.kinds import MethodContext
-from rapidun.unlearning.plugin_weights import check_weights_dir
+from rapidun.unlearning.plugin_weights import check_weights_dir, write_row_weights
 from rapidun.unlearning.sampling import forget_draw_count, mixture_schedule
 from rapidun.weighting import WeightParams, weights_stage
 
@@ -131,3 +132,21 @@ def test_ga_matched_budget_has_the_mixed_schedules_forget_draws(make_config) -> 
     assert mixture_schedule(40, 120, forget_only=True, draws=7) == mixture_schedule(40, 0, draws=7)
     with pytest.raises(RapidunError, match="draws must be one of all, matched, forget"):
         GAParams(draws="some")
+
+
+def test_weights_from_the_api_are_read_and_tied_to_their_rows(
+    nano_model, split, tmp_path: Path, make_config, weight_files
+) -> None:
+    forget, retain = split
+    w_f, w_r = np.array([1.7, 0.3]), np.linspace(0.5, 1.5, len(retain))
+    api_dir = write_row_weights(tmp_path / "api", w_f, w_r, forget, retain)
+    file_dir = weight_files(tmp_path / "files", w_f.tolist(), w_r.tolist())
+    api_run, _ = _run("npo", nano_model, split, tmp_path / "a", make_config, api_dir)
+    file_run, _ = _run("npo", nano_model, split, tmp_path / "b", make_config, file_dir)
+    assert api_run["losses"] == file_run["losses"]
+    assert api_run["weights"]["summary"]["forget"]["max"] == pytest.approx(1.7)
+    swapped = [forget[1], forget[0]]  # same rows, other order: the indices would point at other rows
+    with pytest.raises(RapidunError, match="made for another forget set"):
+        check_weights_dir(api_dir, swapped, retain)
+    with pytest.raises(RapidunError, match="forget weights must be 2 finite numbers > 0"):
+        write_row_weights(tmp_path / "bad", np.array([1.0, 0.0]), w_r, forget, retain)

@@ -4,7 +4,9 @@ Without ``--weights`` such a method uses its own weights (all ones). With ``--we
 ``rapidun weights``) the objective multiplies each forget row's loss by its forget weight w_f(i) and each retain
 row's CE by its retain weight w_r(j) (:mod:`rapidun.unlearning.objective`); all-ones files reproduce the
 unweighted method exactly. A weights directory made for other rows is refused before any training: its manifest's
-row counts, and the forget/retain data hashes recorded by the influence run it came from, must match the data.
+row counts and data hashes (its own, or those recorded by the influence run it came from) must match the data.
+Weights held in memory are passed to :func:`rapidun.unlearning.unlearn` by writing them with
+:func:`write_row_weights` and giving that directory as ``weights_dir``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rapidun.artifacts import read_manifest
+import numpy as np
+
+from rapidun.artifacts import atomic_write_jsonl, read_manifest, write_manifest
 from rapidun.data.rows import Row, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.unlearning.influence_weights import weights_from_dir
 from rapidun.unlearning.kinds import MethodContext, MethodWeights
+from rapidun.weighting.files import FORGET_FILE, RETAIN_FILE, weight_rows
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +45,47 @@ def check_weights_dir(weights_dir: Path, forget_rows: Sequence[Row], retain_rows
     source = manifest.get("config", {}).get("source", {})
     influence = read_manifest(Path(source["path"])) if source.get("kind") == "influence" else None
     sets = influence.get("sets", {}) if influence is not None else {}
-    for key, rows, name in (("F", forget_rows, "forget"), ("R", retain_rows, "retain")):
-        recorded = sets.get(key, {}).get("data")
-        if recorded is not None and recorded != rows_hash(rows):
+    recorded = [  # (hash recorded, how the weights relate to those rows, which rows)
+        (manifest.get("forget_hash"), "for", "forget", forget_rows),
+        (manifest.get("retain_hash"), "for", "retain", retain_rows),
+        (sets.get("F", {}).get("data"), "from influence on", "forget", forget_rows),
+        (sets.get("R", {}).get("data"), "from influence on", "retain", retain_rows),
+    ]
+    for digest, made, name, rows in recorded:
+        if digest is not None and digest != rows_hash(rows):
             raise RapidunError(
-                f"--weights '{weights_dir}' was made from influence on another {name} set (data hash differs); {fix}"
+                f"--weights '{weights_dir}' was made {made} another {name} set (data hash differs); {fix}"
             )
-    if not sets:
-        log.info("--weights '%s': no influence record to check the data hash against; row counts match", weights_dir)
+    checked = any(digest is not None for digest, _, _, _ in recorded)
+    if not checked:
+        log.info("--weights '%s': no data hash recorded to check; the row counts match", weights_dir)
+
+
+def write_row_weights(
+    directory: str | Path,
+    forget: np.ndarray,
+    retain: np.ndarray,
+    forget_rows: Sequence[Row],
+    retain_rows: Sequence[Row],
+) -> Path:
+    """Write per-row weights ``forget`` (nF,) and ``retain`` (nR,) for these rows as a weights directory that
+    ``unlearn(..., weights_dir=...)`` reads; the manifest records the rows' data hashes. Returns the directory."""
+    out = Path(directory)
+    for name, w, rows in (("forget", forget, forget_rows), ("retain", retain, retain_rows)):
+        if np.shape(w) != (len(rows),) or not np.isfinite(w).all() or (np.asarray(w) <= 0).any():
+            raise RapidunError(f"{name} weights must be {len(rows)} finite numbers > 0 (one per {name} row)")
+    atomic_write_jsonl(out / FORGET_FILE, weight_rows(np.asarray(forget, dtype=np.float64)))
+    atomic_write_jsonl(out / RETAIN_FILE, weight_rows(np.asarray(retain, dtype=np.float64)))
+    info = {
+        "stage": "weights",
+        "config": {"source": {"kind": "api"}},
+        "n_forget": len(forget_rows),
+        "n_retain": len(retain_rows),
+        "forget_hash": rows_hash(forget_rows),
+        "retain_hash": rows_hash(retain_rows),
+    }
+    write_manifest(out, info)
+    return out
 
 
 def plugin_weights(ctx: MethodContext, own: Callable[[], MethodWeights]) -> MethodWeights:

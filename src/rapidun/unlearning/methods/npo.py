@@ -11,7 +11,8 @@ log p(y|x) is the SUM of the response tokens' log-probabilities (not the token m
 likelihood ratio). p_ref is the model before unlearning, frozen: with LoRA, the same backbone with the new adapter
 disabled, evaluated once per forget row before training (no dropout) and cached, since it never changes. beta = 0.1
 (the paper's); as beta -> 0 the gradient tends to GA's. Rows are drawn by the mixed retain:forget schedule, like
-graddiff; no clean-label term.
+graddiff; no clean-label term. The recipe's ``ascent_coef``, ``clean_coef`` and
+``bounded_ascent`` do not apply (the preference loss is bounded below by itself); ``forget_coef`` sets c_f.
 """
 
 from __future__ import annotations
