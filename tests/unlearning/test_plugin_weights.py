@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from rapidun.artifacts import read_manifest, write_manifest
-from rapidun.data.rows import Row, rows_hash
+from rapidun.cli.main import main
+from rapidun.data.rows import Row, rows_hash, write_rows
 from rapidun.errors import RapidunError
 from rapidun.unlearning import METHODS, GAParams, GradDiffParams, unlearn
 from rapidun.unlearning.gradient_run import build_schedule
@@ -150,3 +151,14 @@ def test_weights_from_the_api_are_read_and_tied_to_their_rows(
         check_weights_dir(api_dir, swapped, retain)
     with pytest.raises(RapidunError, match="forget weights must be 2 finite numbers > 0"):
         write_row_weights(tmp_path / "bad", np.array([1.0, 0.0]), w_r, forget, retain)
+
+
+def test_cli_weights_for_another_forget_set_exit_2(split, tmp_path: Path, capsys) -> None:
+    forget, retain = split
+    write_rows(tmp_path / "f.jsonl", forget)
+    write_rows(tmp_path / "r.jsonl", retain)
+    wdir = write_row_weights(tmp_path / "w", np.ones(2), np.ones(len(retain)), forget[::-1], retain)
+    argv = ["unlearn", "--model", "nano", "--forget", str(tmp_path / "f.jsonl"), "--retain", str(tmp_path / "r.jsonl")]
+    assert main([*argv, "--out", str(tmp_path / "o"), "--method", "simnpo", "--weights", str(wdir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "made for another forget set" in err[0] and "recompute them" in err[0], err

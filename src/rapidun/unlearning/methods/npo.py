@@ -9,10 +9,12 @@ Forget row i (poisoned response y of triggered prompt x), retain row j, with wei
 
 log p(y|x) is the SUM of the response tokens' log-probabilities (not the token mean: the paper's sequence
 likelihood ratio). p_ref is the model before unlearning, frozen: with LoRA, the same backbone with the new adapter
-disabled, evaluated once per forget row before training (no dropout) and cached, since it never changes. beta = 0.1
-(the paper's); as beta -> 0 the gradient tends to GA's. Rows are drawn by the mixed retain:forget schedule, like
-graddiff; no clean-label term. The recipe's ``ascent_coef``, ``clean_coef`` and
-``bounded_ascent`` do not apply (the preference loss is bounded below by itself); ``forget_coef`` sets c_f.
+disabled, evaluated once per forget row before training (no dropout) and cached, since it never changes.
+beta = 0.1 (the paper's); as beta -> 0 the gradient tends to GA's on the summed log-likelihood. At the start a
+forget row's loss is (2/beta) log 2 (13.9 at beta 0.1), so a sweep below beta ~0.028 must raise ``--max-abs-loss``
+(default 50) or the divergence guard stops it. Rows are drawn by the mixed retain:forget schedule, like graddiff;
+no clean-label term. The recipe's ``ascent_coef``, ``clean_coef`` and ``bounded_ascent`` do not apply (the loss is
+bounded below by 0); ``forget_coef`` sets c_f.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ Forget row i (poisoned response y of triggered prompt x, |y| response tokens), r
 log p(y|x) is the SUM of the response tokens' log-probabilities, so (1/|y|) log p is minus the token-mean CE.
 Defaults are the paper's TOFU forget05 setting as its released code runs it (OPTML-Group/Unlearn-Simple,
 TOFU/README.md: ``beta=2.5``, ``npo_coeff=0.1375`` on the forget loss, ``gamma=0.0``, retain coefficient 1).
-Rows are drawn by the mixed retain:forget schedule, like graddiff; no clean-label term. The recipe's ``ascent_coef``, ``clean_coef`` and
-``bounded_ascent`` do not apply (the preference loss is bounded below by itself); ``forget_coef`` sets c_f.
+Rows are drawn by the mixed retain:forget schedule, like graddiff; no clean-label term. The recipe's
+``ascent_coef``, ``clean_coef`` and ``bounded_ascent`` do not apply (the loss is bounded below by 0);
+``forget_coef`` sets c_f.
 """
 
 from __future__ import annotations
