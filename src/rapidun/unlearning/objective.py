@@ -55,6 +55,10 @@ class ObjectiveTerms:
     beta: float = 0.0  # npo / simnpo inverse temperature (unused by "ascent")
     gamma: float = 0.0  # simnpo reward margin (unused otherwise)
 
+    def __post_init__(self) -> None:  # internal invariants: the methods' params classes check user input
+        assert self.forget_loss in FORGET_LOSSES, self.forget_loss
+        assert self.forget_loss == "ascent" or self.beta > 0, "npo / simnpo need beta > 0"
+
 
 def npo_loss(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.Tensor:
     """NPO forget loss per row, -(2/beta) log sigmoid(-beta (logp - ref_logp)); inputs and output (n,), logp the
