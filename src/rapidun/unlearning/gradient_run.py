@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,9 @@ from rapidun.training.checkpoint import find_checkpoint
 from rapidun.training.loop import LoopConfig, TrainingDiverged, train_loop
 from rapidun.training.sft import apply_lora
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights
-from rapidun.unlearning.objective import WeightState, make_loss_fn
+from rapidun.unlearning.objective import WeightState, make_loss_fn, reference_nll
 from rapidun.unlearning.outputs import check_lora_trained, frozen_checksum, load_state, lora_change
-from rapidun.unlearning.sampling import mixture_schedule
+from rapidun.unlearning.sampling import forget_draw_count, mixture_schedule
 from rapidun.unlearning.selection import EvalFn, EvalTracker, SelectionRule
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,28 @@ def check_method_weights(mw: MethodWeights, n_forget: int, n_retain: int) -> Non
 
 
 def build_schedule(method: GradientMethod, params: Any, ctx: MethodContext) -> list[list[int]]:
+    """The method's draws (docs/method.md section 4): "mixed" retain:forget draws; "forget_all" forget rows only,
+    as many draws as "mixed"; "forget_matched" forget rows only, as many as the mixed schedule's forget draws;
+    "forget" forget rows only, epochs x |F| draws."""
     kind = method.schedule(params)
     cfg, data = ctx.cfg, ctx.data
     n_retain = 0 if kind == "forget" else data.n_retain
-    return mixture_schedule(
-        data.n_forget,
-        n_retain,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        retain_ratio=cfg.retain_ratio,
-        seed=cfg.seed,
-        forget_only=kind != "mixed",
-    )
+
+    def draw(forget_only: bool, draws: int | None = None) -> list[list[int]]:
+        return mixture_schedule(
+            data.n_forget,
+            n_retain,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            retain_ratio=cfg.retain_ratio,
+            seed=cfg.seed,
+            forget_only=forget_only,
+            draws=draws,
+        )
+
+    if kind == "forget_matched":
+        return draw(True, max(1, forget_draw_count(draw(False), data.n_forget)))
+    return draw(kind != "mixed")
 
 
 def checkpoint_step(ctx: MethodContext) -> int:
@@ -68,49 +78,58 @@ def training_seconds_before(out: Path, resumed: int) -> float:
     return float(record["training_s"]) if record.get("step") == resumed else 0.0
 
 
-def run_gradient(
-    method: GradientMethod,
-    params: Any,
-    ctx: MethodContext,
-    *,
-    name: str,
-    eval_fn: EvalFn | None,
-    eval_every: int,
-    merge: bool,
-) -> tuple[dict[str, Any], Any, TrainingDiverged | None]:
-    """Train the method's LoRA adapter into ``ctx.out_dir``; returns (run.json fields, model, divergence)."""
-    cfg, data, out = ctx.cfg, ctx.data, ctx.out_dir
-    mw = method.weights(ctx, params)
-    check_method_weights(mw, data.n_forget, data.n_retain)
-    terms = method.terms(cfg, params)
-    schedule = build_schedule(method, params, ctx)
-    torch.manual_seed(cfg.seed)
+def new_lora_model(ctx: MethodContext) -> Any:
+    """The starting model with a fresh LoRA adapter (the only trained weights); gradient checkpointing on request."""
     try:
-        model = apply_lora(ctx.model, cfg.lora)
+        model = apply_lora(ctx.model, ctx.cfg.lora)
     except ValueError as exc:  # peft's NoMatchingPeftModuleError is a ValueError
         names = sorted({n.split(".")[-1] for n, m in ctx.model.named_modules() if isinstance(m, torch.nn.Linear)})
         raise RapidunError(
-            f"--targets {','.join(cfg.lora.targets)} match no layer of this model ({str(exc).splitlines()[0][:120]});"
-            f" its linear layers are named: {', '.join(names[:12])}"
+            f"--targets {','.join(ctx.cfg.lora.targets)} match no layer of this model "
+            f"({str(exc).splitlines()[0][:120]}); its linear layers are named: {', '.join(names[:12])}"
         ) from exc
-    if cfg.gradient_checkpointing:
+    if ctx.cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()  # without it, frozen embeddings give LoRA no gradient
-    before = frozen_checksum(model)
-    refresh = method.refresh(model, ctx, params) if method.refresh is not None else None
-    state = WeightState(mw.forget.astype(np.float64), mw.retain.astype(np.float64), refresh=refresh)
-    loss_fn = make_loss_fn(model, data, state, terms, ctx.pad_id)
-    resumed = checkpoint_step(ctx)
+    return model
+
+
+@dataclass
+class LoopOutcome:
+    """What the training loop left: per-step losses and gradient norms, the step it resumed from, the training
+    seconds recorded before that resume, and the divergence that stopped it (None when it finished)."""
+
+    losses: list[float]
+    grad_norms: list[float]
+    resumed: int
+    prior_s: float
+    diverged: TrainingDiverged | None
+
+
+def start_tracker(
+    ctx: MethodContext, eval_fn: EvalFn | None, eval_every: int, n_steps: int, model: Any, resumed: int
+) -> EvalTracker | None:
+    """The evaluation tracker (main process only: it alone saves the adapter), restored from a checkpoint and with
+    the step-0 evaluation done; None without ``eval_fn``."""
+    if eval_fn is None or not ctx.is_main:
+        return None
+    cfg = ctx.cfg
     rule = SelectionRule(cfg.select_metric, cfg.constraint_metric, cfg.ppl_tolerance)
-    # Evaluation and selection run on the main process only: it alone saves the adapter.
-    tracker = None
-    if eval_fn is not None and ctx.is_main:
-        tracker = EvalTracker(eval_fn, eval_every, len(schedule), rule, out)
-    if tracker is not None:
-        tracker.restore(resumed)
-        if not any(e["step"] == 0 for e in tracker.evaluations):
-            with ctx.ledger.stage("evaluation"):
-                tracker.evaluate(0, model)
+    tracker = EvalTracker(eval_fn, eval_every, n_steps, rule, ctx.out_dir)
+    tracker.restore(resumed)
+    if not any(e["step"] == 0 for e in tracker.evaluations):
+        with ctx.ledger.stage("evaluation"):
+            tracker.evaluate(0, model)
+    return tracker
+
+
+def train_adapter(
+    model: Any, loss_fn: Any, schedule: list[list[int]], ctx: MethodContext, tracker: EvalTracker | None, name: str
+) -> LoopOutcome:
+    """Run the loop (resuming from ``ctx.out_dir/checkpoint``); the ledger's training stage gets the whole training
+    time, also the part before an interruption, and evaluations inside the loop are moved to an evaluation stage."""
+    cfg, out = ctx.cfg, ctx.out_dir
+    resumed = checkpoint_step(ctx)
     before_loop = tracker.seconds if tracker is not None else 0.0
     prior_s = training_seconds_before(out, resumed)
     seen: list[float] = []
@@ -134,9 +153,7 @@ def run_gradient(
         desc=f"unlearn ({name})",
         progress=ctx.progress,
     )
-    diverged: TrainingDiverged | None = None
-    losses: list[float] = []
-    grad_norms: list[float] = []
+    outcome = LoopOutcome([], [], resumed, prior_s, None)
     with ctx.ledger.stage("training"):
         try:
             res = train_loop(
@@ -149,9 +166,9 @@ def run_gradient(
                 accelerator=ctx.accelerator,
                 on_step=on_step,
             )
-            losses, resumed, grad_norms = res.losses, res.resumed_from, res.grad_norms
+            outcome.losses, outcome.resumed, outcome.grad_norms = res.losses, res.resumed_from, res.grad_norms
         except TrainingDiverged as exc:
-            diverged, losses = exc, seen
+            outcome.diverged, outcome.losses = exc, seen
             model.eval()
     training_stage = ctx.ledger.stages[-1]
     training_stage.seconds += prior_s  # the part run before an interruption
@@ -159,30 +176,65 @@ def run_gradient(
         in_loop = tracker.seconds - before_loop
         training_stage.seconds -= in_loop
         ctx.ledger.stages.append(StageCost("evaluation", seconds=in_loop))
+    return outcome
+
+
+def save_outputs(model: Any, ctx: MethodContext, merge: bool) -> Any:
+    """Save the adapter into ``ctx.out_dir`` (and the merged model into ``merged/``); returns the result model."""
+    with ctx.ledger.stage("save"):
+        if ctx.is_main:
+            model.save_pretrained(ctx.out_dir, safe_serialization=True)
+    if merge and ctx.is_main:
+        with ctx.ledger.stage("merge"):
+            model = model.merge_and_unload()
+            save_model(model, ctx.tokenizer, ctx.out_dir / "merged")
+    return model
+
+
+def run_gradient(
+    method: GradientMethod,
+    params: Any,
+    ctx: MethodContext,
+    *,
+    name: str,
+    eval_fn: EvalFn | None,
+    eval_every: int,
+    merge: bool,
+) -> tuple[dict[str, Any], Any, TrainingDiverged | None]:
+    """Train the method's LoRA adapter into ``ctx.out_dir``; returns (run.json fields, model, divergence)."""
+    cfg, data = ctx.cfg, ctx.data
+    mw = method.weights(ctx, params)
+    check_method_weights(mw, data.n_forget, data.n_retain)
+    terms = method.terms(cfg, params)
+    schedule = build_schedule(method, params, ctx)
+    torch.manual_seed(cfg.seed)
+    model = new_lora_model(ctx)
+    before = frozen_checksum(model)
+    reference = None
+    if method.needs_reference:  # the frozen starting model: the backbone with the new adapter disabled
+        with ctx.ledger.stage("reference"):
+            reference = reference_nll(model, data.forget, ctx.pad_id)
+    refresh = method.refresh(model, ctx, params) if method.refresh is not None else None
+    state = WeightState(mw.forget.astype(np.float64), mw.retain.astype(np.float64), refresh=refresh)
+    loss_fn = make_loss_fn(model, data, state, terms, ctx.pad_id, reference)
+    tracker = start_tracker(ctx, eval_fn, eval_every, len(schedule), model, checkpoint_step(ctx))
+    loop = train_adapter(model, loss_fn, schedule, ctx, tracker, name)
     kept = "final"
     if tracker is not None and tracker.best_state is not None:
         load_state(model, tracker.best_state)
         kept = f"best (step {tracker.best_step})"
-    check = check_lora_trained(model, before) if diverged is None else dict(lora_change(model))
-    is_main = ctx.is_main
-    with ctx.ledger.stage("save"):
-        if is_main:
-            model.save_pretrained(out, safe_serialization=True)
-    result_model = model
-    if merge and is_main:
-        with ctx.ledger.stage("merge"):
-            result_model = model.merge_and_unload()
-            save_model(result_model, ctx.tokenizer, out / "merged")
+    check = check_lora_trained(model, before) if loop.diverged is None else dict(lora_change(model))
+    result_model = save_outputs(model, ctx, merge)
     fields: dict[str, Any] = {
         "steps": len(schedule),
-        "steps_done": (diverged.step if diverged is not None else len(schedule)),
-        "resumed_from_step": resumed,
-        "training_s_before_resume": prior_s,
-        "final_loss": losses[-1] if losses else None,
-        "losses": losses,
-        "grad_norms": grad_norms,
+        "steps_done": (loop.diverged.step if loop.diverged is not None else len(schedule)),
+        "resumed_from_step": loop.resumed,
+        "training_s_before_resume": loop.prior_s,
+        "final_loss": loop.losses[-1] if loop.losses else None,
+        "losses": loop.losses,
+        "grad_norms": loop.grad_norms,
         "grad_clip": cfg.grad_clip,
-        "clipped_steps": sum(n > cfg.grad_clip for n in grad_norms) if cfg.grad_clip is not None else 0,
+        "clipped_steps": sum(n > cfg.grad_clip for n in loop.grad_norms) if cfg.grad_clip is not None else 0,
         "objective": asdict(terms),
         "weights": {
             "source": mw.source,
@@ -190,7 +242,7 @@ def run_gradient(
             "refreshed_at_steps": state.refreshed_at if refresh is not None else [],
         },
         "selection": {
-            "rule": rule.describe() if tracker is not None else None,
+            "rule": tracker.rule.describe() if tracker is not None else None,
             "best_step": tracker.best_step if tracker is not None else None,
             "kept_state": kept,
         },
@@ -198,4 +250,6 @@ def run_gradient(
         "lora_check": check,
         "outputs": {"adapter": ".", "merged": "merged" if merge else None},
     }
-    return fields, result_model, diverged
+    if reference is not None:
+        fields["reference_nll"] = reference.tolist()
+    return fields, result_model, loop.diverged

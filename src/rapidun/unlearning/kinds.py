@@ -76,6 +76,7 @@ class GradientMethod:
     description: str = ""
     uses_influence: bool = False  # reads --weights / --influence (the others ignore them, with a warning)
     needs_reference: bool = False  # keeps a frozen copy of the starting model for its loss (e.g. NPO)
+    takes_weights: bool = False  # --weights DIR multiplies its per-row losses (a plug-in; no influence computed)
     kind: str = "gradient"
     edits_base: bool = False
 

@@ -10,20 +10,32 @@ CE is the token-mean response cross-entropy (:func:`rapidun.modeling.loss.per_sa
 (faithful, unbounded ascent) or, with ``bounded_ascent = b``, A(x) = min(x, b): once a poisoned response's CE
 passes b its ascent gradient is zero, so the term cannot run away. Methods differ only in the weights w_f, w_r
 (held by :class:`WeightState`, which a dynamic method refreshes during training) and in which terms they keep.
+
+Preference-style forget losses (docs/method.md section 5) replace the ascent term ``-c_asc A(CE)`` of a forget row
+by ``c_asc w_f(i) L(i)`` with, for the poisoned response y of prompt x (log p = SUM of response-token log-probs,
+|y| = number of response tokens):
+
+- ``npo`` (Zhang et al. 2024):  L = -(2/beta) log sigmoid(-beta (log p_theta(y|x) - log p_ref(y|x))), p_ref the
+  starting model (frozen; the backbone with the new adapter disabled);
+- ``simnpo`` (Fan et al. 2024): L = -(2/beta) log sigmoid(-(beta/|y|) log p_theta(y|x) - gamma), reference-free.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rapidun.data.tokenize import Encoded, collate
-from rapidun.modeling.loss import per_sample_loss
+from rapidun.modeling.loss import response_nll
 from rapidun.unlearning.inputs import UnlearnData
+
+FORGET_LOSSES = ("ascent", "npo", "simnpo")
 
 RefreshFn = Callable[[int], "np.ndarray | None"]
 """(optimiser step, 0-based) -> new forget weights (nF,) to use from this step on, or None to keep the current.
@@ -39,6 +51,25 @@ class ObjectiveTerms:
     clean_term: bool = True
     retain_term: bool = True
     bounded_ascent: float | None = None
+    forget_loss: str = "ascent"  # one of FORGET_LOSSES: the loss of a forget row's poisoned response
+    beta: float = 0.0  # npo / simnpo inverse temperature (unused by "ascent")
+    gamma: float = 0.0  # simnpo reward margin (unused otherwise)
+
+    def __post_init__(self) -> None:  # internal invariants: the methods' params classes check user input
+        assert self.forget_loss in FORGET_LOSSES, self.forget_loss
+        assert self.forget_loss == "ascent" or self.beta > 0, "npo / simnpo need beta > 0"
+
+
+def npo_loss(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.Tensor:
+    """NPO forget loss per row, -(2/beta) log sigmoid(-beta (logp - ref_logp)); inputs and output (n,), logp the
+    summed response log-probability under the trained model, ref_logp under the frozen starting model."""
+    return -(2.0 / beta) * F.logsigmoid(-beta * (logp - ref_logp))
+
+
+def simnpo_loss(logp: torch.Tensor, n_tokens: torch.Tensor, beta: float, gamma: float) -> torch.Tensor:
+    """SimNPO forget loss per row, -(2/beta) log sigmoid(-(beta/|y|) logp - gamma); ``logp`` (n,) the summed
+    response log-probability, ``n_tokens`` (n,) the response length |y|."""
+    return -(2.0 / beta) * F.logsigmoid(-(beta / n_tokens) * logp - gamma)
 
 
 @dataclass
@@ -63,48 +94,93 @@ class WeightState:
             self.refreshed_at.append(step)
 
 
-def weighted_terms(
-    ids: Sequence[int], data: UnlearnData, weights: WeightState, terms: ObjectiveTerms
-) -> list[tuple[Encoded, float, bool]]:
-    """(encoded example, coefficient, is_ascent) for every loss term of the given sample ids."""
+Term = tuple[Encoded, float, str, int]
+"""(encoded example, coefficient, loss kind, forget row index or -1); kinds: "ce" (descended), "ascent", "npo",
+"simnpo" (the last three on a forget row's poisoned response)."""
+
+
+def weighted_terms(ids: Sequence[int], data: UnlearnData, weights: WeightState, terms: ObjectiveTerms) -> list[Term]:
+    """Every loss term of the given sample ids, with its coefficient (the row's weight times the term's)."""
     n_f = data.n_forget
-    out: list[tuple[Encoded, float, bool]] = []
+    ascent = terms.forget_loss == "ascent"
+    out: list[Term] = []
     for k in ids:
         if k < n_f:
             w = float(weights.forget[k])
-            out.append((data.forget[k], -terms.ascent_coef * w, True))
+            # ascent is a negated CE; the preference losses are already losses to minimise
+            out.append((data.forget[k], (-1.0 if ascent else 1.0) * terms.ascent_coef * w, terms.forget_loss, k))
             clean = data.forget_clean[k]
             if terms.clean_term and clean is not None:
-                out.append((clean, terms.clean_coef * w, False))
+                out.append((clean, terms.clean_coef * w, "ce", -1))
         elif terms.retain_term:
             j = k - n_f
-            out.append((data.retain[j], float(weights.retain[j]), False))
+            out.append((data.retain[j], float(weights.retain[j]), "ce", -1))
     return out
 
 
 def objective_sum(
-    model: Any, items: Sequence[tuple[Encoded, float, bool]], pad_id: int, bounded_ascent: float | None
+    model: Any, items: Sequence[Term], pad_id: int, terms: ObjectiveTerms, reference: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Sum of coefficient x CE over the items, in one padded forward pass. Returns a scalar tensor."""
-    ce = per_sample_loss(model, collate([e for e, _, _ in items], pad_id))  # (n_items,), on the model's device
-    coef = torch.tensor([c for _, c, _ in items], dtype=ce.dtype, device=ce.device)
-    if bounded_ascent is not None:
-        ascent = torch.tensor([a for _, _, a in items], dtype=torch.bool, device=ce.device)
-        ce = torch.where(ascent, ce.clamp(max=bounded_ascent), ce)
-    return (coef * ce).sum()
+    """Sum of coefficient x per-item loss over the items, in one padded forward pass. Returns a scalar tensor.
+    ``reference`` (nF,): the starting model's summed response NLL of every forget row (npo only)."""
+    nll, n_tok = response_nll(model, collate([e for e, _, _, _ in items], pad_id))  # (n_items,) each
+    loss = nll / n_tok.clamp_min(1)  # token-mean CE, exactly as per_sample_loss computes it
+    coef = torch.tensor([c for _, c, _, _ in items], dtype=loss.dtype, device=loss.device)
+    kinds = [kind for _, _, kind, _ in items]
+
+    def where(kind: str) -> torch.Tensor:
+        return torch.tensor([k == kind for k in kinds], dtype=torch.bool, device=loss.device)
+
+    if terms.bounded_ascent is not None and "ascent" in kinds:
+        loss = torch.where(where("ascent"), loss.clamp(max=terms.bounded_ascent), loss)
+    if "npo" in kinds:
+        assert reference is not None, "npo needs the reference NLL of the forget rows"
+        rows = torch.tensor([max(r, 0) for _, _, _, r in items], device=reference.device)
+        ref_logp = -reference[rows].to(device=loss.device, dtype=loss.dtype)
+        loss = torch.where(where("npo"), npo_loss(-nll, ref_logp, terms.beta), loss)
+    if "simnpo" in kinds:
+        length = n_tok.clamp_min(1).to(loss.dtype)
+        loss = torch.where(where("simnpo"), simnpo_loss(-nll, length, terms.beta, terms.gamma), loss)
+    return (coef * loss).sum()
+
+
+@torch.no_grad()
+def reference_nll(model: Any, examples: Sequence[Encoded], pad_id: int, batch_size: int = 8) -> torch.Tensor:
+    """Summed response NLL (n,) of each example under the frozen starting model: the LoRA adapter disabled (a PEFT
+    model; any other model is used as it is), eval mode (no dropout); the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    out: list[torch.Tensor] = []
+    try:
+        with model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext():
+            for start in range(0, len(examples), batch_size):
+                nll, _ = response_nll(model, collate(list(examples[start : start + batch_size]), pad_id))
+                out.append(nll.float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
 
 
 def make_loss_fn(
-    model: Any, data: UnlearnData, weights: WeightState, terms: ObjectiveTerms, pad_id: int
+    model: Any,
+    data: UnlearnData,
+    weights: WeightState,
+    terms: ObjectiveTerms,
+    pad_id: int,
+    reference: torch.Tensor | None = None,
 ) -> Callable[[Sequence[int], int], torch.Tensor]:
     """``loss_fn(ids, step)`` for :func:`rapidun.training.loop.train_loop`: the SUM of the weighted per-sample
-    losses of ``ids`` (the loop divides by the batch size, giving the paper's batch mean)."""
+    losses of ``ids`` (the loop divides by the batch size, giving the paper's batch mean). For ``npo`` without a
+    given ``reference``, it is computed once, at the first call, from ``model`` with its adapter disabled."""
+    cached = [reference]
 
     def loss_fn(ids: Sequence[int], step: int) -> torch.Tensor:
         weights.at_step(step)
         items = weighted_terms(ids, data, weights, terms)
         if not items:  # e.g. GA given only retain ids: a zero that still carries a graph
             return sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad), torch.zeros(()))
-        return objective_sum(model, items, pad_id, terms.bounded_ascent)
+        if terms.forget_loss == "npo" and cached[0] is None:
+            cached[0] = reference_nll(model, data.forget, pad_id)
+        return objective_sum(model, items, pad_id, terms, cached[0])
 
     return loss_fn

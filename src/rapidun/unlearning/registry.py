@@ -14,9 +14,11 @@ from rapidun.unlearning.methods import (
     graddiff,
     loreun,
     loreun_dynamic,
+    npo,
     rapidun,
     retrain,
     self_only,
+    simnpo,
     uniform,
 )
 
@@ -30,6 +32,8 @@ METHODS: dict[str, Method] = {
     "self_only": self_only.METHOD,
     "loreun": loreun.METHOD,
     "loreun_dynamic": loreun_dynamic.METHOD,
+    "npo": npo.METHOD,
+    "simnpo": simnpo.METHOD,
     "fisher_ssd": fisher_ssd.METHOD,
     "fisher_noise": fisher_noise.METHOD,
     "retrain": retrain.METHOD,

@@ -31,14 +31,13 @@ from rapidun.costs import CostLedger
 from rapidun.data.rows import Row, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.modeling.limits import check_max_length
-from rapidun.modeling.load import save_model
-from rapidun.training.sft import train_model
+from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.config import UnlearnConfig
-from rapidun.unlearning.gradient_run import run_gradient
-from rapidun.unlearning.inputs import check_rows, encode_unlearn_data
-from rapidun.unlearning.kinds import EditMethod, GradientMethod, MethodContext
-from rapidun.unlearning.outputs import clear_item, clear_run, frozen_checksum, merge_existing_adapter, stage_costs
-from rapidun.unlearning.registry import get_method
+from rapidun.unlearning.inputs import check_rows
+from rapidun.unlearning.kind_runs import RunInputs, RunOptions, run_method_kind
+from rapidun.unlearning.outputs import clear_item, clear_run, stage_costs
+from rapidun.unlearning.plugin_weights import check_weights_dir
+from rapidun.unlearning.registry import Method, get_method
 from rapidun.unlearning.selection import EvalFn
 
 log = logging.getLogger(__name__)
@@ -111,40 +110,17 @@ def unlearn(
     """Unlearn ``forget_rows`` from ``model`` (modified in place) with the named method; see the module doc.
 
     ``params``: the method's params dataclass (``RapidunParams``, ``GAParams``, ...; default its defaults);
-    ``train``: the training recipe; ``eval_fn(model) -> {"asr_seen": .., "clean_ppl": .., ...}`` is called before
-    training, every ``eval_every`` steps and at the end, and picks the adapter kept (rule in ``run.json``)."""
-    spec = get_method(method)
-    params = spec.params_cls() if params is None else params
-    if not isinstance(params, spec.params_cls):
-        raise RapidunError(f"--method {method} takes {spec.params_cls.__name__}, got {type(params).__name__}")
-    params = cast(Any, params)  # a params dataclass; isinstance above narrowed it to object
-    cfg = train or UnlearnConfig()
-    cfg.validate()
-    if eval_every < 0:
-        raise RapidunError(f"--eval-every must be >= 0, got {eval_every}")
-    if eval_every and eval_fn is None:
-        raise RapidunError("--eval-every needs an evaluation (pass --eval-data)")
+    ``train``: the training recipe; ``weights_dir``: per-row weights from ``rapidun weights`` (read by rapidun,
+    self_only and, as a plug-in multiplying each row's loss, by ga, graddiff, uniform, npo, simnpo);
+    ``eval_fn(model) -> {"asr_seen": .., "clean_ppl": .., ...}`` is called before training, every ``eval_every``
+    steps and at the end, and picks the adapter kept (rule in ``run.json``)."""
+    spec, params, cfg = _resolve_method(method, params, train, eval_fn, eval_every)
     check_rows(forget_rows, retain_rows)
     check_max_length(model, params.train.max_length if spec.kind == "retrain" else cfg.max_length)
-    if (weights_dir is not None or influence_dir is not None) and not getattr(spec, "uses_influence", False):
-        log.warning("--weights/--influence are used by rapidun and self_only only; '%s' ignores them", method)
+    _check_inputs(spec, method, weights_dir, influence_dir, forget_rows, retain_rows)
     out = ensure_dir(out_dir)
-    config = json.loads(
-        json.dumps(
-            {
-                "method": method,
-                "params": asdict(params),
-                "train": cfg.to_dict(),
-                "weights_dir": str(weights_dir) if weights_dir is not None else None,
-                "influence_dir": str(influence_dir) if influence_dir is not None else None,
-                "eval_every": eval_every if eval_fn is not None else 0,
-                "merge": merge,
-                "forget_hash": rows_hash(forget_rows),
-                "retain_hash": rows_hash(retain_rows),
-                "source_model": source,
-            },
-            default=str,
-        )
+    config = _run_config(
+        method, params, cfg, weights_dir, influence_dir, eval_fn, eval_every, merge, source, forget_rows, retain_rows
     )
     is_main = accelerator is None or bool(accelerator.is_main_process)
     prior = _prepare_out(out, config, overwrite, is_main)
@@ -164,58 +140,11 @@ def unlearn(
         "n_forget": len(forget_rows),
         "n_retain": len(retain_rows),
     }
-    diverged = None
-    result_model: Any = None
-    if isinstance(spec, GradientMethod | EditMethod):
-        with ledger.stage("tokenize"):
-            data = encode_unlearn_data(forget_rows, retain_rows, tokenizer, cfg.max_length, cfg.prompt_style)
-        run.update(n_forget_with_clean_response=data.n_clean, truncated_rows=data.truncated)
-        ctx = MethodContext(
-            merge_existing_adapter(model),
-            tokenizer,
-            data,
-            cfg,
-            out,
-            ledger,
-            Path(weights_dir) if weights_dir is not None else None,
-            Path(influence_dir) if influence_dir is not None else None,
-            overwrite,
-            progress,
-            accelerator,
-        )
-        if isinstance(spec, GradientMethod):
-            fields, result_model, diverged = run_gradient(
-                spec, params, ctx, name=method, eval_fn=eval_fn, eval_every=eval_every, merge=merge
-            )
-            run.update(fields)
-        else:
-            run.update(_run_edit(spec, params, ctx))
-            result_model = ctx.model
-    else:
-        fields, result_model = _run_retrain(
-            merge_existing_adapter(model),
-            tokenizer,
-            retain_rows,
-            out,
-            params.train,
-            ledger,
-            merge,
-            accelerator,
-            progress,
-            source,
-        )
-        run.update(fields)
-    stages = stage_costs(ledger)
-    run["stages"] = stages
-    # The method's cost: every stage except evaluations made during training. A resumed run adds the training
-    # time recorded at its checkpoint; stages before training that an interrupted run had finished (e.g. influence
-    # in OUT/influence, then reused) count only what this invocation spent on them.
-    run["wall_clock_s"] = sum(v["seconds"] for k, v in stages.items() if k != "evaluation")
-    run["evaluation_s"] = stages.get("evaluation", {}).get("seconds", 0.0)
-    run["peak_rss_mb"] = max(v["peak_rss_mb"] for v in stages.values())
-    run["peak_cuda_mb"] = max(v["peak_cuda_mb"] for v in stages.values())
-    if diverged is not None:
-        run["diverged"] = {"step": diverged.step + 1, "message": str(diverged)}
+    inputs = RunInputs(model, tokenizer, forget_rows, retain_rows, out, ledger, weights_dir, influence_dir)
+    options = RunOptions(eval_fn, eval_every, merge, overwrite, accelerator, progress, source)
+    fields, result_model, diverged = run_method_kind(spec, method, params, cfg, inputs, options)
+    run.update(fields)
+    _record_costs(run, ledger, diverged)
     if is_main:
         atomic_write_json(out / "run.json", run)
         if diverged is not None:
@@ -230,63 +159,81 @@ def unlearn(
     return UnlearnResult(out, method, run, result_model, False, list(run.get("evaluations", [])))
 
 
-def _run_edit(spec: EditMethod, params: Any, ctx: MethodContext) -> dict[str, Any]:
-    """Fisher methods: edit the base weights in place and save the merged model to ``OUT/merged``."""
-    before = frozen_checksum(ctx.model, frozen_only=False)
-    summary = spec.apply(ctx, params)
-    changed = frozen_checksum(ctx.model, frozen_only=False) != before
-    if not changed:
-        log.warning("the %s edit changed no weight (nothing met its selection rule)", spec.description)
-    with ctx.ledger.stage("save"):
-        if ctx.is_main:
-            save_model(ctx.model, ctx.tokenizer, ctx.out_dir / "merged")
-    return {
-        "edit": summary,
-        "base_weights_changed": changed,
-        "steps": 0,
-        "losses": [],
-        "final_loss": None,
-        "outputs": {"adapter": None, "merged": "merged"},
-        "note": "this method edits base weights by design; the output is a merged model, not an adapter",
-    }
-
-
-def _run_retrain(
-    model: Any,
-    tokenizer: Any,
-    rows: Sequence[Row],
-    out: Path,
-    recipe: Any,
-    ledger: CostLedger,
+def _run_config(
+    method: str,
+    params: Any,
+    cfg: UnlearnConfig,
+    weights_dir: str | Path | None,
+    influence_dir: str | Path | None,
+    eval_fn: EvalFn | None,
+    eval_every: int,
     merge: bool,
-    accelerator: Any,
-    progress: bool,
     source: str,
-) -> tuple[dict[str, Any], Any]:
-    """The ``rapidun train`` recipe on the retain (clean) rows, written into ``out`` by ``train_model``. Returns the
-    run.json fields and the trained model (``model`` itself: PEFT injects its LoRA layers in place), or None when a
-    finished retraining was reused."""
-    done = read_manifest(out)
-    trained: Any = None
-    if done is not None and done.get("kind") == "train":
-        log.info("reusing the finished retraining in %s", out)
-        previous = json.loads((out / "run.json").read_text())
-        train_run = previous.get("retrain", previous)
-    else:
-        with ledger.stage("training"):
-            train_run = train_model(
-                model, tokenizer, rows, out, recipe, accelerator=accelerator, progress=progress, source=source
-            ).run
-        trained = model
-    if merge:
-        log.warning("--merge is not applied to retrain; its output is what 'rapidun train' writes")
-    lora = recipe.lora is not None
-    fields = {
-        "retrain": train_run,
-        "steps": train_run["steps"],
-        "losses": train_run["losses"],
-        "final_loss": train_run["final_loss"],
-        "recipe": asdict(recipe),
-        "outputs": {"adapter": "." if lora else None, "merged": None if lora else "."},
+    forget_rows: Sequence[Row],
+    retain_rows: Sequence[Row],
+) -> dict[str, Any]:
+    """The run's resolved settings as JSON values (compared to decide reuse, refusal or resume of an out dir)."""
+    config = {
+        "method": method,
+        "params": asdict(params),
+        "train": cfg.to_dict(),
+        "weights_dir": str(weights_dir) if weights_dir is not None else None,
+        "influence_dir": str(influence_dir) if influence_dir is not None else None,
+        "eval_every": eval_every if eval_fn is not None else 0,
+        "merge": merge,
+        "forget_hash": rows_hash(forget_rows),
+        "retain_hash": rows_hash(retain_rows),
+        "source_model": source,
     }
-    return fields, trained
+    return dict(json.loads(json.dumps(config, default=str)))
+
+
+def _resolve_method(
+    method: str, params: Any, train: UnlearnConfig | None, eval_fn: EvalFn | None, eval_every: int
+) -> tuple[Method, Any, UnlearnConfig]:
+    """The registry entry, its params (default: the params class's defaults) and the validated recipe."""
+    spec = get_method(method)
+    params = spec.params_cls() if params is None else params
+    if not isinstance(params, spec.params_cls):
+        raise RapidunError(f"--method {method} takes {spec.params_cls.__name__}, got {type(params).__name__}")
+    cfg = train or UnlearnConfig()
+    cfg.validate()
+    if eval_every < 0:
+        raise RapidunError(f"--eval-every must be >= 0, got {eval_every}")
+    if eval_every and eval_fn is None:
+        raise RapidunError("--eval-every needs an evaluation (pass --eval-data)")
+    return spec, cast(Any, params), cfg  # a params dataclass; isinstance above narrowed it to object
+
+
+def _check_inputs(
+    spec: Method,
+    method: str,
+    weights_dir: str | Path | None,
+    influence_dir: str | Path | None,
+    forget_rows: Sequence[Row],
+    retain_rows: Sequence[Row],
+) -> None:
+    """Warn about --weights/--influence the method ignores; refuse a weights dir made for other rows (before any
+    tokenisation or training)."""
+    uses_influence = getattr(spec, "uses_influence", False)
+    reads_weights = uses_influence or getattr(spec, "takes_weights", False)
+    if influence_dir is not None and not uses_influence:
+        log.warning("--influence is used by the influence-weighted methods only; '%s' ignores it", method)
+    if weights_dir is not None and not reads_weights:
+        log.warning("--weights is not read by '%s'; it ignores it", method)
+    if weights_dir is not None and reads_weights:
+        check_weights_dir(Path(weights_dir), forget_rows, retain_rows)
+
+
+def _record_costs(run: dict[str, Any], ledger: CostLedger, diverged: TrainingDiverged | None) -> None:
+    """Per-stage costs, the method's wall clock (every stage except evaluations made during training) and peaks."""
+    stages = stage_costs(ledger)
+    run["stages"] = stages
+    # A resumed run adds the training time recorded at its checkpoint; stages before training that an interrupted
+    # run had finished (e.g. influence in OUT/influence, then reused) count only what this invocation spent on them.
+    run["wall_clock_s"] = sum(v["seconds"] for k, v in stages.items() if k != "evaluation")
+    run["evaluation_s"] = stages.get("evaluation", {}).get("seconds", 0.0)
+    run["peak_rss_mb"] = max(v["peak_rss_mb"] for v in stages.values())
+    run["peak_cuda_mb"] = max(v["peak_cuda_mb"] for v in stages.values())
+    if diverged is not None:
+        run["diverged"] = {"step": diverged.step + 1, "message": str(diverged)}

@@ -21,11 +21,14 @@ def mixture_schedule(
     retain_ratio: float = 3.0,
     seed: int = 42,
     forget_only: bool = False,
+    draws: int | None = None,
 ) -> list[list[int]]:
     """Global sample ids per optimiser step, shape (steps, batch_size). ``forget_only`` draws every id from the
-    forget rows (gradient ascent), keeping the same number of steps as the mixed schedule."""
+    forget rows (gradient ascent), keeping the same number of steps as the mixed schedule. ``draws`` overrides the
+    number of draws (default ``epochs x (n_forget + n_retain)``)."""
     assert n_forget > 0 and batch_size > 0
-    draws = max(1, math.ceil(epochs * (n_forget + n_retain) - 1e-9))
+    if draws is None:
+        draws = max(1, math.ceil(epochs * (n_forget + n_retain) - 1e-9))
     steps = math.ceil(draws / batch_size)
     p_forget = 1.0 if forget_only or n_retain == 0 else 1.0 / (1.0 + retain_ratio)
     rng = random.Random(seed)
@@ -39,3 +42,8 @@ def mixture_schedule(
                 batch.append(n_forget + rng.randrange(n_retain))
         schedule.append(batch)
     return schedule
+
+
+def forget_draw_count(schedule: list[list[int]], n_forget: int) -> int:
+    """How many forget-row draws a schedule holds (ids below ``n_forget``)."""
+    return sum(i < n_forget for batch in schedule for i in batch)

@@ -1,8 +1,16 @@
 """``ga``: gradient ascent on the forget rows only: loss = -CE(poisoned response | triggered prompt), weight 1.
 
-No retain term and no clean-label term. By default the schedule has the same number of steps as the other
-methods (``epochs x (|F| + |R|)`` draws, every one a forget row), so costs compare step for step;
-``draws="forget"`` uses ``epochs x |F|`` draws instead.
+No retain term and no clean-label term. Its budget (``draws``, docs/method.md section 5):
+
+- ``"all"`` (default, kept so earlier results reproduce): ``epochs x (|F| + |R|)`` draws, every one a forget row:
+  the same number of *steps* as the mixed methods, but about ``1 + retain_ratio`` times (4x by default) more
+  forget-row steps (40 forget / 120 retain rows, 2 epochs: 320 ascent steps where the others make ~80);
+- ``"matched"`` (the fair setting): exactly as many forget-row draws as the mixed schedule of the same seed holds,
+  so GA gets the same forget-row budget as graddiff, npo and the rest (80 in the example above);
+- ``"forget"``: ``epochs x |F|`` draws (the expected forget-row count of the mixed schedule when
+  ``retain_ratio = |R| / |F|``).
+
+``--weights DIR`` multiplies each forget row's ascent by its weight (:mod:`rapidun.unlearning.plugin_weights`).
 """
 
 from __future__ import annotations
@@ -15,21 +23,29 @@ from rapidun.errors import RapidunError
 from rapidun.unlearning.config import UnlearnConfig
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights
 from rapidun.unlearning.objective import ObjectiveTerms
+from rapidun.unlearning.plugin_weights import plugin_weights
+
+DRAWS = {"all": "forget_all", "matched": "forget_matched", "forget": "forget"}  # draws -> schedule kind
 
 
 @dataclass(frozen=True)
 class GAParams:
-    draws: str = "all"  # "all": epochs x (|F| + |R|) draws (same steps as the others); "forget": epochs x |F|
+    # "all": epochs x (|F| + |R|) forget draws; "matched" (fair): the mixed schedule's forget draws; "forget":
+    # epochs x |F|
+    draws: str = "all"
 
     def __post_init__(self) -> None:
-        if self.draws not in ("all", "forget"):
-            raise RapidunError(f"ga parameter draws must be 'all' or 'forget', got {self.draws!r}")
+        if self.draws not in DRAWS:
+            raise RapidunError(f"ga parameter draws must be one of {', '.join(DRAWS)}, got {self.draws!r}")
 
 
 def ga_weights(ctx: MethodContext, params: GAParams) -> MethodWeights:
-    with ctx.ledger.stage("weights"):
-        forget, retain = np.ones(ctx.data.n_forget), np.zeros(ctx.data.n_retain)
-    return MethodWeights(forget, retain, "ga: forget weight 1, no retain term")
+    def own() -> MethodWeights:
+        with ctx.ledger.stage("weights"):
+            forget, retain = np.ones(ctx.data.n_forget), np.zeros(ctx.data.n_retain)
+        return MethodWeights(forget, retain, "ga: forget weight 1, no retain term")
+
+    return plugin_weights(ctx, own)
 
 
 def ga_terms(cfg: UnlearnConfig, params: GAParams) -> ObjectiveTerms:
@@ -46,6 +62,7 @@ METHOD = GradientMethod(
     params_cls=GAParams,
     weights=ga_weights,
     terms=ga_terms,
-    schedule=lambda params: "forget_all" if params.draws == "all" else "forget",
+    schedule=lambda params: DRAWS[params.draws],
+    takes_weights=True,
     description="gradient ascent on the forget rows only",
 )

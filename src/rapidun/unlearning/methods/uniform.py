@@ -1,4 +1,5 @@
-"""``uniform``: the RapidUn ablation with every weight 1 (same objective and numbers as ``graddiff``)."""
+"""``uniform``: the RapidUn ablation with every weight 1 (same objective and numbers as ``graddiff``); ``--weights DIR``
+multiplies each row's loss by its weight instead (:mod:`rapidun.unlearning.plugin_weights`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from rapidun.unlearning.influence_weights import uniform_weights
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
+from rapidun.unlearning.plugin_weights import plugin_weights
 
 
 @dataclass(frozen=True)
@@ -14,12 +16,13 @@ class UniformParams:
 
 
 def uniform_method_weights(ctx: MethodContext, params: UniformParams) -> MethodWeights:
-    return uniform_weights(ctx)
+    return plugin_weights(ctx, lambda: uniform_weights(ctx))
 
 
 METHOD = GradientMethod(
     params_cls=UniformParams,
     weights=uniform_method_weights,
     terms=default_terms,
+    takes_weights=True,
     description="RapidUn objective, all weights 1 (uniform ablation)",
 )
