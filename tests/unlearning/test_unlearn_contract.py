@@ -25,7 +25,7 @@ GRADIENT = [name for name, m in METHODS.items() if m.kind == "gradient"]
 
 def test_registry_names_match_files_and_params() -> None:
     for name, method in METHODS.items():
-        assert method.params_cls.__module__ == f"rapidun.unlearning.{name}"
+        assert method.params_cls.__module__ == f"rapidun.unlearning.methods.{name}"
         assert method.params_cls.__name__.endswith("Params")
     assert {m.kind for m in METHODS.values()} == {"gradient", "edit", "retrain"}
     assert [n for n, m in METHODS.items() if m.edits_base] == ["fisher_ssd", "fisher_noise"]

@@ -1,4 +1,7 @@
-"""``uniform``: the RapidUn ablation with every weight 1 (same objective and numbers as ``graddiff``)."""
+"""``uniform``: the RapidUn ablation with every weight 1, also registered as ``graddiff`` (gradient difference).
+
+Papers use both names for the same objective and numbers; the registry keeps one method and an alias.
+"""
 
 from __future__ import annotations
 
