@@ -60,7 +60,7 @@ def resolve(name: str) -> str:
         return name
     if name in ALIASES:
         return ALIASES[name]
-    raise RapidunError(f"unknown method '{name}'; choose one of {', '.join(method_names(aliases=True))}")
+    raise RapidunError(f"unknown --method '{name}'; choose one of {', '.join(method_names(aliases=True))}")
 
 
 def get_method(name: str) -> Method:
