@@ -43,7 +43,6 @@ from rapidun.unlearning.registry import is_reference, uses_influence
 
 log = logging.getLogger(__name__)
 CELL_FILE = "cell.json"
-__all__ = ["CELL_FILE", "StudyResult", "add_speedups", "results_csv", "run_study"]
 
 
 @dataclass
