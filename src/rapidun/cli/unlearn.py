@@ -236,7 +236,7 @@ def build_eval_fn(settings: dict[str, Any], tokenizer: Any, cfg: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.rows import load_rows
-    from rapidun.unlearning import METHODS, unlearn
+    from rapidun.unlearning import unlearn
     from rapidun.unlearning.registry import get_method
 
     s = resolve_settings(args)
@@ -301,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
     state = "reused" if result.reused else "done"
     loss = run_info.get("final_loss")
     print(
-        f"unlearn {method} ({METHODS[method].kind}) {state}: {run_info.get('steps', 0)} steps, final loss "
+        f"unlearn {method} ({spec.kind}) {state}: {run_info.get('steps', 0)} steps, final loss "
         f"{loss if loss is None else round(loss, 4)}, {total:.1f} s; wrote {s['out']}"
     )
     return 0

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from rapidun.pipeline.study_config import StudyConfig, study_config
+from rapidun.unlearning.registry import default_study_methods, demo_params
 
-DEMO_METHODS = ["rapidun", "ga", "uniform", "self_only", "loreun", "fisher_ssd"]
+# The registry's default study, in its run order (the methods a study runs when it names none).
+DEMO_METHODS = list(default_study_methods())
 # Deviations from the paper's defaults, for ~1M-parameter models trained from scratch here (measured on the demo
 # data; see BENCHMARKS.md): the backdoor needs a 15% poison rate and lr 5e-3 to be learned in ~300 steps; LoRA
-# unlearning needs lr 5e-4 (the paper's 6e-5 is for 8B models and barely moves a 1M model in 320 steps); SSD's
-# selection alpha = 2 (its default 10 dampens too few weights here to change the backdoor).
+# unlearning needs lr 5e-4 (the paper's 6e-5 is for 8B models and barely moves a 1M model in 320 steps); method
+# parameters for such small models are the registry's demo_params() (e.g. a lower Fisher selection threshold).
 
 
 def demo_dict(quick: bool = False, model: str | None = None) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def demo_dict(quick: bool = False, model: str | None = None) -> dict[str, Any]:
         "methods": DEMO_METHODS,
         "seeds": [42],
         "unlearn": {"lr": 5e-4, "max_length": 128},
-        "method_params": {"fisher_ssd": {"alpha": 2.0}},
+        "method_params": demo_params(),
         "influence": {"projector": "kronecker", "dim": 4096, "batch_size": 16},
         "evaluation": {"max_new_tokens": 32, "max_eval": 150, "batch_size": 32},
     }

@@ -16,8 +16,6 @@ reported apart. The shared influence time is charged in full to every cell that 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import time
@@ -39,10 +37,11 @@ from rapidun.pipeline.datasets import (
 )
 from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
+from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
 from rapidun.training.loop import TrainingDiverged
+from rapidun.unlearning.registry import is_reference, uses_influence
 
 log = logging.getLogger(__name__)
-INFLUENCE_METHODS = ("rapidun", "self_only")
 CELL_FILE = "cell.json"
 
 
@@ -101,7 +100,7 @@ def _record(
 
 
 def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
-    path = state.root / "cells" / "backdoored" / CELL_FILE
+    path = state.root / "cells" / BACKDOORED / CELL_FILE
     if path.is_file():
         return dict(json.loads(path.read_text()))
     loaded = load_backdoored(state)
@@ -109,7 +108,7 @@ def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> d
     run = state.backdoor_run
     rec = _record(
         state,
-        "backdoored",
+        BACKDOORED,
         "",
         state.spec.seed,
         metrics,
@@ -142,7 +141,7 @@ def _influence(state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[P
 
 def _unlearned_model(state: DatasetState, cell: CellSpec, run_dir: Path, result_model: Any) -> LoadedModel:
     """The unlearned model to evaluate: in memory when just trained, else reloaded from the run directory."""
-    if cell.method == "retrain":
+    if is_reference(cell.method):
         return load_model(str(run_dir))
     base = load_backdoored(state)
     if result_model is not None:
@@ -150,6 +149,46 @@ def _unlearned_model(state: DatasetState, cell: CellSpec, run_dir: Path, result_
     if (run_dir / "adapter_config.json").is_file():
         return load_model(str(state.backdoored_dir), adapter=str(run_dir))
     return load_model(str(run_dir / "merged"))
+
+
+def _cell_settings(cfg: StudyConfig, cell: CellSpec, seed: int) -> dict[str, Any]:
+    """What makes a cell's result: reusing its directory with other settings is refused."""
+    if is_reference(cell.method):
+        return {"method": cell.method, "seed": seed}  # the backdoor recipe, already checked per dataset
+    return {
+        "method": cell.method,
+        "label": cell.label,
+        "params": cell.params,
+        "unlearn": {**cfg.unlearn, **cell.unlearn},
+        "seed": seed,
+    }
+
+
+def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: int) -> tuple[LoadedModel, Any, Any]:
+    """The starting model, the method's params and the (forget, retain) rows of one cell. The retraining reference
+    starts from the clean model and trains on the clean training rows with the backdoor recipe."""
+    from rapidun.unlearning import RetrainParams
+
+    if is_reference(cell.method):
+        start = clean_start_model(state, cfg, seed)
+        return start, RetrainParams(train=replace(cfg.backdoor, seed=seed)), (state.pack.forget, state.clean_train)
+    params = method_params(cell.method, cell.params)
+    return load_backdoored(state), params, (state.pack.forget, state.pack.retain)
+
+
+def _cell_stages(run: dict[str, Any], cell: CellSpec, influence: tuple[Path, float] | None) -> dict[str, float]:
+    """Seconds per stage of the unlearning run. Everything it did that is not influence or weights (tokenising,
+    training or the edit, saving) counts as its training time; the shared influence stage is charged in full."""
+    own = {k: float(v["seconds"]) for k, v in run.get("stages", {}).items()}
+    wall = float(run.get("wall_clock_s", sum(own.values())))
+    stages = {
+        "influence_s": own.get("influence", 0.0),
+        "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
+    }
+    stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
+    if influence and uses_influence(cell.method):
+        stages["influence_s"] = influence[1]
+    return stages
 
 
 def _run_cell(
@@ -160,30 +199,15 @@ def _run_cell(
     influence: tuple[Path, float] | None,
     progress: bool,
 ) -> dict[str, Any]:
-    from rapidun.unlearning import RetrainParams, unlearn
+    from rapidun.unlearning import unlearn
 
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
-    settings = {
-        "method": cell.method,
-        "label": cell.label,
-        "params": cell.params,
-        "unlearn": {**cfg.unlearn, **cell.unlearn},
-        "seed": seed,
-    }
-    if cell.method == "retrain":
-        settings = {"method": "retrain", "seed": seed}  # the backdoor recipe, already checked per dataset
+    settings = _cell_settings(cfg, cell, seed)
     check_settings(cell_dir / "cell_settings.json", json.loads(json.dumps(settings, default=str)), f"cell {cell.key}")
     if (cell_dir / CELL_FILE).is_file():
         return dict(json.loads((cell_dir / CELL_FILE).read_text()))
     run_dir = cell_dir / "unlearn"
-    if cell.method == "retrain":
-        start = clean_start_model(state, cfg, seed)
-        params: Any = RetrainParams(train=replace(cfg.backdoor, seed=seed))
-        forget, retain = state.pack.forget, state.clean_train
-    else:
-        start = load_backdoored(state)
-        params = method_params(cell.method, cell.params)
-        forget, retain = state.pack.forget, state.pack.retain
+    start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:
         res = unlearn(
@@ -195,7 +219,7 @@ def _run_cell(
             method=cell.method,
             params=params,
             train=unlearn_config({**cfg.unlearn, **cell.unlearn}, seed),
-            influence_dir=influence[0] if influence and cell.method in INFLUENCE_METHODS else None,
+            influence_dir=influence[0] if influence and uses_influence(cell.method) else None,
             progress=progress,
             source=cfg.model,
         )
@@ -207,18 +231,7 @@ def _run_cell(
         run, result_model = json.loads((run_dir / "run.json").read_text()), None
     loaded = _unlearned_model(state, cell, run_dir, result_model)
     metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
-    # Everything the unlearning run did that is not influence or weights (tokenising, training or the Fisher
-    # edit, saving) counts as its training time.
-    own = {k: float(v["seconds"]) for k, v in run.get("stages", {}).items()}
-    wall = float(run.get("wall_clock_s", sum(own.values())))
-    stages = {
-        "influence_s": own.get("influence", 0.0),
-        "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
-    }
-    stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
-    if influence and cell.method in INFLUENCE_METHODS:
-        stages["influence_s"] = influence[1]  # the shared influence stage, charged in full
-    stages["evaluation_s"] = ev_s
+    stages = {**_cell_stages(run, cell, influence), "evaluation_s": ev_s}
     weights = run_dir / "weights"
     rec = _record(
         state,
@@ -234,49 +247,6 @@ def _run_cell(
     )
     atomic_write_json(cell_dir / CELL_FILE, rec)
     return rec
-
-
-def add_speedups(runs: list[dict[str, Any]]) -> None:
-    """Fill ``speedup_vs_retrain`` from the same run's retrain cells (mean over seeds, per dataset)."""
-    for ds in {r["dataset"] for r in runs}:
-        ref = [r["timings"]["total_s"] for r in runs if r["dataset"] == ds and r["method"] == "retrain"]
-        if not ref:
-            continue
-        mean_ref = sum(ref) / len(ref)
-        for r in runs:
-            if r["dataset"] == ds and r["method"] != "backdoored" and r["timings"]["total_s"] > 0:
-                r["speedup_vs_retrain"] = mean_ref / r["timings"]["total_s"]
-
-
-CSV_COLUMNS = (
-    "dataset",
-    "method",
-    "label",
-    "seed",
-    "asr_seen",
-    "asr_ood",
-    "false_trigger_rate",
-    "clean_ppl",
-    "influence_s",
-    "weights_s",
-    "training_s",
-    "evaluation_s",
-    "total_s",
-    "speedup_vs_retrain",
-    "peak_memory_mb",
-)
-
-
-def results_csv(runs: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for r in runs:
-        row = {k: r.get(k) for k in ("dataset", "method", "label", "seed", "speedup_vs_retrain", "peak_memory_mb")}
-        row.update({k: r["metrics"].get(k) for k in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl")})
-        row.update(r["timings"])
-        writer.writerow(row)
-    return buf.getvalue()
 
 
 def run_study(
@@ -300,7 +270,7 @@ def run_study(
         if on_cell:
             on_cell(rec)
         cells = cfg.cells()
-        needs = any(c.method in INFLUENCE_METHODS and "weights_dir" not in c.params for c in cells)
+        needs = any(uses_influence(c.method) and "weights_dir" not in c.params for c in cells)
         influence = _influence(state, cfg, progress) if needs else None
         for seed, cell in cfg.grid():
             rec = _run_cell(state, cfg, cell, seed, influence, progress)

@@ -10,7 +10,8 @@ from typing import Any
 
 from rapidun.errors import RapidunError
 from rapidun.training.sft import LoraSettings, TrainConfig
-from rapidun.unlearning import METHODS, UnlearnConfig
+from rapidun.unlearning import UnlearnConfig
+from rapidun.unlearning.registry import get_method, is_known, method_names
 from rapidun.weighting import WeightParams
 
 DATASET_SOURCES = ("synthetic", "pack", "files")
@@ -131,9 +132,10 @@ def unlearn_config(data: dict[str, Any], seed: int) -> UnlearnConfig:
 
 def method_params(method: str, data: dict[str, Any]) -> Any:
     """The method's params dataclass from a dict; a ``weights`` mapping becomes :class:`WeightParams`."""
-    if method not in METHODS:
-        raise RapidunError(f"unknown method '{method}' in the study config; choose from {', '.join(METHODS)}")
-    cls = METHODS[method].params_cls
+    if not is_known(method):
+        names = ", ".join(method_names(aliases=True))
+        raise RapidunError(f"unknown method '{method}' in the study config; choose from {names}")
+    cls = get_method(method).params_cls
     values = dict(data)
     if "weights" in values and isinstance(values["weights"], dict):
         weights: WeightParams = _build(WeightParams, values["weights"], f"{method}.params.weights")

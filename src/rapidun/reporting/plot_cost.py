@@ -13,12 +13,13 @@ from matplotlib.axes import Axes
 
 from rapidun.reporting.figure_style import PlotResult, Style, figure, to_png
 from rapidun.reporting.results import STAGES, RunRecord
-from rapidun.reporting.tables import method_rank, summarize
+from rapidun.reporting.tables import BACKDOORED, method_rank, summarize
+from rapidun.unlearning.registry import is_reference
 
 # One colour per stage (Okabe-Ito), independent of the method colours.
 STAGE_COLORS = {"influence_s": "#0072B2", "weights_s": "#E69F00", "training_s": "#009E73", "evaluation_s": "#CC79A7"}
 STAGE_HATCH = {"influence_s": "", "weights_s": "..", "training_s": "", "evaluation_s": "//"}
-EXCLUDED = ("backdoored",)  # the poisoned starting point is not an unlearning method; its cost is not comparable
+EXCLUDED = (BACKDOORED,)  # the poisoned starting point is not an unlearning method; its cost is not comparable
 
 
 def stage_timings(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResult:
@@ -35,9 +36,9 @@ def stage_timings(runs: Sequence[RunRecord], style: Style, name: str) -> PlotRes
     if not groups:
         return PlotResult(name, title, caption, None, "skipped: no unlearning run of this dataset records timings")
     names = list(groups)
-    note = None if any(g[0].method == "retrain" for g in groups.values()) else "no retraining run to compare with"
+    note = None if any(is_reference(g[0].method) for g in groups.values()) else "no retraining run to compare with"
     means = {n: {s: summarize([r.timings.get(s) for r in groups[n]]).mean or 0.0 for s in STAGES} for n in names}
-    others = [n for n in names if groups[n][0].method != "retrain"]
+    others = [n for n in names if not is_reference(groups[n][0].method)]
     retrain_top = max((sum(means[n].values()) for n in names if n not in others), default=0.0)
     # When retraining dwarfs the methods, a second panel without it shows their stage split legibly.
     zoom = bool(others) and retrain_top > 5 * max(sum(means[n].values()) for n in others)
@@ -83,7 +84,7 @@ def _stacked(
     for i, n in enumerate(names):
         total, speed = totals[i], summarize([r.speedup_vs_retrain for r in groups[n]]).mean
         text = f"{total:,.1f} s" if total is not None and math.isfinite(total) else "total n/a"
-        if speed is not None and groups[n][0].method != "retrain":
+        if speed is not None and not is_reference(groups[n][0].method):
             text += f"\n{speed:,.1f}× faster" if speed >= 1 else f"\n{speed:.2f}× (slower)"
         height = max(bottoms[i], total if total is not None and math.isfinite(total) else 0.0)
         ax.text(i, height + 0.02 * top, text, ha="center", va="bottom", fontsize=7.5)

@@ -20,6 +20,7 @@ from rapidun.reporting.tables import (
     method_rank,
     summarize,
 )
+from rapidun.unlearning.registry import reference_method
 
 HEADER_FIELDS = (
     ("rapidun_version", "rapidun"),
@@ -52,8 +53,8 @@ def how_to_read() -> list[Block]:
                 "same prompt format as training. Lower is better (utility kept).",
                 "Wall-clock: the run's `timings.total_s` for the method, in seconds, measured in this run. Speedup vs "
                 "retraining: the retraining wall-clock divided by the method's, as recorded by the run. Higher is better.",
-                "`backdoored` is the poisoned starting model (what unlearning must undo); `retrain` is the reference "
-                "retrained on clean rows only.",
+                f"`backdoored` is the poisoned starting model (what unlearning must undo); `{reference_method()}` is "
+                "the reference retrained on clean rows only.",
                 f"Results tables show {SPREAD_NOTE}; `(n=k)` marks a value available for only k seeds; n/a = not "
                 "recorded. Per-run 95% intervals are the evaluation's own (`metrics.ci95`).",
             )

@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rapidun.reporting.results import RunRecord
+from rapidun.unlearning.registry import report_order
 
 SPREAD_NOTE = "mean ± sample standard deviation (ddof = 1) over seeds; a single seed shows no spread"
-# Fixed display order for the methods we know; any other method follows, alphabetically.
-METHOD_ORDER = ("backdoored", "retrain", "rapidun", "uniform", "self_only", "ga", "loreun", "fisher_ssd")
+# The record of the model before unlearning (not a method): shown first, as the starting point.
+BACKDOORED = "backdoored"
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,16 @@ class GroupRow:
         return f"{self.method} [{self.label}]" if self.label else self.method
 
 
+def method_order() -> tuple[str, ...]:
+    """Display order of the methods: the backdoored model, then the registry's :func:`report_order` (read at each
+    call, so a method registered later is placed too)."""
+    return (BACKDOORED, *report_order())
+
+
 def method_rank(method: str) -> tuple[int, str]:
-    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+    """Sort key: known methods in :func:`method_order`; any other method follows, alphabetically."""
+    order = method_order()
+    return (order.index(method) if method in order else len(order), method)
 
 
 def summarize(values: Sequence[float | None]) -> Stat:
@@ -90,7 +99,7 @@ def summarize(values: Sequence[float | None]) -> Stat:
 def aggregate_runs(runs: Sequence[RunRecord]) -> list[GroupRow]:
     """Group runs by (dataset, method, label) and summarise every column over seeds.
 
-    Groups keep the datasets' first-seen order; within a dataset, methods follow :data:`METHOD_ORDER`, then labels.
+    Groups keep the datasets' first-seen order; within a dataset, methods follow :func:`method_order`, then labels.
     """
     groups: dict[tuple[str, str, str | None], list[RunRecord]] = {}
     for r in runs:

@@ -1,11 +1,16 @@
 """The three kinds of unlearning method and what each is handed. Protocol-style: plain dataclasses of functions.
 
 - :class:`GradientMethod`: produces per-sample weights for the shared objective (:mod:`.objective`) and trains a
-  new LoRA adapter with the one loop; the backbone stays frozen. (rapidun, ga, graddiff, uniform, self_only,
-  loreun, loreun_dynamic)
-- :class:`EditMethod`: no training loop; edits the base weights directly (Fisher methods). Its output is a merged
-  model directory, not an adapter, and it says so in ``run.json`` (``edits_base_weights: true``).
+  new LoRA adapter with the one loop; the backbone stays frozen.
+- :class:`EditMethod`: no training loop; edits the base weights directly. Its output is a merged model directory,
+  not an adapter, and it says so in ``run.json`` (``edits_base_weights: true``).
 - :class:`RetrainMethod`: the ``rapidun train`` recipe on the retain (clean) rows, the speed-up reference.
+
+Every kind answers the same capability questions (the registry reads them; docs/method.md section 5):
+``uses_influence`` (reads influence scores or a weights directory), ``output`` (:data:`OUTPUTS`),
+``edits_base``, ``needs_reference`` (keeps a frozen copy of the starting model), ``refreshes_weights`` (recomputes
+its weights during training) and ``is_reference`` (the retraining reference that speed-ups are measured against).
+A method file declares the ones its kind leaves open; the others are fixed by the kind.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,6 +26,11 @@ from rapidun.costs import CostLedger
 from rapidun.unlearning.config import UnlearnConfig
 from rapidun.unlearning.inputs import UnlearnData
 from rapidun.unlearning.objective import ObjectiveTerms, RefreshFn
+
+# What a run writes: a LoRA adapter on the unchanged starting model, a merged model directory with edited base
+# weights, or whatever the ``rapidun train`` recipe writes (an adapter on the clean model, or a full model).
+Output = Literal["adapter", "merged_model", "train_output"]
+OUTPUTS: tuple[Output, ...] = ("adapter", "merged_model", "train_output")
 
 
 @dataclass
@@ -75,10 +85,19 @@ class GradientMethod:
     refresh: Callable[[Any, MethodContext, Any], RefreshFn | None] | None = None  # (training model, ctx, params)
     description: str = ""
     uses_influence: bool = False  # reads --weights / --influence (the others ignore them, with a warning)
+    # the named weighting (rapidun.weighting.WEIGHTINGS) its influence weights apply, when it uses influence
+    weighting: str | None = None
     needs_reference: bool = False  # keeps a frozen copy of the starting model for its loss (e.g. NPO)
     takes_weights: bool = False  # --weights DIR multiplies its per-row losses (a plug-in; no influence computed)
-    kind: str = "gradient"
-    edits_base: bool = False
+    kind: str = field(default="gradient", init=False)
+    edits_base: bool = field(default=False, init=False)
+    output: Output = field(default="adapter", init=False)
+    is_reference: bool = field(default=False, init=False)
+
+    @property
+    def refreshes_weights(self) -> bool:
+        """True when the forget weights are recomputed from the training model during training."""
+        return self.refresh is not None
 
 
 @dataclass(frozen=True)
@@ -86,16 +105,28 @@ class EditMethod:
     params_cls: type
     apply: Callable[[MethodContext, Any], dict[str, Any]]  # edits ctx.model in place, returns a summary
     description: str = ""
-    kind: str = "edit"
-    edits_base: bool = True
+    kind: str = field(default="edit", init=False)
+    edits_base: bool = field(default=True, init=False)
+    output: Output = field(default="merged_model", init=False)
+    uses_influence: bool = field(default=False, init=False)
+    weighting: str | None = field(default=None, init=False)
+    needs_reference: bool = field(default=False, init=False)
+    refreshes_weights: bool = field(default=False, init=False)
+    is_reference: bool = field(default=False, init=False)
 
 
 @dataclass(frozen=True)
 class RetrainMethod:
     params_cls: type
     description: str = ""
-    kind: str = "retrain"
-    edits_base: bool = False
+    kind: str = field(default="retrain", init=False)
+    edits_base: bool = field(default=False, init=False)
+    output: Output = field(default="train_output", init=False)
+    uses_influence: bool = field(default=False, init=False)
+    weighting: str | None = field(default=None, init=False)
+    needs_reference: bool = field(default=False, init=False)
+    refreshes_weights: bool = field(default=False, init=False)
+    is_reference: bool = field(default=True, init=False)
 
 
 def default_terms(cfg: UnlearnConfig, params: Any) -> ObjectiveTerms:

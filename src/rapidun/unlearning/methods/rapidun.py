@@ -30,5 +30,6 @@ METHOD = GradientMethod(
     weights=rapidun_weights,
     terms=default_terms,
     uses_influence=True,
+    weighting="rapidun",
     description="influence-weighted forget/retain objective (RapidUn)",
 )

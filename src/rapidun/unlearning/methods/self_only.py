@@ -26,5 +26,6 @@ METHOD = GradientMethod(
     weights=self_only_weights,
     terms=default_terms,
     uses_influence=True,
+    weighting="self_only",
     description="RapidUn with beta = delta = 0 (self-influence only)",
 )

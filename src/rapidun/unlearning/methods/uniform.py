@@ -1,5 +1,8 @@
-"""``uniform``: the RapidUn ablation with every weight 1 (same objective and numbers as ``graddiff``); ``--weights DIR``
-multiplies each row's loss by its weight instead (:mod:`rapidun.unlearning.plugin_weights`)."""
+"""``uniform``: the RapidUn ablation with every weight 1, also registered as ``graddiff`` (gradient difference).
+
+Papers use both names for the same objective and numbers; the registry keeps one method and an alias.
+``--weights DIR`` multiplies each row's loss by its weight instead (:mod:`rapidun.unlearning.plugin_weights`).
+"""
 
 from __future__ import annotations
 
