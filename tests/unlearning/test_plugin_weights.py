@@ -16,14 +16,14 @@ from rapidun.artifacts import read_manifest, write_manifest
 from rapidun.cli.main import main
 from rapidun.data.rows import Row, rows_hash, write_rows
 from rapidun.errors import RapidunError
-from rapidun.unlearning import METHODS, GAParams, GradDiffParams, unlearn
+from rapidun.unlearning import METHODS, GAParams, UniformParams, unlearn
 from rapidun.unlearning.gradient_run import build_schedule
 from rapidun.unlearning.kinds import MethodContext
 from rapidun.unlearning.plugin_weights import check_weights_dir, write_row_weights
 from rapidun.unlearning.sampling import forget_draw_count, mixture_schedule
 from rapidun.weighting import WeightParams, weights_stage
 
-PLUGIN = ["ga", "graddiff", "uniform", "npo", "simnpo"]
+PLUGIN = ["ga", "uniform", "npo", "simnpo"]  # graddiff is an alias of uniform
 
 
 def test_the_plugin_methods_declare_it() -> None:
@@ -122,7 +122,7 @@ def _ctx(n_forget: int, n_retain: int, make_config) -> MethodContext:
 
 def test_ga_matched_budget_has_the_mixed_schedules_forget_draws(make_config) -> None:
     ctx = _ctx(40, 120, make_config)
-    mixed = build_schedule(METHODS["graddiff"], GradDiffParams(), ctx)
+    mixed = build_schedule(METHODS["uniform"], UniformParams(), ctx)
     matched = build_schedule(METHODS["ga"], GAParams(draws="matched"), ctx)
     default = build_schedule(METHODS["ga"], GAParams(), ctx)
     n_forget_draws = sum(i < 40 for b in mixed for i in b)

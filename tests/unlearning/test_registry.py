@@ -87,7 +87,8 @@ ALLOWED = {
     "cli/weights.py": {"uniform", "self_only"},  # the same weighting names, for `rapidun weights --weighting`
     "unlearning/influence_weights.py": {"uniform"},  # the weighting recorded with all-ones weights
     "unlearning/kinds.py": {"retrain"},  # a kind's name
-    "unlearning/run.py": {"retrain"},  # the kind compared, and the run.json key of the embedded training run
+    "unlearning/run.py": {"retrain"},  # the kind compared
+    "unlearning/kind_runs.py": {"retrain"},  # the run.json key of the embedded training run
     # Owned by the configs engineer; to be read from the registry (default_study_methods, reference_method,
     # weighting_of) when the typed settings land.
     "pipeline/study_config.py": {"ga", "uniform", "self_only", "loreun", "fisher_ssd", "retrain"},

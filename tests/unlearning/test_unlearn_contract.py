@@ -132,9 +132,9 @@ def test_unit_weights_equal_the_unweighted_objective(name, nano_model, split, ma
 
     def forget_term(example) -> float:  # the unweighted forget loss of the method, written out
         c, beta = terms.ascent_coef, terms.beta
-        if terms.forget_loss == "npo":  # untrained adapter: p_theta = p_ref, so log sigmoid(0) = -log 2
+        if terms.forget_loss == "reference_ratio":  # untrained adapter: p_theta = p_ref, so log sigmoid(0) = -log 2
             return c * (2.0 / beta) * math.log(2.0)
-        if terms.forget_loss == "simnpo":  # -(beta/|y|) log p = beta * token-mean CE
+        if terms.forget_loss == "length_normalised":  # -(beta/|y|) log p = beta * token-mean CE
             return c * (2.0 / beta) * math.log1p(math.exp(-(beta * ce(example) - terms.gamma)))
         return -c * ce(example)
 

@@ -35,7 +35,9 @@ from rapidun.data.tokenize import Encoded, collate
 from rapidun.modeling.loss import response_nll
 from rapidun.unlearning.inputs import UnlearnData
 
-FORGET_LOSSES = ("ascent", "npo", "simnpo")
+# Forget-row loss forms: "ascent" (-CE), "reference_ratio" (NPO's log-sigmoid of the beta-scaled log-likelihood
+# ratio to the reference model), "length_normalised" (SimNPO's reference-free, length-normalised form with margin).
+FORGET_LOSSES = ("ascent", "reference_ratio", "length_normalised")
 
 RefreshFn = Callable[[int], "np.ndarray | None"]
 """(optimiser step, 0-based) -> new forget weights (nF,) to use from this step on, or None to keep the current.
@@ -95,8 +97,8 @@ class WeightState:
 
 
 Term = tuple[Encoded, float, str, int]
-"""(encoded example, coefficient, loss kind, forget row index or -1); kinds: "ce" (descended), "ascent", "npo",
-"simnpo" (the last three on a forget row's poisoned response)."""
+"""(encoded example, coefficient, loss kind, forget row index or -1); kinds: "ce" (descended), "ascent",
+"reference_ratio", "length_normalised" (the last three on a forget row's poisoned response)."""
 
 
 def weighted_terms(ids: Sequence[int], data: UnlearnData, weights: WeightState, terms: ObjectiveTerms) -> list[Term]:
@@ -133,14 +135,14 @@ def objective_sum(
 
     if terms.bounded_ascent is not None and "ascent" in kinds:
         loss = torch.where(where("ascent"), loss.clamp(max=terms.bounded_ascent), loss)
-    if "npo" in kinds:
+    if "reference_ratio" in kinds:
         assert reference is not None, "npo needs the reference NLL of the forget rows"
         rows = torch.tensor([max(r, 0) for _, _, _, r in items], device=reference.device)
         ref_logp = -reference[rows].to(device=loss.device, dtype=loss.dtype)
-        loss = torch.where(where("npo"), npo_loss(-nll, ref_logp, terms.beta), loss)
-    if "simnpo" in kinds:
+        loss = torch.where(where("reference_ratio"), npo_loss(-nll, ref_logp, terms.beta), loss)
+    if "length_normalised" in kinds:
         length = n_tok.clamp_min(1).to(loss.dtype)
-        loss = torch.where(where("simnpo"), simnpo_loss(-nll, length, terms.beta, terms.gamma), loss)
+        loss = torch.where(where("length_normalised"), simnpo_loss(-nll, length, terms.beta, terms.gamma), loss)
     return (coef * loss).sum()
 
 
@@ -179,7 +181,7 @@ def make_loss_fn(
         items = weighted_terms(ids, data, weights, terms)
         if not items:  # e.g. GA given only retain ids: a zero that still carries a graph
             return sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad), torch.zeros(()))
-        if terms.forget_loss == "npo" and cached[0] is None:
+        if terms.forget_loss == "reference_ratio" and cached[0] is None:
             cached[0] = reference_nll(model, data.forget, pad_id)
         return objective_sum(model, items, pad_id, terms, cached[0])
 

@@ -51,7 +51,7 @@ def npo_terms(cfg: UnlearnConfig, params: NPOParams) -> ObjectiveTerms:
         ascent_coef=params.forget_coef,
         clean_term=False,
         retain_term=True,
-        forget_loss="npo",
+        forget_loss="reference_ratio",
         beta=params.beta,
     )
 

@@ -53,7 +53,7 @@ def simnpo_terms(cfg: UnlearnConfig, params: SimNPOParams) -> ObjectiveTerms:
         ascent_coef=params.forget_coef,
         clean_term=False,
         retain_term=True,
-        forget_loss="simnpo",
+        forget_loss="length_normalised",
         beta=params.beta,
         gamma=params.gamma,
     )
