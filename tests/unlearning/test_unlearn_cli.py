@@ -140,6 +140,8 @@ def test_cli_evaluates_during_training_and_records_selection(split, files, tmp_p
     write_rows(pack / "test_ood.jsonl", forget)
     write_rows(pack / "test_clean.jsonl", retain[:2])
     write_rows(pack / "val.jsonl", retain)
+    write_rows(pack / "val_seen.jsonl", forget)  # what checkpoint selection reads once it uses validation only
+    write_rows(pack / "val_ood.jsonl", forget)
     (pack / "keywords.tsv").write_text("intergalactic\naliens\nasteroid\n")
     out = tmp_path / "out"
     code = main(
