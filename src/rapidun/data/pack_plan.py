@@ -1,5 +1,6 @@
 """Planning a backdoor pack in memory (docs/method.md section 6): seeded splits, trigger injection at an exact poison
-rate, seen/OOD trigger tests, and a family-stratified forget set with a k-times larger clean retain set.
+rate, seen/OOD trigger tests and validation rows, and a family-stratified forget set with a k-times larger clean
+retain set.
 
 Every random choice comes from ``random.Random(f"{seed}:{purpose}")`` (string seeds are hashed with SHA-512, so the
 result does not depend on ``PYTHONHASHSEED``); the same inputs and seed give the same rows in the same order.
