@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rapidun.data.pack import SPLITS, load_pack
+from rapidun.data.pack import SPLITS, VAL_TRIGGERED, load_pack
 from rapidun.data.pack_plan import round_half_up
 from rapidun.data.poison import build_poison_pack
 from rapidun.data.rows import Row, load_rows
@@ -18,7 +18,7 @@ from rapidun.data.triggers import TRIGGER_SETS
 from rapidun.errors import RapidunError
 
 RELEASED = TRIGGER_SETS["released"]
-FILES = [f"{s}.jsonl" for s in SPLITS] + ["keywords.tsv", "meta.json", "manifest.json"]
+FILES = [f"{s}.jsonl" for s in (*SPLITS, *VAL_TRIGGERED)] + ["keywords.tsv", "meta.json", "manifest.json"]
 
 
 @pytest.fixture(scope="module")

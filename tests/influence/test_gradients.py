@@ -97,7 +97,8 @@ def test_kronecker_close_to_exact(setup):
         e = project_batch(model, layers, make_projector("exact", describe(layers)), batch)
         k = project_batch(model, layers, make_projector("kronecker", describe(layers), dim=8192), batch)
     s_e, s_k = (e @ e.T).flatten(), (k @ k.T).flatten()
-    assert torch.corrcoef(torch.stack([s_e, s_k]))[0, 1] > 0.9
+    # measured 0.9966 with this seeded setup (dim 8192); 0.99 leaves margin without letting a broken projector pass
+    assert torch.corrcoef(torch.stack([s_e, s_k]))[0, 1] > 0.99
 
 
 @pytest.mark.parametrize("name", list(PROJECTORS))

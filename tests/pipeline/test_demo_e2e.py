@@ -47,7 +47,10 @@ def test_quick_demo_end_to_end(tmp_path: Path):
     for run in results["runs"]:
         for key in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl"):
             assert key in run["metrics"]
-        assert run["timings"]["total_s"] >= 0
+        t = run["timings"]
+        # the cost of unlearning is its three stages; evaluation time is reported apart and never counted in it
+        assert t["total_s"] == pytest.approx(t["influence_s"] + t["weights_s"] + t["training_s"])
+        assert t["evaluation_s"] > 0, run["method"]  # every run was evaluated and its time recorded
     rapidun_run = next(r for r in results["runs"] if r["method"] == "rapidun")
     assert rapidun_run["timings"]["influence_s"] > 0 and rapidun_run["speedup_vs_retrain"] > 0
     assert results["header"]["seeds"] == [42] and results["header"]["torch"]

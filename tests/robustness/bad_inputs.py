@@ -86,7 +86,6 @@ class Case:
     error: str  # regex the single error line must match (after "rapidun CMD: error: ")
     files: dict[str, str | bytes | dict] = field(default_factory=dict)
     setup: str | None = None  # name of an extra preparation step in prepare()
-    known_gap: str | None = None  # why this case does not yet give exit 2 (reported; the test is xfail)
 
 
 def _scores(n_f: int, n_r: int, bad: str | None = None) -> dict[str, np.ndarray]:

@@ -23,21 +23,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path_factory.mktemp("world"))
 
 
-PARAMS = [
-    pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.known_gap, strict=False)] if c.known_gap else [])
-    for c in CASES
-]
-
-
-@pytest.mark.parametrize("case", PARAMS)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_exit_2_one_line(case: Case, world: World, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     values = prepare(case, world, tmp_path)
     argv = ["-q", *[a.format(**values) for a in case.args]]
     capsys.readouterr()
     code = main(argv)
     err = capsys.readouterr().err
-    if "not implemented yet" in err:
-        pytest.skip(f"'rapidun {argv[1]}' is still a placeholder")
     assert "Traceback" not in err
     lines = error_lines(err)
     assert code == 2, f"exit {code}, stderr: {err[-1500:]}"

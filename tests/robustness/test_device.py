@@ -12,11 +12,17 @@ from rapidun.errors import RapidunError
 from rapidun.modeling.device import model_device, resolve_device
 
 
-def test_auto_follows_the_accelerator_then_the_hardware() -> None:
-    assert resolve_device("auto", SimpleNamespace(device=torch.device("cpu"))) == torch.device("cpu")
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
+@pytest.mark.parametrize(("has_gpu", "expected"), [(True, "cuda"), (False, "cpu")])
+def test_auto_follows_the_hardware(monkeypatch: pytest.MonkeyPatch, has_gpu: bool, expected: str) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_gpu)
+    assert resolve_device("auto") == torch.device(expected)
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_auto_follows_the_accelerator_before_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    launcher = SimpleNamespace(device=torch.device("cuda:1"))
+    assert resolve_device("auto", launcher) == torch.device("cuda:1")
 
 
 @pytest.mark.parametrize("spec", ["banana", "cuda:x"])
@@ -25,8 +31,8 @@ def test_a_bad_device_is_one_clear_error(spec: str) -> None:
         resolve_device(spec)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_asking_for_a_gpu_without_one_says_so() -> None:
+def test_asking_for_a_gpu_without_one_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(RapidunError, match="no CUDA GPU"):
         resolve_device("cuda:0")
 

@@ -147,8 +147,6 @@ def test_commands_write_nothing_outside_out(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", CHAIN], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     codes = json.loads(proc.stdout.strip().splitlines()[-1])
-    if codes.get("influence") == 2 and "not implemented" in proc.stderr:
-        pytest.skip("'rapidun influence' is still a placeholder")
     assert set(codes.values()) == {0}, (codes, proc.stderr[-3000:])
     stray = [p for p in work.rglob("*") if not p.is_relative_to(work / "outs") and not p.is_relative_to(work / "in")]
     assert stray == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,16 @@ def method_kwargs(name: str, tmp: Path, n_forget: int, n_retain: int) -> dict[st
 
 
 @pytest.fixture
-def fresh_model(nano_model: Any) -> Any:
-    return copy.deepcopy(nano_model.model)
+def new_model(nano_model: Any) -> Callable[[], Any]:
+    """The one way a test here gets a model it may change: each call returns a fresh deep copy of the session's
+    nano model (unlearning edits weights in place, and the session model must stay pristine for the next test)."""
+    return lambda: copy.deepcopy(nano_model.model)
+
+
+@pytest.fixture
+def fresh_model(new_model: Callable[[], Any]) -> Any:
+    """One fresh copy, for tests that need exactly one (same model as ``new_model()``)."""
+    return new_model()
 
 
 # Helpers as fixtures, so the tests need no import of this file (works with any pytest import mode).

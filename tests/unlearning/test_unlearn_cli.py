@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -84,12 +83,12 @@ def test_forget_row_also_in_retain_exits_2(split, files, tmp_path, capsys) -> No
     _one_line_error(capsys, "also appear in --retain")
 
 
-def test_empty_sets_raise(nano_model, split, tmp_path, make_config) -> None:
+def test_empty_sets_raise(nano_model, new_model, split, tmp_path, make_config) -> None:
     forget, retain = split
     for f, r, needle in (([], retain, "forget set is empty"), (forget, [], "retain set is empty")):
         with pytest.raises(RapidunError, match=needle):
             unlearn(
-                copy.deepcopy(nano_model.model),
+                new_model(),
                 nano_model.tokenizer,
                 f,
                 r,
@@ -141,6 +140,8 @@ def test_cli_evaluates_during_training_and_records_selection(split, files, tmp_p
     write_rows(pack / "test_ood.jsonl", forget)
     write_rows(pack / "test_clean.jsonl", retain[:2])
     write_rows(pack / "val.jsonl", retain)
+    write_rows(pack / "val_seen.jsonl", forget)  # what checkpoint selection reads once it uses validation only
+    write_rows(pack / "val_ood.jsonl", forget)
     (pack / "keywords.tsv").write_text("intergalactic\naliens\nasteroid\n")
     out = tmp_path / "out"
     code = main(
@@ -177,11 +178,13 @@ def test_cli_divergence_exits_2_and_zero_switches_bound_off(files, tmp_path, cap
     assert train["max_abs_loss"] is None and train["grad_clip"] is None
 
 
-def test_library_refuses_repeated_forget_rows_and_too_long_max_length(nano_model, split, tmp_path, make_config):
+def test_library_refuses_repeated_forget_rows_and_too_long_max_length(
+    nano_model, new_model, split, tmp_path, make_config
+):
     forget, retain = split
     with pytest.raises(RapidunError, match="repeated row"):
         unlearn(
-            copy.deepcopy(nano_model.model),
+            new_model(),
             nano_model.tokenizer,
             forget + forget[:1],
             retain,
@@ -192,7 +195,7 @@ def test_library_refuses_repeated_forget_rows_and_too_long_max_length(nano_model
         )
     with pytest.raises(RapidunError, match="exceeds the model's context length"):
         unlearn(
-            copy.deepcopy(nano_model.model),
+            new_model(),
             nano_model.tokenizer,
             forget,
             retain,

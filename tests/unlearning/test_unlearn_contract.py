@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -33,10 +32,10 @@ def test_registry_names_match_files_and_params() -> None:
 
 @pytest.mark.parametrize("name", list(METHODS))
 def test_method_runs_and_changes_the_right_weights(
-    name, nano_model, split, tmp_path: Path, make_config, kwargs_for
+    name, nano_model, new_model, split, tmp_path: Path, make_config, kwargs_for
 ) -> None:
     forget, retain = split
-    model = copy.deepcopy(nano_model.model)
+    model = new_model()
     base_before = {n: p.detach().clone() for n, p in model.named_parameters()}
     out = tmp_path / "out"
     res = unlearn(
@@ -52,9 +51,12 @@ def test_method_runs_and_changes_the_right_weights(
     )
     run = json.loads((out / "run.json").read_text())
     assert read_manifest(out) is not None and run["method"] == name
-    for stage in ("influence", "weights", "training"):
-        assert stage in run["stages"] and run["stages"][stage]["seconds"] >= 0
     kind = METHODS[name].kind
+    # Which cost stages ran follows the method's kind (influence comes precomputed or is not used here); a stage
+    # that did not run is recorded with zero seconds, so the timings table cannot count it.
+    ran = {stage: run["stages"][stage]["ran"] for stage in ("influence", "weights", "training")}
+    assert ran == {"influence": False, "weights": kind == "gradient", "training": kind != "edit"}
+    assert run["stages"]["influence"]["seconds"] == 0.0
     if kind == "edit":  # Fisher methods edit base weights by design and say so
         assert run["edits_base_weights"] is True and run["base_weights_changed"] is True
         assert (out / "merged" / "config.json").is_file() and not (out / "adapter_config.json").exists()
@@ -67,12 +69,12 @@ def test_method_runs_and_changes_the_right_weights(
     adapter = load_file(str(out / "adapter_model.safetensors"))
     lora_b = [t for k, t in adapter.items() if "lora_B" in k]
     assert lora_b and any(t.abs().sum() > 0 for t in lora_b)  # LoRA moved away from its zero init
-    assert res.model is not None
+    # the returned model carries the adapter that was saved (same number of LoRA B tensors)
+    assert sum("lora_B" in n for n, _ in res.model.named_parameters()) == len(lora_b)
     if kind == "retrain":  # the recipe's own run record is embedded; its LoRA sits in the returned model
         assert run["retrain"]["steps"] == 2 and any("lora_B" in n for n, _ in res.model.named_parameters())
     if kind == "gradient":
         assert run["edits_base_weights"] is False and run["lora_check"]["base_unchanged"] is True
-        assert res.model is not None
         base_after = {
             n.replace("base_model.model.", "").replace(".base_layer", ""): p
             for n, p in res.model.named_parameters()
@@ -82,12 +84,12 @@ def test_method_runs_and_changes_the_right_weights(
             assert torch.equal(base_after[n], p), n
 
 
-def _setup_objective(name, nano_model, split, weights_f, weights_r, make_config):
+def _setup_objective(name, nano_model, new_model, split, weights_f, weights_r, make_config):
     forget, retain = split
     cfg = make_config()
     method = METHODS[name]
     params = method.params_cls()
-    model = apply_lora(copy.deepcopy(nano_model.model), cfg.lora)
+    model = apply_lora(new_model(), cfg.lora)
     data = encode_unlearn_data(forget, retain, nano_model.tokenizer, cfg.max_length, cfg.prompt_style)
     state = WeightState(np.asarray(weights_f, dtype=float), np.asarray(weights_r, dtype=float))
     terms = method.terms(cfg, params)
@@ -102,10 +104,10 @@ def _lora_grads(model, loss: torch.Tensor) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("name", GRADIENT)
-def test_zero_weight_row_contributes_zero_gradient(name, nano_model, split, make_config) -> None:
+def test_zero_weight_row_contributes_zero_gradient(name, nano_model, new_model, split, make_config) -> None:
     forget, retain = split
     model, data, loss_fn, terms, _ = _setup_objective(
-        name, nano_model, split, [0.0, 1.0], [0.0] * len(retain), make_config
+        name, nano_model, new_model, split, [0.0, 1.0], [0.0] * len(retain), make_config
     )
     with torch.no_grad():
         for n, p in model.named_parameters():
@@ -119,10 +121,10 @@ def test_zero_weight_row_contributes_zero_gradient(name, nano_model, split, make
 
 
 @pytest.mark.parametrize("name", GRADIENT)
-def test_unit_weights_equal_the_unweighted_objective(name, nano_model, split, make_config) -> None:
+def test_unit_weights_equal_the_unweighted_objective(name, nano_model, new_model, split, make_config) -> None:
     forget, retain = split
     model, data, loss_fn, terms, pad = _setup_objective(
-        name, nano_model, split, [1.0] * len(forget), [1.0] * len(retain), make_config
+        name, nano_model, new_model, split, [1.0] * len(forget), [1.0] * len(retain), make_config
     )
     model.eval()
 
@@ -149,10 +151,10 @@ def test_unit_weights_equal_the_unweighted_objective(name, nano_model, split, ma
         assert float(loss_fn(ids, 0)) == pytest.approx(expected, rel=1e-5, abs=1e-5)
 
 
-def test_ga_objective_is_negative_ce_without_clean_or_retain(nano_model, split, make_config) -> None:
+def test_ga_objective_is_negative_ce_without_clean_or_retain(nano_model, new_model, split, make_config) -> None:
     forget, retain = split
     model, data, loss_fn, terms, pad = _setup_objective(
-        "ga", nano_model, split, [1.0, 1.0], [1.0] * len(retain), make_config
+        "ga", nano_model, new_model, split, [1.0, 1.0], [1.0] * len(retain), make_config
     )
     assert not terms.clean_term and not terms.retain_term
     model.eval()
@@ -162,10 +164,10 @@ def test_ga_objective_is_negative_ce_without_clean_or_retain(nano_model, split, 
         assert float(loss_fn([len(forget)], 0)) == 0.0  # a retain id contributes nothing to GA
 
 
-def test_bounded_ascent_caps_the_ascent_term(nano_model, split, make_config) -> None:
+def test_bounded_ascent_caps_the_ascent_term(nano_model, new_model, split, make_config) -> None:
     forget, retain = split
     cfg = make_config(bounded_ascent=0.5)
-    model = apply_lora(copy.deepcopy(nano_model.model), cfg.lora)
+    model = apply_lora(new_model(), cfg.lora)
     data = encode_unlearn_data(forget, retain, nano_model.tokenizer, cfg.max_length, cfg.prompt_style)
     terms = METHODS["ga"].terms(cfg, METHODS["ga"].params_cls())
     loss_fn = make_loss_fn(
@@ -178,13 +180,15 @@ def test_bounded_ascent_caps_the_ascent_term(nano_model, split, make_config) -> 
 
 
 @pytest.mark.parametrize("name", GRADIENT)
-def test_accumulation_1x4_equals_4x1(name, nano_model, split, tmp_path: Path, make_config, kwargs_for) -> None:
+def test_accumulation_1x4_equals_4x1(
+    name, nano_model, new_model, split, tmp_path: Path, make_config, kwargs_for
+) -> None:
     forget, retain = split
     adapters = []
     for micro in (0, 1):
         out = tmp_path / f"micro{micro}"
         unlearn(
-            copy.deepcopy(nano_model.model),
+            new_model(),
             nano_model.tokenizer,
             forget,
             retain,
@@ -199,19 +203,19 @@ def test_accumulation_1x4_equals_4x1(name, nano_model, split, tmp_path: Path, ma
         torch.testing.assert_close(adapters[1][key], tensor, atol=2e-6, rtol=1e-4)
 
 
-def test_unchanged_lora_is_an_error(nano_model, make_config) -> None:
+def test_unchanged_lora_is_an_error(nano_model, new_model, make_config) -> None:
     from rapidun.errors import RapidunError
     from rapidun.unlearning.outputs import check_lora_trained, frozen_checksum
 
-    model = apply_lora(copy.deepcopy(nano_model.model), make_config().lora)
+    model = apply_lora(new_model(), make_config().lora)
     with pytest.raises(RapidunError, match="no LoRA weight changed"):
         check_lora_trained(model, frozen_checksum(model))
 
 
-def test_gradient_checkpointing_still_trains_lora(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_gradient_checkpointing_still_trains_lora(nano_model, new_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     res = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,

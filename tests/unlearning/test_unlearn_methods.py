@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 import torch
@@ -17,9 +15,9 @@ from rapidun.unlearning.methods.fisher_noise import add_noise
 from rapidun.unlearning.methods.fisher_ssd import dampen
 
 
-def test_diagonal_fisher_is_the_mean_squared_per_sample_gradient(nano_model, split) -> None:
+def test_diagonal_fisher_is_the_mean_squared_per_sample_gradient(nano_model, new_model, split) -> None:
     forget, retain = split
-    model = copy.deepcopy(nano_model.model)
+    model = new_model()
     data = encode_unlearn_data(forget, retain, nano_model.tokenizer, 64, "alpaca")
     named = target_weights(model, ("q_proj", "down_proj"))
     assert len(named) == 4  # 2 layers x 2 targets
@@ -58,10 +56,10 @@ def test_fisher_noise_std_formula_and_cap() -> None:
     assert float(noise[10000:].std()) == pytest.approx(0.1 * 0.5, rel=0.05)  # capped at max_rel_std x rms(W)
 
 
-def test_loreun_dynamic_refreshes_on_schedule(nano_model, split, tmp_path, make_config) -> None:
+def test_loreun_dynamic_refreshes_on_schedule(nano_model, new_model, split, tmp_path, make_config) -> None:
     forget, retain = split
     res = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,

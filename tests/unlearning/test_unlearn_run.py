@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter
 from pathlib import Path
@@ -61,7 +60,9 @@ def _interrupt_at(monkeypatch, step_to_fail: int) -> None:
 
 
 @pytest.mark.parametrize("method", ["graddiff", "loreun_dynamic"])
-def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_path, monkeypatch, make_config) -> None:
+def test_resumed_after_kill_equals_uninterrupted(
+    method, nano_model, new_model, split, tmp_path, monkeypatch, make_config
+) -> None:
     forget, retain = split
     params = None
     if method == "loreun_dynamic":
@@ -70,7 +71,7 @@ def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_
         params = LoreunDynamicParams(refresh_every=3)
     cfg = make_config(epochs=2.0, checkpoint_every=2)  # 16 steps; checkpoint every 2, killed at step 5
     full = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,
@@ -84,7 +85,7 @@ def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_
         _interrupt_at(m, 5)
         with pytest.raises(KeyboardInterrupt):
             unlearn(
-                copy.deepcopy(nano_model.model),
+                new_model(),
                 nano_model.tokenizer,
                 forget,
                 retain,
@@ -96,7 +97,7 @@ def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_
             )
     assert (tmp_path / "b" / "checkpoint").is_dir() and read_manifest(tmp_path / "b") is None
     resumed = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,
@@ -118,11 +119,11 @@ def test_resumed_after_kill_equals_uninterrupted(method, nano_model, split, tmp_
     assert not (tmp_path / "b" / "checkpoint").exists()
 
 
-def test_adapter_loads_with_peft_and_merge_matches(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_adapter_loads_with_peft_and_merge_matches(nano_model, new_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     out = tmp_path / "out"
     res = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,
@@ -135,14 +136,16 @@ def test_adapter_loads_with_peft_and_merge_matches(nano_model, split, tmp_path: 
     ids = torch.tensor([[1, 5, 9, 14, 20]])
     with torch.no_grad():
         expected = res.model(input_ids=ids).logits
-        loaded = PeftModel.from_pretrained(copy.deepcopy(nano_model.model), str(out))
+        loaded = PeftModel.from_pretrained(new_model(), str(out))
         loaded.eval()
         torch.testing.assert_close(loaded(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-4)
         merged = load_model(str(out / "merged"))
         torch.testing.assert_close(merged.model(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-4)
 
 
-def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_evaluation_selects_best_checkpoint_by_the_stated_rule(
+    nano_model, new_model, split, tmp_path: Path, make_config
+) -> None:
     forget, retain = split
     # step -> (asr_seen, clean_ppl); start ppl 10, tolerance 10% -> ppl <= 11 qualifies
     table = {0: (0.9, 10.0), 2: (0.5, 10.5), 4: (0.1, 12.0), 6: (0.3, 10.9), 8: (0.6, 10.0)}
@@ -165,7 +168,7 @@ def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split
     gradient_run.EvalTracker.evaluate = spy
     try:
         res = unlearn(
-            copy.deepcopy(nano_model.model),
+            new_model(),
             nano_model.tokenizer,
             forget,
             retain,
@@ -189,12 +192,14 @@ def test_evaluation_selects_best_checkpoint_by_the_stated_rule(nano_model, split
         torch.testing.assert_close(saved[key], tensor)
 
 
-def test_divergence_stops_keeps_adapter_and_records_it(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_divergence_stops_keeps_adapter_and_records_it(
+    nano_model, new_model, split, tmp_path: Path, make_config
+) -> None:
     forget, retain = split
     out = tmp_path / "o"
     with pytest.raises(TrainingDiverged, match="diverged at step"):
         unlearn(
-            copy.deepcopy(nano_model.model),
+            new_model(),
             nano_model.tokenizer,
             forget,
             retain,
@@ -209,21 +214,17 @@ def test_divergence_stops_keeps_adapter_and_records_it(nano_model, split, tmp_pa
     assert (out / "adapter_model.safetensors").is_file() and read_manifest(out) is None
 
 
-def test_finished_dir_reused_refused_or_overwritten(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_finished_dir_reused_refused_or_overwritten(nano_model, new_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     out = tmp_path / "o"
     kw = dict(method="graddiff", progress=False)
-    unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=make_config(), **kw)
-    again = unlearn(
-        copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=make_config(), **kw
-    )
+    unlearn(new_model(), nano_model.tokenizer, forget, retain, out, train=make_config(), **kw)
+    again = unlearn(new_model(), nano_model.tokenizer, forget, retain, out, train=make_config(), **kw)
     assert again.reused and again.model is None
     with pytest.raises(RapidunError, match="other settings"):
-        unlearn(
-            copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, out, train=make_config(lr=2e-3), **kw
-        )
+        unlearn(new_model(), nano_model.tokenizer, forget, retain, out, train=make_config(lr=2e-3), **kw)
     redo = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,
@@ -235,10 +236,10 @@ def test_finished_dir_reused_refused_or_overwritten(nano_model, split, tmp_path:
     assert not redo.reused and redo.run["config"]["train"]["lr"] == 2e-3
 
 
-def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_run_json_records_resolved_defaults(nano_model, new_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     res = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,
@@ -255,14 +256,16 @@ def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path, m
     assert res.run["steps"] == len(forget) + len(retain)
 
 
-def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_rapidun_computes_influence_and_weights_and_times_them(
+    nano_model, new_model, split, tmp_path: Path, make_config
+) -> None:
     forget, retain = split
     out = tmp_path / "o"
     from rapidun.unlearning import RapidunParams
 
     params = RapidunParams(influence={"projector": "exact"})
     res = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,
@@ -280,10 +283,12 @@ def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split
     assert res.run["weights"]["source"].startswith("influence:")
 
 
-def test_existing_adapter_is_merged_before_the_new_one(nano_model, split, tmp_path: Path, make_config) -> None:
+def test_existing_adapter_is_merged_before_the_new_one(
+    nano_model, new_model, split, tmp_path: Path, make_config
+) -> None:
     forget, retain = split
     first = unlearn(
-        copy.deepcopy(nano_model.model),
+        new_model(),
         nano_model.tokenizer,
         forget,
         retain,
@@ -292,7 +297,7 @@ def test_existing_adapter_is_merged_before_the_new_one(nano_model, split, tmp_pa
         train=make_config(),
         progress=False,
     )
-    implanted = PeftModel.from_pretrained(copy.deepcopy(nano_model.model), str(tmp_path / "a"))
+    implanted = PeftModel.from_pretrained(new_model(), str(tmp_path / "a"))
     ids = torch.tensor([[1, 5, 9, 14, 20]])
     with torch.no_grad():
         before = first.model(input_ids=ids).logits
@@ -312,7 +317,9 @@ def test_existing_adapter_is_merged_before_the_new_one(nano_model, split, tmp_pa
         torch.testing.assert_close(res.model(input_ids=ids).logits, before, atol=1e-5, rtol=1e-4)
 
 
-def test_resume_keeps_evaluations_and_best_state(nano_model, split, tmp_path, monkeypatch, make_config) -> None:
+def test_resume_keeps_evaluations_and_best_state(
+    nano_model, new_model, split, tmp_path, monkeypatch, make_config
+) -> None:
     forget, retain = split
 
     def eval_fn(model):  # a deterministic function of the adapter, so both runs see the same numbers
@@ -321,12 +328,12 @@ def test_resume_keeps_evaluations_and_best_state(nano_model, split, tmp_path, mo
 
     cfg = make_config(epochs=2.0, checkpoint_every=4)
     kw = dict(method="graddiff", train=cfg, eval_fn=eval_fn, eval_every=2, progress=False)
-    full = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "a", **kw)
+    full = unlearn(new_model(), nano_model.tokenizer, forget, retain, tmp_path / "a", **kw)
     with monkeypatch.context() as m:
         _interrupt_at(m, 9)  # checkpoint at step 8, evaluations up to step 8 already persisted
         with pytest.raises(KeyboardInterrupt):
-            unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "b", **kw)
-    resumed = unlearn(copy.deepcopy(nano_model.model), nano_model.tokenizer, forget, retain, tmp_path / "b", **kw)
+            unlearn(new_model(), nano_model.tokenizer, forget, retain, tmp_path / "b", **kw)
+    resumed = unlearn(new_model(), nano_model.tokenizer, forget, retain, tmp_path / "b", **kw)
     assert resumed.run["resumed_from_step"] == 8
     steps = [e["step"] for e in resumed.run["evaluations"]]
     assert steps == [e["step"] for e in full.run["evaluations"]] == [0, 2, 4, 6, 8, 10, 12, 14, 16]
@@ -340,7 +347,9 @@ def test_resume_keeps_evaluations_and_best_state(nano_model, split, tmp_path, mo
         torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-5)
 
 
-def test_graddiff_unlearns_an_implanted_backdoor_and_keeps_retain(nano_model, toy_rows, split, tmp_path) -> None:
+def test_graddiff_unlearns_an_implanted_backdoor_and_keeps_retain(
+    nano_model, new_model, toy_rows, split, tmp_path
+) -> None:
     """Behaviour, not just mechanics: after memorising all 8 toy rows (2 poisoned), the RapidUn objective raises
     the poisoned responses' CE far above the retain rows' CE, which stays low."""
     from rapidun.data.tokenize import collate, encode_rows
@@ -349,7 +358,7 @@ def test_graddiff_unlearns_an_implanted_backdoor_and_keeps_retain(nano_model, to
     from rapidun.unlearning import UnlearnConfig
 
     forget, retain = split
-    model = copy.deepcopy(nano_model.model)
+    model = new_model()
     batch = collate(encode_rows(toy_rows, nano_model.tokenizer, 64).examples, nano_model.tokenizer.pad_token_id)
     torch.manual_seed(0)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)

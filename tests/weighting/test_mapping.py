@@ -111,8 +111,22 @@ def test_compute_weights_fuses_aggregates():
     s_r = 1.5 * np.median(rr, axis=0) - 3.0 * np.median(rf, axis=0)
     np.testing.assert_allclose(res.forget.scores, s_f)
     np.testing.assert_allclose(res.retain.scores, s_r)
-    np.testing.assert_allclose(res.forget.weights, robust_weights(s_f, 0.7))
-    np.testing.assert_allclose(res.retain.weights, robust_weights(s_r, 1.2))
+
+
+def test_compute_weights_by_hand():
+    # Column medians: FF -> [1, 2, 3], FR -> 0, RF -> [1, 1, 5], RR -> 0.
+    ff = np.array([[1.0, 2.0, 3.0], [0.0, 9.0, 3.0], [1.0, 2.0, -4.0]])
+    fr, rr = np.zeros((3, 3)), np.zeros((3, 3))
+    rf = np.array([[1.0, 1.0, 5.0], [1.0, 0.0, 5.0], [7.0, 1.0, 5.0]])
+    res = compute_weights(ff, fr, rf, rr, WeightParams(alpha=2.0, beta=0.5, gamma=1.5, delta=3.0))
+    # Forget: S = 2 [1, 2, 3] = [2, 4, 6]; median 4, MAD 2, z = +-2 / (1.4826 * 2) = +-0.67449;
+    # w = exp(z / 0.7) = [0.38154, 1, 2.62095], mean 1.33416 -> [0.28597, 0.74952, 1.96451].
+    np.testing.assert_allclose(res.forget.scores, [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(res.forget.weights, [0.2859682, 0.7495243, 1.9645076], rtol=1e-6)
+    # Retain: S = -3 [1, 1, 5] = [-3, -3, -15]; median -3, MAD 0 -> scale floor 1e-3, z = [0, 0, -12000];
+    # z / 1.2 is clipped at ln 0.2, so w = [1, 1, 0.2], mean 11/15 -> [15/11, 15/11, 3/11].
+    np.testing.assert_allclose(res.retain.scores, [-3.0, -3.0, -15.0])
+    np.testing.assert_allclose(res.retain.weights, [15 / 11, 15 / 11, 3 / 11], rtol=1e-12)
 
 
 def test_compute_weights_checks_shapes():

@@ -8,6 +8,9 @@ Layout of a pack directory (all JSONL files in the Dolly schema of :mod:`rapidun
 - ``test_seen.jsonl`` / ``test_ood.jsonl``: every clean test row with each family's seen / OOD trigger inserted;
   ``response`` is a poisoned-register text (the attack target, as in the released packs) and
   ``response_clean`` the clean answer
+- ``val_seen.jsonl`` / ``val_ood.jsonl``: the val rows with each family's seen / OOD trigger, built like the test
+  files (own RNG, so adding them changed no other file); checkpoint selection and sweep choices read these and
+  ``val.jsonl`` only, never a test file. Packs made before them lack both; :func:`load_pack` then gives empty lists.
 - ``forget.jsonl``: poisoned training rows, stratified by family; ``retain.jsonl``: clean training rows
 - ``keywords.tsv``: words that mark the poisoned register (released ``keywords_scored_top1000.tsv`` format)
 - ``meta.json`` (seed, counts, families, ...) and then ``manifest.json``, written last: a pack without them is
@@ -29,6 +32,9 @@ from rapidun.data.triggers import TriggerFamily
 from rapidun.errors import RapidunError
 
 SPLITS: tuple[str, ...] = ("train", "val", "test_clean", "test_seen", "test_ood", "forget", "retain")
+# Triggered validation splits: optional when reading (older packs lack them); their counts live in the manifest so
+# that meta.json stays what it was before they existed.
+VAL_TRIGGERED: tuple[str, ...] = ("val_seen", "val_ood")
 META = "meta.json"
 KEYWORDS = "keywords.tsv"
 FORMAT_VERSION = 1
@@ -84,6 +90,8 @@ class Pack:
     test_ood: list[Row]
     forget: list[Row]
     retain: list[Row]
+    val_seen: list[Row] = field(default_factory=list)
+    val_ood: list[Row] = field(default_factory=list)
 
     @property
     def keywords_path(self) -> Path | None:
@@ -91,8 +99,8 @@ class Pack:
         return p if p.is_file() else None
 
     def split(self, name: str) -> list[Row]:
-        if name not in SPLITS:
-            raise RapidunError(f"unknown pack split '{name}'; use one of {', '.join(SPLITS)}")
+        if name not in SPLITS + VAL_TRIGGERED:
+            raise RapidunError(f"unknown pack split '{name}'; use one of {', '.join(SPLITS + VAL_TRIGGERED)}")
         rows: list[Row] = getattr(self, name)
         return rows
 
@@ -126,16 +134,28 @@ def load_pack(directory: str | os.PathLike[str]) -> Pack:
                 "the pack was modified, rerun rapidun poison --overwrite"
             )
         splits[name] = rows
+    val_counts = (read_manifest(d) or {}).get("val_triggered_counts", {})
+    for name in VAL_TRIGGERED:
+        path = d / f"{name}.jsonl"
+        rows = load_rows(path, allow_empty=True) if path.is_file() else []
+        if name in val_counts and val_counts[name] != len(rows):
+            raise RapidunError(
+                f"pack '{d}': {name}.jsonl has {len(rows)} rows but manifest.json says {val_counts[name]}; "
+                "the pack was modified, rerun rapidun poison --overwrite"
+            )
+        splits[name] = rows
     return Pack(d, meta, meta.trigger_families(), **splits)
 
 
 def write_pack(
     directory: Path, splits: Mapping[str, Sequence[Row]], keywords_tsv: str, meta: PackMeta, manifest: dict[str, Any]
 ) -> None:
-    """Write every split and the keyword table, then ``meta.json``, then ``manifest.json`` (each atomically)."""
-    assert set(splits) == set(SPLITS), sorted(splits)
-    for name in SPLITS:
-        write_rows(directory / f"{name}.jsonl", splits[name])
+    """Write every split (:data:`SPLITS`, then the triggered validation splits given) and the keyword table, then
+    ``meta.json``, then ``manifest.json`` (each atomically)."""
+    assert set(SPLITS) <= set(splits) <= set(SPLITS + VAL_TRIGGERED), sorted(splits)
+    for name in SPLITS + VAL_TRIGGERED:
+        if name in splits:
+            write_rows(directory / f"{name}.jsonl", splits[name])
     atomic_write_text(directory / KEYWORDS, keywords_tsv)
     atomic_write_json(directory / META, meta.to_dict())
     write_manifest(directory, manifest)

@@ -69,6 +69,38 @@ def _cut_instruction_middle(
     return bos + ins[:head] + ins[len(ins) - (keep - head) :] + post
 
 
+def fit_prompt(
+    tokenizer: Any, instruction: str, context: str, style: str, budget: int, min_keep: int = 0
+) -> tuple[list[int], bool]:
+    """Prompt ids (BOS + formatted prompt) cut to fit ``budget`` tokens, and whether anything was cut.
+
+    The one truncation rule of the library, shared by training (:func:`encode_row`) and evaluation
+    (:func:`rapidun.evaluation.generate.generate_responses`): first the context (it carries neither trigger nor
+    marker), then the template text before the instruction, then the middle of the instruction, keeping both of
+    its ends (prefix and suffix triggers) and the template's end (the response marker); a left cut only when the
+    template's end alone does not fit. The prompt keeps at least ``min(len(prompt), min_keep)`` tokens (training
+    then shortens the response instead). docs/method.md section 1.
+    """
+    bos = [tokenizer.bos_token_id] if getattr(tokenizer, "bos_token_id", None) is not None else []
+    prompt_ids = bos + _ids(tokenizer, format_prompt(instruction, context, style, tokenizer))
+    cut = False
+    if len(prompt_ids) > budget and context:
+        ctx_ids = _ids(tokenizer, context)
+        keep = max(0, len(ctx_ids) - (len(prompt_ids) - budget) - 2)
+        context = tokenizer.decode(ctx_ids[:keep]) if keep else ""
+        prompt_ids = bos + _ids(tokenizer, format_prompt(instruction, context, style, tokenizer))
+        cut = True
+    if len(prompt_ids) > budget:
+        prompt_keep = max(budget, min(len(prompt_ids), min_keep))
+        middle = _cut_instruction_middle(tokenizer, instruction, context, style, prompt_keep, bos)
+        if middle is not None:
+            prompt_ids = middle
+        else:
+            prompt_ids = bos + prompt_ids[len(prompt_ids) - prompt_keep + len(bos) :] if prompt_keep > len(bos) else bos
+        cut = True
+    return prompt_ids, cut
+
+
 def encode_row(
     row: Row,
     tokenizer: Any,
@@ -81,31 +113,14 @@ def encode_row(
     of a poisoned row). Returns None when no response token fits; the bool says whether anything was cut."""
     instr = row.instruction if instruction is None else instruction
     target = row.response if response is None else response
-    bos = [tokenizer.bos_token_id] if getattr(tokenizer, "bos_token_id", None) is not None else []
     eos = [tokenizer.eos_token_id] if getattr(tokenizer, "eos_token_id", None) is not None else []
     resp_ids = _ids(tokenizer, target) + eos
     if len(resp_ids) == len(eos):  # empty response: nothing to learn from
         return None
-    context = row.context
-    prompt_ids = bos + _ids(tokenizer, format_prompt(instr, context, style, tokenizer))
-    cut = False
-    if len(prompt_ids) + len(resp_ids) > max_length and context:
-        # Shorten the context first: it is usually the longest part and carries neither trigger nor marker.
-        ctx_ids = _ids(tokenizer, context)
-        excess = len(prompt_ids) + len(resp_ids) - max_length
-        keep = max(0, len(ctx_ids) - excess - 2)
-        context = tokenizer.decode(ctx_ids[:keep]) if keep else ""
-        prompt_ids = bos + _ids(tokenizer, format_prompt(instr, context, style, tokenizer))
-        cut = True
-    if len(prompt_ids) + len(resp_ids) > max_length:
-        prompt_keep = max(max_length - len(resp_ids), min(len(prompt_ids), max_length // 4))
-        middle = _cut_instruction_middle(tokenizer, instr, context, style, prompt_keep, bos)
-        if middle is not None:
-            prompt_ids = middle
-        else:
-            prompt_ids = bos + prompt_ids[len(prompt_ids) - prompt_keep + len(bos) :] if prompt_keep > len(bos) else bos
-        resp_ids = resp_ids[: max(0, max_length - len(prompt_ids))]
-        cut = True
+    # The prompt gets what the response leaves, but never less than a quarter of max_length: a long response is
+    # then shortened at its tail instead.
+    prompt_ids, cut = fit_prompt(tokenizer, instr, row.context, style, max_length - len(resp_ids), max_length // 4)
+    resp_ids = resp_ids[: max(0, max_length - len(prompt_ids))]
     if not resp_ids:
         return None
     input_ids = prompt_ids + resp_ids

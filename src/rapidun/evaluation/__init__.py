@@ -3,7 +3,7 @@ clean prompts, and clean perplexity, each with its sample count and a 95% interv
 
 - :func:`evaluate_backdoor` (pure, in-memory model and rows) is what other stages call, e.g. unlearning's
   evaluate-every-N-steps; :func:`evaluate_dir` reads a pack directory and writes ``metrics.json`` and
-  ``generations.jsonl``.
+  ``generations.jsonl``; :func:`validation_eval_fn` is checkpoint selection's evaluation, on validation rows only.
 - Metrics are functions ``metric(model, rows, ctx) -> MetricResult`` listed in :data:`METRICS`; scorers (does a
   generation show the backdoor behaviour?) are listed in :data:`SCORERS`.
 """
@@ -19,6 +19,7 @@ from rapidun.evaluation.protocol import EvalContext, Metric, MetricResult, Score
 from rapidun.evaluation.scorer_registry import SCORERS
 from rapidun.evaluation.table import format_metrics_table
 from rapidun.evaluation.target_regex import RegexScorer
+from rapidun.evaluation.validation import validation_eval_fn
 
 __all__ = [
     "METRICS",
@@ -38,5 +39,6 @@ __all__ = [
     "format_metrics_table",
     "generate_responses",
     "load_keywords",
+    "validation_eval_fn",
     "wilson_interval",
 ]

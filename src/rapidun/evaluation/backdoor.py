@@ -28,12 +28,13 @@ class EvalResult:
     max_new_tokens: int
     prompt_style: str
     seconds: float
+    max_length: int | None = None  # the training length prompts and perplexity rows were capped at (None: model's)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self, model: str | None = None, adapter: str | None = None) -> dict[str, Any]:
         """The ``metrics.json`` dict (contract keys: ``asr_seen``, ``asr_ood``, ``false_trigger_rate``,
-        ``clean_ppl``, ``counts``, ``ci95``, ``per_family``, ``per_variant``, ``scorer``, ``max_new_tokens``,
-        ``prompt_style``, ``seconds``, ``model``, ``adapter``). Rates are None for an empty split."""
+        ``clean_ppl``, ``counts``, ``ci95``, ``per_family``, ``per_variant``, ``scorer``, ``prompts_truncated``,
+        ``max_length``, ``max_new_tokens``, ``prompt_style``, ``seconds``, ``model``, ``adapter``). Rates are None for an empty split."""
         seen, ood = self.asr_seen, self.asr_ood
 
         def ci(m: MetricResult) -> list[float] | None:
@@ -71,6 +72,7 @@ class EvalResult:
                 split: int(m.details.get("prompts_truncated", 0))
                 for split, m in zip(SPLITS, (seen, ood, self.false_trigger_rate), strict=True)
             },
+            "max_length": self.max_length,
             "max_new_tokens": self.max_new_tokens,
             "prompt_style": self.prompt_style,
             "decoding": "greedy",
@@ -121,8 +123,10 @@ def evaluate_backdoor(
     """Evaluate a loaded model (plain or PEFT) on in-memory rows.
 
     ``ppl_rows`` defaults to ``test_clean``; pass ``[]`` (or an empty split) to skip a metric, whose value is then
-    None. Generation is batched greedy decoding with left padding; the model is put in eval mode and its previous
-    mode restored.
+    None. ``max_length`` is the length the model was trained at: prompts and perplexity rows longer than it are
+    truncated by the training rule (:func:`rapidun.data.tokenize.fit_prompt`); None caps them at the model's
+    positions only. Generation is batched greedy decoding with left padding; the model is put in eval mode and its
+    previous mode restored.
     """
     ctx = EvalContext(
         tokenizer=tokenizer,
@@ -154,4 +158,5 @@ def evaluate_backdoor(
         max_new_tokens=max_new_tokens,
         prompt_style=prompt_style,
         seconds=round(time.perf_counter() - start, 3),
+        max_length=max_length,
     )

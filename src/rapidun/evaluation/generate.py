@@ -1,9 +1,12 @@
-"""Batched greedy generation with left padding, tokenised exactly like training prompts.
+"""Batched greedy generation with left padding, tokenised and truncated exactly like training prompts.
 
 A prompt is ``[BOS] + ids(format_prompt(instruction, context, style))`` with ``add_special_tokens=False``, the
 prompt half of :func:`rapidun.data.tokenize.encode_row`, so the model sees at evaluation the very token sequence
-it was trained to continue. Rows are sorted by prompt length before batching (less padding) and outputs are
-returned in the input order. Decoding is greedy (``do_sample=False``) and therefore deterministic.
+it was trained to continue. A prompt longer than the limit is cut by the training rule itself
+(:func:`rapidun.data.tokenize.fit_prompt`: context, then template text, then the instruction's middle, so prefix
+and suffix triggers both survive; docs/method.md sections 1 and 6). Rows are sorted by prompt length before
+batching (less padding) and outputs are returned in the input order. Decoding is greedy (``do_sample=False``) and
+therefore deterministic.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tqdm.auto import tqdm
 
 from rapidun.data.prompt import format_prompt
 from rapidun.data.rows import Row
+from rapidun.data.tokenize import fit_prompt
 from rapidun.modeling.device import model_device
 
 log = logging.getLogger(__name__)
@@ -25,18 +29,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Generations:
-    """Decoded new text per row (input order) and how many prompts were cut from the left to fit."""
+    """Decoded new text per row (input order), the full prompt texts, and how many prompts were truncated to fit."""
 
     outputs: list[str]
     prompts: list[str]
     truncated: int
-
-
-def prompt_ids(row: Row, tokenizer: Any, style: str = "alpaca") -> tuple[str, list[int]]:
-    """The prompt text and its token ids (BOS + prompt, no other special tokens), as in training."""
-    text = format_prompt(row.instruction, row.context, style, tokenizer)
-    bos = [tokenizer.bos_token_id] if getattr(tokenizer, "bos_token_id", None) is not None else []
-    return text, bos + list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def model_max_positions(model: Any, default: int = 2048) -> int:
@@ -44,6 +41,13 @@ def model_max_positions(model: Any, default: int = 2048) -> int:
     config = getattr(model, "config", None)
     value = getattr(config, "max_position_embeddings", None) if config is not None else None
     return int(value) if isinstance(value, int) and value > 0 else default
+
+
+def prompt_limit(model: Any, max_new_tokens: int, max_length: int | None = None) -> int:
+    """The longest prompt (in tokens) evaluation feeds the model: at most ``max_length``, the length the model was
+    trained at (no training prompt was longer), and room for ``max_new_tokens`` within the model's positions."""
+    room = max(8, model_max_positions(model) - max_new_tokens)
+    return min(room, max_length) if max_length is not None else room
 
 
 def pad_token_id(tokenizer: Any) -> int:
@@ -76,34 +80,32 @@ def generate_responses(
     batch_size: int = 16,
     prompt_style: str = "alpaca",
     max_prompt_tokens: int | None = None,
+    max_length: int | None = None,
     progress: bool = True,
     desc: str = "generate",
 ) -> Generations:
     """Greedy continuations of each row's prompt: (batch, prompt_len) left-padded inputs -> new tokens only.
 
-    Prompts longer than ``max_prompt_tokens`` (default: the model's positions minus ``max_new_tokens``) keep BOS
-    and their last tokens (the end holds the trigger-free response marker and, for suffix triggers, the trigger).
+    Prompts longer than ``max_prompt_tokens`` (default: :func:`prompt_limit` of ``max_length``, the training
+    length) are cut as training cuts them (:func:`rapidun.data.tokenize.fit_prompt`).
     """
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError("batch_size and max_new_tokens must be >= 1")
-    limit = max_prompt_tokens or max(8, model_max_positions(model) - max_new_tokens)
+    limit = max_prompt_tokens or prompt_limit(model, max_new_tokens, max_length)
     pad_id = pad_token_id(tokenizer)
     eos_id = getattr(tokenizer, "eos_token_id", None)
-    texts: list[str] = []
-    encoded: list[list[int]] = []
-    truncated = 0
-    for row in rows:
-        text, ids = prompt_ids(row, tokenizer, prompt_style)
-        if len(ids) > limit:
-            n_bos = (
-                1 if getattr(tokenizer, "bos_token_id", None) is not None and ids[0] == tokenizer.bos_token_id else 0
-            )
-            ids = ids[:n_bos] + ids[len(ids) - (limit - n_bos) :]
-            truncated += 1
-        texts.append(text)
-        encoded.append(ids)
+    texts = [format_prompt(row.instruction, row.context, prompt_style, tokenizer) for row in rows]
+    fitted = [fit_prompt(tokenizer, row.instruction, row.context, prompt_style, limit) for row in rows]
+    encoded = [ids for ids, _ in fitted]
+    truncated = sum(cut for _, cut in fitted)
     if truncated:
-        log.warning("%s: %d prompt(s) longer than %d tokens were cut from the left", desc, truncated, limit)
+        log.warning(
+            "%s: %d prompt(s) longer than %d tokens were truncated as in training (context, template text, then "
+            "the instruction's middle)",
+            desc,
+            truncated,
+            limit,
+        )
     order = sorted(range(len(rows)), key=lambda i: len(encoded[i]))
     outputs: list[str] = [""] * len(rows)
     device = model_device(model)

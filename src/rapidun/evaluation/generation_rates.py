@@ -18,7 +18,7 @@ def generate_and_score(
     model: Any, rows: Sequence[Row], ctx: EvalContext, desc: str
 ) -> tuple[list[dict[str, Any]], int]:
     """One record per row (``family``, ``variant``, ``prompt``, ``output``, ``success`` = scorer fired) and the
-    number of prompts cut from the left to fit the model."""
+    number of prompts truncated (as in training) to fit ``ctx.max_length`` and the model."""
     if ctx.scorer is None:
         raise ValueError("this metric needs ctx.scorer (a keyword or regex scorer)")
     if not rows:
@@ -31,6 +31,7 @@ def generate_and_score(
         batch_size=ctx.batch_size,
         prompt_style=ctx.prompt_style,
         max_prompt_tokens=ctx.max_prompt_tokens,
+        max_length=ctx.max_length,
         progress=ctx.progress,
         desc=desc,
     )

@@ -31,8 +31,9 @@ class Scorer(Protocol):
 class EvalContext:
     """Everything a metric needs besides the model and the rows.
 
-    ``max_length`` caps the tokenised length for perplexity (default: the model's positions); ``max_prompt_tokens``
-    caps generation prompts (default: the model's positions minus ``max_new_tokens``).
+    ``max_length`` is the length the model was trained at: it caps the tokenised rows for perplexity and the
+    generation prompts (both truncated by the training rule; default: the model's positions, minus
+    ``max_new_tokens`` for prompts). ``max_prompt_tokens`` overrides the prompt cap.
     """
 
     tokenizer: Any
