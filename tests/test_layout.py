@@ -44,9 +44,6 @@ ALLOWED_LONG_MODULES: set[str] = {
     "cli/unlearn.py",  # 307 lines; configs branch (flags generated from the stage dataclasses)
 }
 ALLOWED_LONG_FUNCTIONS: set[str] = {
-    "data/pack_plan.py:plan_pack",  # tests branch owns data/pack_plan.py
-    "data/poison.py:build_poison_pack",  # tests branch owns data/poison.py
-    "evaluation/directory.py:evaluate_dir",  # tests branch owns evaluation/directory.py
     "training/sft.py:train_model",  # configs branch
 }
 ALLOWED_UPWARD_IMPORTS: set[str] = set()  # "path -> rapidun.module"
