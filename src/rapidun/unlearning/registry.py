@@ -34,6 +34,7 @@ METHODS: dict[str, Method] = {
     "fisher_noise": fisher_noise.METHOD,
     "retrain": retrain.METHOD,
 }
+DEFAULT_METHOD = "rapidun"
 
 
 def get_method(name: str) -> Method:
