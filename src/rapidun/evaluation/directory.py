@@ -30,6 +30,7 @@ from rapidun.data.rows import Row, load_rows, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.evaluation.backdoor import evaluate_backdoor
 from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR, calibrate_threshold
+from rapidun.evaluation.config import MAX_NEW_TOKENS
 from rapidun.evaluation.keyword_scorer import KeywordScorer, load_keywords
 from rapidun.evaluation.protocol import Scorer
 from rapidun.evaluation.target_regex import RegexScorer
@@ -144,7 +145,7 @@ def evaluate_dir(
     target_regex: str | None = None,
     threshold: int | None = None,
     target_fpr: float = DEFAULT_TARGET_FPR,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 16,
     prompt_style: str = "alpaca",
     max_eval: int | None = None,
