@@ -29,7 +29,10 @@ def unknown_key_error(key: str, known: typing.Iterable[str], where: str, section
 
 
 def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    """'an int', 'a float', 'a tuple[str, ...]'."""
+    name = getattr(hint, "__name__", None) if typing.get_origin(hint) is None else None
+    name = name or str(hint).replace("typing.", "")
+    return ("an " if name[0] in "aeiou" else "a ") + name
 
 
 def check_value(value: Any, hint: Any, name: str, where: str) -> Any:
@@ -38,13 +41,13 @@ def check_value(value: Any, hint: Any, name: str, where: str) -> Any:
     if value is None:
         if optional or kind is Any:
             return None
-        raise RapidunError(f"{where}: {name} cannot be empty (null); give a {_type_name(kind)}")
+        raise RapidunError(f"{where}: {name} cannot be empty (null); give {_type_name(kind)}")
     origin = typing.get_origin(kind)
     if kind is Any:
         return tuple(value) if isinstance(value, list) else value
     if origin is typing.Union:
         return value  # unions of several non-None types are left to the dataclass's own checks
-    bad = RapidunError(f"{where}: {name} must be a {_type_name(kind)}, got {value!r}")
+    bad = RapidunError(f"{where}: {name} must be {_type_name(kind)}, got {value!r}")
     if kind is bool:
         if not isinstance(value, bool):
             raise bad
@@ -109,7 +112,9 @@ def from_mapping(cls: type, data: Any, where: str, *, base: Any = None, section:
                     current = f.default
             values[key] = from_mapping(kind, value, where, base=current, section=inner)  # type: ignore[arg-type]
             continue
-        if dataclasses.is_dataclass(kind) and isinstance(value, kind):
+        if dataclasses.is_dataclass(kind) and value is not None:
+            if not isinstance(value, kind):  # type: ignore[arg-type]
+                raise RapidunError(f"{where}: '{inner}' must be a mapping of setting names to values, got {value!r}")
             values[key] = value
             continue
         values[key] = check_value(value, hints[key], inner, where)
