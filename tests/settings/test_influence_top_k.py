@@ -14,7 +14,15 @@ def test_top_k_flag_writes_the_best_train_rows(toy_rows, tmp_path, capsys) -> No
     write_rows(tmp_path / "f.jsonl", forget)
     write_rows(tmp_path / "r.jsonl", retain)
     out = tmp_path / "o"
-    args = ["influence", "--model", "nano", "--forget", str(tmp_path / "f.jsonl"), "--retain", str(tmp_path / "r.jsonl")]
+    args = [
+        "influence",
+        "--model",
+        "nano",
+        "--forget",
+        str(tmp_path / "f.jsonl"),
+        "--retain",
+        str(tmp_path / "r.jsonl"),
+    ]
     # exact gradients, layer-normalised: a row's score with itself is the number of layers, the largest possible
     args += ["--out", str(out), "--projector", "exact", "--dtype", "fp32", "--top-k", "2", "--no-progress"]
     assert main(args) == 0
