@@ -258,9 +258,11 @@ def test_run_json_records_resolved_defaults(nano_model, split, tmp_path: Path, m
 def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split, tmp_path: Path, make_config) -> None:
     forget, retain = split
     out = tmp_path / "o"
+    from rapidun.influence.config import InfluenceConfig
     from rapidun.unlearning import RapidunParams
 
-    params = RapidunParams(influence={"projector": "exact"})
+    cfg = make_config()
+    params = RapidunParams(influence=InfluenceConfig(projector="exact", max_length=cfg.max_length))
     res = unlearn(
         copy.deepcopy(nano_model.model),
         nano_model.tokenizer,
@@ -269,7 +271,7 @@ def test_rapidun_computes_influence_and_weights_and_times_them(nano_model, split
         out,
         method="rapidun",
         params=params,
-        train=make_config(),
+        train=cfg,
         progress=False,
     )
     stages = res.run["stages"]

@@ -90,7 +90,7 @@ def apply_lora(model: Any, lora: LoraSettings) -> Any:
 
     cfg = LoraConfig(
         r=lora.r,
-        lora_alpha=lora.alpha,
+        lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft annotates int; it only divides alpha by r
         lora_dropout=lora.dropout,
         target_modules=list(lora.targets),
         task_type="CAUSAL_LM",
