@@ -40,7 +40,9 @@ def build_params(args: argparse.Namespace) -> Any:
     clash = sorted(set(WEIGHTINGS[weighting]) & set(explicit))
     if clash:
         flags = ", ".join("--" + c.replace("_", "-") for c in clash)
-        raise RapidunError(f"--weighting {weighting} fixes {flags}; drop those flags or use --weighting rapidun")
+        raise RapidunError(
+            f"--weighting {weighting} fixes {flags}; drop those flags or use --weighting {WeightParams().weighting}"
+        )
     return params.with_weighting(weighting)
 
 
