@@ -16,8 +16,11 @@ DTYPES = ("fp16", "fp32", "int8")
 
 @dataclass(frozen=True)
 class InfluenceConfig:
+    """How gradients are tracked, compressed, cached and scored. Checked by :meth:`validate` before any model work
+    (``rapidun influence``, a study's ``influence:`` block, the ``influence`` parameters of rapidun/self_only)."""
+
     projector: str = setting(DEFAULT_PROJECTOR, "gradient compression", choices=tuple(PROJECTORS))
-    dim: int | None = setting(None, f"projected dimension K (none: {DEFAULT_DIM}; the exact projector keeps all)")
+    dim: int | None = setting(None, f"projected dimension K; none = {DEFAULT_DIM} (exact keeps every weight)")
     params: str = setting(
         "lora-targets",
         "tracked parameters: LoRA target layers, all linear layers, or the adapter's",

@@ -80,6 +80,7 @@ class StudyConfig:
     unlearn: dict[str, Any] = setting(help="UnlearnConfig overrides of every cell", factory=dict)
     method_params: dict[str, dict[str, Any]] = setting(help="each method's parameters", factory=dict)
     sweeps: tuple[CellSpec, ...] = setting((), "extra cells (a method with a label and settings)")
+    # study_config() fills max_length and prompt_style from the backdoor recipe unless the block sets them
     influence: InfluenceConfig = setting(help="the shared influence stage", factory=InfluenceConfig)
     evaluation: EvalSettings = setting(help="evaluation of every cell", factory=EvalSettings)
 
