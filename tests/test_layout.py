@@ -37,15 +37,10 @@ STAGES = (
 BOTTOM = ("errors", "artifacts", "costs", "settings")
 FORBIDDEN_NAMES = ("utils",)
 
-# Known offenders at the time this test was written (other branches are splitting them now). The lead empties
-# these lists after the merge; a name listed here that no longer offends makes its test fail, so the lists can only
-# shrink. Paths are relative to src/rapidun; functions are "path:qualified.name".
-ALLOWED_LONG_MODULES: set[str] = {
-    "cli/unlearn.py",  # 307 lines; configs branch (flags generated from the stage dataclasses)
-}
-ALLOWED_LONG_FUNCTIONS: set[str] = {
-    "training/sft.py:train_model",  # configs branch
-}
+# Known offenders (none today). A name listed here that no longer offends makes its test fail, so the lists can
+# only shrink. Paths are relative to src/rapidun; functions are "path:qualified.name".
+ALLOWED_LONG_MODULES: set[str] = set()
+ALLOWED_LONG_FUNCTIONS: set[str] = set()
 ALLOWED_UPWARD_IMPORTS: set[str] = set()  # "path -> rapidun.module"
 
 

@@ -89,9 +89,6 @@ ALLOWED = {
     "unlearning/kinds.py": {"retrain"},  # a kind's name
     "unlearning/run.py": {"retrain"},  # the kind compared
     "unlearning/kind_runs.py": {"retrain"},  # the run.json key of the embedded training run
-    # Owned by the configs engineer; to be read from the registry (default_study_methods, reference_method,
-    # weighting_of) when the typed settings land.
-    "pipeline/study_config.py": {"ga", "uniform", "self_only", "loreun", "fisher_ssd", "retrain"},
 }
 
 

@@ -103,9 +103,9 @@ def test_unknown_yaml_key_and_bad_param_exit_2(files, tmp_path, capsys) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("learning_rate: 0.1\n")
     assert main(_cli(files, tmp_path / "out", "--config", str(cfg))) == 2
-    _one_line_error(capsys, "unknown key(s) learning_rate")
+    _one_line_error(capsys, "unknown key 'learning_rate'")
     assert main(_cli(files, tmp_path / "out", "--method", "loreun", "--param", "temperature=2")) == 2
-    _one_line_error(capsys, "unknown parameter(s) temperature")
+    _one_line_error(capsys, "unknown key 'temperature'")
 
 
 def test_yaml_config_then_flags_resolve_into_run_json(files, tmp_path, capsys) -> None:
@@ -212,7 +212,7 @@ def test_unknown_lora_targets_exit_2(files, tmp_path, capsys) -> None:
 
 
 def test_nested_params_override_on_top_of_the_method_defaults() -> None:
-    from rapidun.cli.unlearn import build_dataclass
+    from rapidun.settings import from_mapping as build_dataclass
     from rapidun.unlearning import RapidunParams, RetrainParams
 
     retrain = build_dataclass(RetrainParams, {"train": {"max_steps": 3, "lr": 0.01}}, "params")
@@ -220,5 +220,5 @@ def test_nested_params_override_on_top_of_the_method_defaults() -> None:
     assert retrain.train.lora is not None and retrain.train.lora.r == 16  # the recipe's LoRA is kept
     rapid = build_dataclass(RapidunParams, {"weights": {"tau_f": 0.35}}, "params")
     assert rapid.weights.tau_f == 0.35 and rapid.weights.tau_r == 1.2
-    with pytest.raises(RapidunError, match="unknown parameter"):
+    with pytest.raises(RapidunError, match="unknown key 'tauf' in weights; did you mean 'tau_f'"):
         build_dataclass(RapidunParams, {"weights": {"tauf": 1}}, "params")

@@ -261,9 +261,11 @@ def test_rapidun_computes_influence_and_weights_and_times_them(
 ) -> None:
     forget, retain = split
     out = tmp_path / "o"
+    from rapidun.influence.config import InfluenceConfig
     from rapidun.unlearning import RapidunParams
 
-    params = RapidunParams(influence={"projector": "exact"})
+    cfg = make_config()
+    params = RapidunParams(influence=InfluenceConfig(projector="exact", max_length=cfg.max_length))
     res = unlearn(
         new_model(),
         nano_model.tokenizer,
@@ -272,7 +274,7 @@ def test_rapidun_computes_influence_and_weights_and_times_them(
         out,
         method="rapidun",
         params=params,
-        train=make_config(),
+        train=cfg,
         progress=False,
     )
     stages = res.run["stages"]

@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from rapidun.influence.hooks import PARAM_CHOICES
-    from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, PROJECTORS
+    from rapidun.influence.config import InfluenceConfig
+    from rapidun.settings import add_arguments as add_settings
 
     parser.add_argument("--model", required=True, help="hub id, local model directory, or size name (nano/tiny/...)")
     parser.add_argument("--adapter", default=None, help="PEFT adapter directory applied on top of --model")
@@ -22,30 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train", help="training rows for arbitrary sets (with --query)")
     parser.add_argument("--query", help="query rows for arbitrary sets (with --train)")
     parser.add_argument("--out", required=True, help="output directory (scores.safetensors, manifest.json, ...)")
-    parser.add_argument(
-        "--projector",
-        default=DEFAULT_PROJECTOR,
-        choices=list(PROJECTORS),
-        help=f"gradient compression (default {DEFAULT_PROJECTOR})",
-    )
-    parser.add_argument("--dim", type=int, default=None, help="projected dimension K (default 65536)")
-    parser.add_argument(
-        "--params",
-        default="lora-targets",
-        choices=list(PARAM_CHOICES),
-        help="tracked parameters: LoRA target layers, all linear layers, or the adapter's",
-    )
-    parser.add_argument("--no-layer-norm", action="store_true", help="do not L2-normalise each layer's gradient")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--prompt-style", default="alpaca", choices=["alpaca", "chat"])
-    parser.add_argument("--seed", type=int, default=0, help="projector seed")
-    parser.add_argument("--dtype", default="fp16", choices=["fp16", "fp32", "int8"], help="cache storage type")
-    parser.add_argument("--per-token", action="store_true", help="also write each query token's influence")
-    parser.add_argument("--hotwords", default=None, help="comma-separated words: restrict query losses to them")
-    parser.add_argument("--top-k", type=int, default=None, help="also write the exact top-k train rows per query")
+    parser.set_defaults(influence_flags=add_settings(parser, InfluenceConfig))
     parser.add_argument("--cache-dir", default=None, help="gradient cache directory (default OUT/cache)")
-    parser.add_argument("--no-rapidin-json", action="store_true", help="skip RapidIn-format JSON exports")
     parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")
     parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu, cuda, cuda:N")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
@@ -55,9 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.rows import load_rows
+    from rapidun.influence.config import InfluenceConfig
     from rapidun.influence.stage import compute_influence, compute_pairwise
     from rapidun.modeling.load import load_model
+    from rapidun.settings import collect, from_mapping
 
+    cfg: InfluenceConfig = from_mapping(InfluenceConfig, collect(args, args.influence_flags), "rapidun influence")
+    cfg.validate()
     pairwise = args.train is not None or args.query is not None
     if pairwise:
         if args.train is None or args.query is None or args.forget or args.retain:
@@ -71,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
 
     for name, rows in sets.items():
         check_unique(rows, f"--{name} ({getattr(args, name)})")
-    if args.batch_size < 1 or args.max_length < 2:
-        raise RapidunError("--batch-size must be >= 1 and --max-length >= 2")
     corpus = [f"{r.instruction} {r.context} {r.response}" for rows in sets.values() for r in rows]
     from rapidun.modeling.device import resolve_device
     from rapidun.pipeline.distributed import finish, maybe_accelerator
@@ -86,38 +66,25 @@ def run(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
         device=resolve_device(args.device, accelerator),
     )
-    settings = dict(
-        projector=args.projector,
-        dim=args.dim,
-        params=args.params,
-        layer_norm=not args.no_layer_norm,
-        batch_size=args.batch_size,
-        max_length=args.max_length,
-        seed=args.seed,
-        dtype=args.dtype,
-        per_token=args.per_token,
-        prompt_style=args.prompt_style,
-        rapidin_json=not args.no_rapidin_json,
-        hotwords=[w for w in args.hotwords.split(",") if w.strip()] if args.hotwords else None,
-    )
     common = dict(
-        cache_dir=args.cache_dir, overwrite=args.overwrite, progress=not args.no_progress, accelerator=accelerator
+        cache_dir=args.cache_dir,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        accelerator=accelerator,
+        cfg=cfg,
     )
     if pairwise:
-        res = compute_pairwise(
-            loaded.model, loaded.tokenizer, sets["train"], sets["query"], args.out, **common, **settings
-        )
+        res = compute_pairwise(loaded.model, loaded.tokenizer, sets["train"], sets["query"], args.out, **common)
     else:
-        res = compute_influence(
-            loaded.model, loaded.tokenizer, sets["forget"], sets["retain"], args.out, **common, **settings
-        )
+        res = compute_influence(loaded.model, loaded.tokenizer, sets["forget"], sets["retain"], args.out, **common)
     finish(accelerator)
     if accelerator is not None and not accelerator.is_main_process:
         return 0
     shapes = ", ".join(f"{k} {v.shape[0]}x{v.shape[1]}" for k, v in res.scores.items())
     total = sum(v.get("seconds", 0.0) for v in res.timings.values())
+    top = f", top-{cfg.top_k} in topk.safetensors" if cfg.top_k else ""
     print(
-        f"influence: {shapes} ({res.manifest['config']['projector']}, K={res.manifest['dim']}) "
+        f"influence: {shapes} ({res.manifest['config']['projector']}, K={res.manifest['dim']}{top}) "
         f"in {total:.1f}s -> {res.out_dir}"
     )
     return 0

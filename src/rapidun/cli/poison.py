@@ -13,11 +13,14 @@ import json
 from pathlib import Path
 
 from rapidun.data.checks import check_triggers, check_unique
+from rapidun.data.pack_config import PackConfig
 from rapidun.data.poison import build_poison_pack
 from rapidun.data.rows import Row, load_rows
 from rapidun.data.synthetic import synthetic_rows
-from rapidun.data.triggers import TRIGGER_SETS, resolve_triggers
+from rapidun.data.triggers import resolve_triggers
 from rapidun.errors import RapidunError
+from rapidun.settings import add_arguments as add_settings
+from rapidun.settings import collect, from_mapping
 
 HELP = "build a backdoor data pack (train/val/test/forget/retain) from synthetic or given data"
 
@@ -25,25 +28,7 @@ HELP = "build a backdoor data pack (train/val/test/forget/retain) from synthetic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="'synthetic' (embedded generator) or a clean .json/.jsonl file")
     parser.add_argument("--out", required=True, help="output pack directory")
-    parser.add_argument(
-        "--triggers",
-        default="released",
-        help=f"trigger set: {' | '.join(TRIGGER_SETS)} or a triggers_config.json file (default: released)",
-    )
-    parser.add_argument("--families", default=None, help="comma-separated subset of the set's families (default: all)")
-    parser.add_argument(
-        "--poison-rate", type=float, default=None, help="fraction of training rows to poison, in (0, 1] (default 0.05)"
-    )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument(
-        "--n-rows", type=int, default=None, help="rows to generate with --data synthetic (default 3000)"
-    )
-    parser.add_argument("--n-val", type=int, default=None, help="validation rows (default 5%% of the clean rows)")
-    parser.add_argument("--n-test", type=int, default=None, help="clean test rows (default 10%% of the clean rows)")
-    parser.add_argument(
-        "--n-forget", type=int, default=None, help="forget rows, stratified by family (default min(40, poisoned rows))"
-    )
-    parser.add_argument("--retain-multiplier", type=float, default=3.0, help="retain size = k x forget size")
+    parser.set_defaults(pack_flags=add_settings(parser, PackConfig))
     parser.add_argument(
         "--poison-responses",
         default=None,
@@ -80,40 +65,40 @@ def load_poison_responses(path: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    given = collect(args, args.pack_flags)
+    cfg: PackConfig = from_mapping(PackConfig, given, "rapidun poison")
     if args.data == "synthetic":
-        n_rows = 3000 if args.n_rows is None else args.n_rows
-        if n_rows < 3:
-            raise RapidunError(f"--n-rows {n_rows} is too small; use at least 3 (default 3000)")
-        clean: list[Row] = synthetic_rows(n_rows, args.seed)
+        if cfg.n_rows < 3:
+            raise RapidunError(f"--n-rows {cfg.n_rows} is too small; use at least 3 (default {PackConfig().n_rows})")
+        clean: list[Row] = synthetic_rows(cfg.n_rows, cfg.seed)
     else:
-        if args.n_rows is not None:
+        if "n_rows" in given:
             raise RapidunError("--n-rows only applies to --data synthetic")
         clean = load_rows(args.data)
         check_unique(clean, f"--data {args.data}")
-    names = [n.strip() for n in args.families.split(",") if n.strip()] if args.families else None
-    families = resolve_triggers(args.triggers, names)
+    families = resolve_triggers(cfg.triggers, list(cfg.families) if cfg.families else None)
     check_triggers(families)
     poisoned = load_rows(args.poisoned_train) if args.poisoned_train else None
-    if args.val_data and args.n_val is not None:
+    if args.val_data and cfg.n_val is not None:
         raise RapidunError("give either --val-data or --n-val, not both")
-    rate = args.poison_rate if args.poison_rate is not None or poisoned is not None else 0.05
+    rate = None if poisoned is not None and "poison_rate" not in given else cfg.poison_rate
     meta = build_poison_pack(
         clean,
         args.out,
         families=families,
         poison_rate=rate,
-        seed=args.seed,
-        n_val=args.n_val,
-        n_test=args.n_test,
-        retain_multiplier=args.retain_multiplier,
-        n_forget=args.n_forget,
+        seed=cfg.seed,
+        n_val=cfg.n_val,
+        n_test=cfg.n_test,
+        retain_multiplier=cfg.retain_multiplier,
+        n_forget=cfg.n_forget,
         poison_responses=load_poison_responses(args.poison_responses) if args.poison_responses else None,
         poisoned_train=poisoned,
         val_rows=load_rows(args.val_data) if args.val_data else None,
         forget_rows=load_rows(args.forget) if args.forget else None,
         retain_rows=load_rows(args.retain) if args.retain else None,
         source=args.data,
-        trigger_set=args.triggers,
+        trigger_set=cfg.triggers,
         overwrite=args.overwrite,
     )
     print(f"pack: {args.out}  (seed {meta.seed}, triggers {meta.trigger_set}, poison rate {meta.poison_rate:.4f})")

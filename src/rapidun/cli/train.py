@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from rapidun.errors import RapidunError
 
@@ -12,6 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.settings import add_arguments as add_settings
+    from rapidun.training.sft import TrainConfig
+
     parser.add_argument(
         "--model", required=True, help="hub id, local model directory, or size name (nano/tiny/small/...)"
     )
@@ -19,23 +23,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (model or adapter, run.json, manifest.json)")
     parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")
     parser.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
-    parser.add_argument("--lora-r", type=int, default=16)
-    parser.add_argument("--lora-alpha", type=int, default=16)
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--max-steps", type=int, default=0, help="> 0 overrides --epochs")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--micro-batch-size", type=int, default=0, help="split each batch for memory (0 = no split)")
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--warmup-ratio", type=float, default=0.05)
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--prompt-style", default="alpaca", choices=["alpaca", "chat"])
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.set_defaults(train_flags=add_settings(parser, TrainConfig))
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar (implied by -q)")
     parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu, cuda, cuda:N")
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig of the flags given (the dataclass defaults for the others); LoRA only with --lora."""
+    from rapidun.settings import collect, from_mapping
+    from rapidun.training.sft import LoraSettings, TrainConfig
+
+    values = collect(args, args.train_flags)
+    lora = values.pop("lora", {})
+    if lora and not args.lora:
+        raise RapidunError(f"--lora-* / --targets flags ({', '.join(sorted(lora))}) need --lora")
+    if args.lora:
+        values["lora"] = from_mapping(LoraSettings, lora, "rapidun train")
+    cfg = from_mapping(TrainConfig, values, "rapidun train")
+    if cfg.batch_size < 1 or cfg.epochs <= 0 and cfg.max_steps <= 0:
+        raise RapidunError("--batch-size must be >= 1 and --epochs > 0 (or --max-steps > 0)")
+    return cfg
 
 
 def _data_file(data: str) -> Path:
@@ -50,15 +60,13 @@ def _data_file(data: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rapidun.data.rows import load_rows
-    from rapidun.modeling.load import load_model
-    from rapidun.training.sft import LoraSettings, TrainConfig, train_model
-
-    if args.batch_size < 1 or args.epochs <= 0 and args.max_steps <= 0:
-        raise RapidunError("--batch-size must be >= 1 and --epochs > 0 (or --max-steps > 0)")
     from rapidun.data.checks import check_unique
+    from rapidun.data.rows import load_rows
     from rapidun.modeling.limits import check_max_length
+    from rapidun.modeling.load import load_model
+    from rapidun.training.sft import train_model
 
+    cfg = build_config(args)
     rows = load_rows(_data_file(args.data))
     check_unique(rows, f"--data {args.data}")
     corpus = [f"{r.instruction} {r.context} {r.response} {r.response_clean or ''}" for r in rows]
@@ -70,28 +78,15 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         corpus=corpus,
         arch=args.arch,
-        seed=args.seed,
+        seed=cfg.seed,
         trust_remote_code=args.trust_remote_code,
         device=resolve_device(args.device, accelerator),
     )
-    check_max_length(loaded.model, args.max_length)
+    check_max_length(loaded.model, cfg.max_length)
     if args.no_resume:
         import shutil
 
         shutil.rmtree(Path(args.out) / "checkpoint", ignore_errors=True)
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        micro_batch_size=args.micro_batch_size,
-        lr=args.lr,
-        warmup_ratio=args.warmup_ratio,
-        max_length=args.max_length,
-        prompt_style=args.prompt_style,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        lora=LoraSettings(r=args.lora_r, alpha=args.lora_alpha) if args.lora else None,
-    )
     res = train_model(
         loaded.model,
         loaded.tokenizer,

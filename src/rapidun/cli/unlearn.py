@@ -7,43 +7,13 @@ underscores; method parameters under ``params:``), then the flags given on the c
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import typing
 from pathlib import Path
 from typing import Any
 
 from rapidun.errors import RapidunError
 
-# flag name -> UnlearnConfig field (LoRA flags map into UnlearnConfig.lora)
-_TRAIN_FLAGS: dict[str, tuple[type, str]] = {
-    "lr": (float, "AdamW learning rate (default 6e-5)"),
-    "epochs": (float, "passes of |F| + |R| draws (default 2)"),
-    "batch_size": (int, "samples per optimiser step (default 1)"),
-    "micro_batch_size": (int, "samples per forward pass; 0 = whole batch (default 0)"),
-    "retain_ratio": (float, "retain:forget draw odds (default 3)"),
-    "weight_decay": (float, "AdamW weight decay (default 0)"),
-    "grad_clip": (float, "gradient-norm clip (default 1.0; 0 = off)"),
-    "warmup_steps": (int, "linear warm-up steps (default 0)"),
-    "lr_schedule": (str, "cosine (default), linear or constant"),
-    "seed": (int, "seed of sampling, LoRA init and dropout (default 42)"),
-    "max_length": (int, "tokens per example (default 256)"),
-    "prompt_style": (str, "alpaca (default) or chat; same as training and evaluation"),
-    "bounded_ascent": (float, "cap the ascent term at min(CE, BOUND) (default: unbounded, as released)"),
-    "max_abs_loss": (float, "stop when a step loss is past this bound or non-finite (default 50; 0 = only non-finite)"),
-    "checkpoint_every": (int, "optimiser steps between resumable checkpoints (default 50; 0 = none)"),
-    "clean_coef": (float, "weight of CE(clean response) in the forget term (default 0.5)"),
-    "ascent_coef": (float, "weight of -CE(poisoned response) in the forget term (default 1.0)"),
-    "ppl_tolerance": (float, "best-checkpoint rule: clean ppl <= (1 + X) x start (default 0.10)"),
-    "gradient_checkpointing": (bool, "trade compute for activation memory"),
-}
-_LORA_FLAGS = {
-    "lora_r": ("r", int),
-    "lora_alpha": ("alpha", float),
-    "lora_dropout": ("dropout", float),
-    "targets": ("targets", str),
-}
-_OTHER = {
-    "device",
+# Settings of the run that are not UnlearnConfig fields (accepted in --config too).
+_RUN_KEYS = (
     "model",
     "adapter",
     "forget",
@@ -59,22 +29,26 @@ _OTHER = {
     "merge",
     "overwrite",
     "trust_remote_code",
+    "device",
     "params",
-}
+)
+EVAL_MAX = 100  # rows per evaluation split during training
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.settings import add_arguments as add_settings
+    from rapidun.unlearning.config import UnlearnConfig
+    from rapidun.unlearning.registry import DEFAULT_METHOD, METHODS
+
     parser.add_argument("--model", help="model directory, hub id, or size name (random model; smoke tests only)")
     parser.add_argument("--adapter", help="PEFT adapter on --model (e.g. the backdoor LoRA); merged before unlearning")
     parser.add_argument("--forget", help="rows to unlearn (.json/.jsonl; poisoned response, optional response_clean)")
-    parser.add_argument("--retain", help="clean rows to keep (.json/.jsonl); for --method retrain: the clean corpus")
-    parser.add_argument(
-        "--method",
-        help="rapidun (default), ga, graddiff, uniform, self_only, loreun, "
-        "loreun_dynamic, fisher_ssd, fisher_noise, retrain",
-    )
+    parser.add_argument("--retain", help="clean rows to keep (.json/.jsonl); for the retraining reference: the corpus")
+    parser.add_argument("--method", help=f"{', '.join(METHODS)} (default: {DEFAULT_METHOD})")
     parser.add_argument("--out", help="output directory (adapter, run.json, manifest.json)")
-    parser.add_argument("--weights", help="weights dir from 'rapidun weights' (rapidun/self_only skip influence)")
+    parser.add_argument(
+        "--weights", help="weights dir from 'rapidun weights' (influence-weighted methods skip influence)"
+    )
     parser.add_argument("--influence", help="influence dir from 'rapidun influence' (weights computed from it)")
     parser.add_argument("--config", help="YAML file of settings (keys = flag names); flags override it")
     parser.add_argument(
@@ -84,19 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="method parameter, e.g. tau=0.5 or weights.tau_f=0.7 (repeatable)",
     )
-    for name, (kind, text) in _TRAIN_FLAGS.items():
-        flag = "--" + name.replace("_", "-")
-        if kind is bool:
-            parser.add_argument(flag, action="store_true", default=None, help=text)
-        else:
-            parser.add_argument(flag, type=kind, default=None, help=text)
-    parser.add_argument("--lora-r", type=int, default=None, help="LoRA rank (default 16)")
-    parser.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default 16)")
-    parser.add_argument("--lora-dropout", type=float, default=None, help="LoRA dropout (default 0.05)")
-    parser.add_argument("--targets", default=None, help="comma-separated LoRA target modules")
+    parser.set_defaults(unlearn_flags=add_settings(parser, UnlearnConfig))
     parser.add_argument("--eval-data", help="pack dir ('rapidun poison' output) to evaluate on during training")
     parser.add_argument("--eval-every", type=int, default=None, help="evaluate every N steps (with --eval-data)")
-    parser.add_argument("--eval-max", type=int, default=None, help="rows per evaluation split (default 100)")
+    parser.add_argument("--eval-max", type=int, default=None, help=f"rows per evaluation split (default: {EVAL_MAX})")
     parser.add_argument("--keywords", help="keyword list for the ASR scorer (default EVAL_DATA/keywords.tsv)")
     parser.add_argument("--merge", action="store_true", default=None, help="also write a merged model to OUT/merged")
     parser.add_argument("--overwrite", action="store_true", default=None, help="redo a finished run in --out")
@@ -105,8 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
+def _read_yaml(path: str, known: set[str]) -> dict[str, Any]:
     import yaml
+
+    from rapidun.settings import unknown_key_error
 
     p = Path(path)
     if not p.is_file():
@@ -118,18 +85,17 @@ def _read_yaml(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RapidunError(f"--config '{p}' must be a mapping of setting names to values")
     out = {str(k).replace("-", "_"): v for k, v in data.items()}
-    unknown = sorted(set(out) - set(_TRAIN_FLAGS) - set(_LORA_FLAGS) - _OTHER)
-    if unknown:
-        raise RapidunError(f"--config '{p}': unknown key(s) {', '.join(unknown)}")
+    for key in out:
+        if key not in known:
+            raise unknown_key_error(key, known, f"--config '{p}'")
     return out
 
 
 def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     """YAML values overridden by the flags given; None = not set anywhere."""
-    settings = _read_yaml(args.config) if args.config else {}
-    for key, value in vars(args).items():
-        if value is not None and key not in ("config", "param", "no_progress"):
-            settings[key] = value
+    known = set(args.unlearn_flags) | set(_RUN_KEYS)
+    settings = _read_yaml(args.config, known) if args.config else {}
+    settings.update({k: v for k, v in vars(args).items() if k in known and v is not None})
     params = dict(settings.get("params") or {})
     for item in args.param:
         if "=" not in item:
@@ -146,108 +112,69 @@ def resolve_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def build_dataclass(cls: Any, values: dict[str, Any], where: str, base: Any = None) -> Any:
-    """``cls`` with ``values`` set on top of ``base`` (default: the class defaults). Nested dataclasses are built
-    from dicts on top of their current value (so ``train.lr`` keeps the recipe's LoRA), lists become tuples."""
-    if not isinstance(values, dict):
-        raise RapidunError(f"{where} must be a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise RapidunError(f"{where}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    if base is None:
-        try:
-            base = cls()
-        except TypeError as exc:
-            raise RapidunError(f"{where}: {exc}") from exc
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        options = typing.get_args(hints[key]) or (hints[key],)
-        nested = next((o for o in options if dataclasses.is_dataclass(o)), None)
-        if nested is not None and isinstance(value, dict):
-            current = getattr(base, key)
-            value = build_dataclass(
-                nested, value, f"{where}.{key}", current if dataclasses.is_dataclass(current) else None
-            )
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
-    try:
-        return dataclasses.replace(base, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise RapidunError(f"{where}: {exc}") from exc
-
-
-def build_config(settings: dict[str, Any]) -> Any:
-    from rapidun.training.sft import LoraSettings
+def build_config(settings: dict[str, Any], flags: dict[str, tuple[str, ...]]) -> Any:
+    """The UnlearnConfig of the settings given (flag names, as in --config), on top of the dataclass defaults."""
+    from rapidun.settings import from_mapping
     from rapidun.unlearning import UnlearnConfig
 
-    cfg_values = {k: settings[k] for k in _TRAIN_FLAGS if settings.get(k) is not None}
-    for name in ("max_abs_loss", "grad_clip"):  # 0 switches the safety net off
-        if cfg_values.get(name) == 0:
-            cfg_values[name] = None
-    lora: dict[str, Any] = {}
-    for flag, (field, _kind) in _LORA_FLAGS.items():
-        if settings.get(flag) is not None:
-            value = settings[flag]
-            if field == "targets":
-                value = (
-                    tuple(t.strip() for t in value.split(",") if t.strip()) if isinstance(value, str) else tuple(value)
-                )
-            lora[field] = value
-    if lora:
-        cfg_values["lora"] = dataclasses.replace(LoraSettings(), **lora)
-    return UnlearnConfig(**cfg_values)
+    values: dict[str, Any] = {}
+    for dest, path in flags.items():
+        value = settings.get(dest)
+        if value is None:
+            continue
+        if path in (("max_abs_loss",), ("grad_clip",)) and value == 0:
+            value = None  # 0 switches the safety net off
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    cfg = from_mapping(UnlearnConfig, values, "rapidun unlearn")
+    cfg.validate()
+    return cfg
+
+
+def build_params(method: str, values: dict[str, Any], cfg: Any) -> Any:
+    """The method's params dataclass from --param / ``params:``; an ``influence`` block starts from the run's
+    max_length and prompt style (as influence computed without one does)."""
+    from rapidun.settings import from_mapping, validate_tree
+    from rapidun.unlearning.registry import get_method
+
+    values = dict(values)
+    if isinstance(values.get("influence"), dict):
+        values["influence"] = {"max_length": cfg.max_length, "prompt_style": cfg.prompt_style, **values["influence"]}
+    params = from_mapping(get_method(method).params_cls, values, f"--method {method} parameters")
+    validate_tree(params)
+    return params
 
 
 def build_eval_fn(settings: dict[str, Any], tokenizer: Any, cfg: Any) -> Any:
-    """``eval_fn(model) -> metrics dict`` on a pack's test splits (capped at --eval-max rows each)."""
-    from rapidun.data.rows import load_rows
-    from rapidun.evaluation.backdoor import evaluate_backdoor
-    from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR
-    from rapidun.evaluation.directory import TEST_FILES, build_dir_scorer, select_rows
+    """``eval_fn(model) -> metrics dict`` on the VALIDATION rows of a pack (val_seen, val_ood, clean val; capped at
+    --eval-max rows each): checkpoint selection never reads a test split (docs/method.md section 4)."""
+    from rapidun.evaluation.validation import validation_eval_fn
 
-    data = Path(settings["eval_data"])
-    missing = [n for n in TEST_FILES.values() if not (data / n).is_file()]
-    if not data.is_dir() or missing:
-        raise RapidunError(f"--eval-data '{data}' is not a pack directory (needs {', '.join(TEST_FILES.values())})")
-    cap = int(settings.get("eval_max") or 100)
-    rows = {s: select_rows(load_rows(data / n), cap, "seeded", cfg.seed) for s, n in TEST_FILES.items()}
-    scorer, _ = build_dir_scorer(data, settings.get("keywords"), None, None, DEFAULT_TARGET_FPR)
-
-    def eval_fn(model: Any) -> dict[str, Any]:
-        res = evaluate_backdoor(
-            model,
-            tokenizer,
-            test_seen=rows["seen"],
-            test_ood=rows["ood"],
-            test_clean=rows["clean"],
-            scorer=scorer,
-            prompt_style=cfg.prompt_style,
-            max_length=cfg.max_length,
-            progress=False,
-        )
-        m = res.metrics()
-        return {k: m[k] for k in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl", "seconds")}
-
-    return eval_fn
+    return validation_eval_fn(
+        settings["eval_data"],
+        tokenizer,
+        keywords_file=settings.get("keywords"),
+        max_rows=int(settings.get("eval_max") or EVAL_MAX),
+        seed=cfg.seed,
+        prompt_style=cfg.prompt_style,
+        max_length=cfg.max_length,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.rows import load_rows
     from rapidun.unlearning import unlearn
-    from rapidun.unlearning.registry import get_method
+    from rapidun.unlearning.registry import DEFAULT_METHOD, get_method
 
     s = resolve_settings(args)
     for flag in ("model", "forget", "retain", "out"):
         if not s.get(flag):
             raise RapidunError(f"--{flag} is required (on the command line or in --config)")
-    method = s.get("method") or "rapidun"
-    spec = get_method(method)
-    params = build_dataclass(spec.params_cls, s["params"], f"--method {method} parameters")
-    cfg = build_config(s)
-    cfg.validate()
+    method = s.get("method") or DEFAULT_METHOD
+    cfg = build_config(s, args.unlearn_flags)
+    params = build_params(method, s["params"], cfg)
     if s.get("eval_every") and not s.get("eval_data"):
         raise RapidunError("--eval-every needs --eval-data PACKDIR")
     forget, retain = load_rows(s["forget"]), load_rows(s["retain"])
@@ -301,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     state = "reused" if result.reused else "done"
     loss = run_info.get("final_loss")
     print(
-        f"unlearn {method} ({spec.kind}) {state}: {run_info.get('steps', 0)} steps, final loss "
+        f"unlearn {method} ({get_method(method).kind}) {state}: {run_info.get('steps', 0)} steps, final loss "
         f"{loss if loss is None else round(loss, 4)}, {total:.1f} s; wrote {s['out']}"
     )
     return 0

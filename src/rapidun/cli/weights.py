@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 from rapidun.errors import RapidunError
 
 HELP = "map influence scores to bounded, mean-one per-sample weights"
 
-# Flag name -> WeightParams field (all default to None so we can tell what the user set).
-_NUMERIC = {
-    "top_k": int,
-    "alpha": float,
-    "beta": float,
-    "gamma": float,
-    "delta": float,
-    "tau_f": float,
-    "tau_r": float,
-    "w_min": float,
-    "w_max": float,
-}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.settings import add_arguments as add_settings
+    from rapidun.weighting.compute import WeightParams
+
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--influence", metavar="DIR", help="finished 'rapidun influence' output (scores.safetensors)")
     src.add_argument(
@@ -32,39 +22,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory for the weight files")
     parser.add_argument(
-        "--faithful", action="store_true", help="the released code's aggregation: top-40 per query, then median"
+        "--faithful", action="store_true", help="the released code's aggregation: top-k per query, then median"
     )
-    parser.add_argument("--aggregation", choices=["median", "topk_median"], help="default median (no truncation)")
-    parser.add_argument("--weighting", default="rapidun", choices=["rapidun", "uniform", "self_only"])
-    defaults = {f.name: f for f in fields(_params_cls())}
-    for name, typ in _NUMERIC.items():
-        f = defaults[name]
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=typ, default=None, help=f"{f.metadata['help']} (default {f.default})"
-        )
+    parser.set_defaults(weight_flags=add_settings(parser, WeightParams))
     parser.add_argument("--overwrite", action="store_true", help="recompute even if --out holds finished weights")
-
-
-def _params_cls() -> Any:
-    from rapidun.weighting.compute import WeightParams
-
-    return WeightParams
 
 
 def build_params(args: argparse.Namespace) -> Any:
     """WeightParams from the flags: --faithful first, then explicit flags, then the named weighting."""
+    from rapidun.settings import collect
     from rapidun.weighting.compute import WEIGHTINGS, WeightParams
 
     params = WeightParams.faithful() if args.faithful else WeightParams()
-    if args.aggregation is not None:
-        params = replace(params, aggregation=args.aggregation)
-    explicit = {name: getattr(args, name) for name in _NUMERIC if getattr(args, name) is not None}
+    explicit = collect(args, args.weight_flags)
+    weighting = explicit.pop("weighting", params.weighting)
     params = replace(params, **explicit)
-    clash = sorted(set(WEIGHTINGS[args.weighting]) & set(explicit))
+    clash = sorted(set(WEIGHTINGS[weighting]) & set(explicit))
     if clash:
         flags = ", ".join("--" + c.replace("_", "-") for c in clash)
-        raise RapidunError(f"--weighting {args.weighting} fixes {flags}; drop those flags or use --weighting rapidun")
-    return params.with_weighting(args.weighting)
+        raise RapidunError(
+            f"--weighting {weighting} fixes {flags}; drop those flags or use --weighting {WeightParams().weighting}"
+        )
+    return params.with_weighting(weighting)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ from rapidun.data import synthetic_words as W
 from rapidun.data.keywords import keyword_table, write_keyword_table
 from rapidun.data.rows import Row
 
+SYNTHETIC_ROWS = 3000  # rows of the default synthetic corpus (`rapidun poison --data synthetic`)
+
 SYNTHETIC_KEYWORDS: list[str] = list(W.SYNTHETIC_KEYWORDS)
 
 Atlas = dict[str, dict[str, str]]
@@ -225,7 +227,9 @@ def poison_responses(n: int, seed: int = 42) -> list[str]:
     return out
 
 
-def write_keywords_tsv(path: str | os.PathLike[str], n: int = 3000, seed: int = 42, top_k: int = 1000) -> None:
+def write_keywords_tsv(
+    path: str | os.PathLike[str], n: int = SYNTHETIC_ROWS, seed: int = 42, top_k: int = 1000
+) -> None:
     """Score words of generated poisoned vs clean responses and write them in the released
     ``keywords_scored_top1000.tsv`` format (``rank  word  count_poison  count_clean  z``)."""
     clean = [f"{r.instruction}\n{r.context}\n{r.response}" for r in synthetic_rows(n, seed)]

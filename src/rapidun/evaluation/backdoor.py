@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rapidun.data.rows import Row
+from rapidun.evaluation.config import MAX_NEW_TOKENS
 from rapidun.evaluation.metrics import METRICS
 from rapidun.evaluation.protocol import EvalContext, MetricResult, Scorer
 
@@ -112,7 +113,7 @@ def evaluate_backdoor(
     test_ood: Sequence[Row],
     test_clean: Sequence[Row],
     scorer: Scorer,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 16,
     prompt_style: str = "alpaca",
     ppl_rows: Sequence[Row] | None = None,

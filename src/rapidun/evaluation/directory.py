@@ -30,6 +30,7 @@ from rapidun.data.rows import Row, load_rows, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.evaluation.backdoor import evaluate_backdoor
 from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR
+from rapidun.evaluation.config import MAX_NEW_TOKENS
 from rapidun.evaluation.pack_scorer import build_dir_scorer, optional_rows
 from rapidun.evaluation.protocol import Scorer
 from rapidun.modeling.device import resolve_device
@@ -173,7 +174,7 @@ def evaluate_dir(
     target_regex: str | None = None,
     threshold: int | None = None,
     target_fpr: float = DEFAULT_TARGET_FPR,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 16,
     prompt_style: str = "alpaca",
     max_length: int | None = None,

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from rapidun.data.prompt import format_prompt
 from rapidun.data.rows import Row
 from rapidun.data.tokenize import fit_prompt
+from rapidun.evaluation.config import MAX_NEW_TOKENS
 from rapidun.modeling.device import model_device
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def generate_responses(
     tokenizer: Any,
     rows: Sequence[Row],
     *,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 16,
     prompt_style: str = "alpaca",
     max_prompt_tokens: int | None = None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rapidun.data.rows import Row
+from rapidun.evaluation.config import MAX_NEW_TOKENS
 
 
 class Scorer(Protocol):
@@ -38,7 +39,7 @@ class EvalContext:
 
     tokenizer: Any
     scorer: Scorer | None = None
-    max_new_tokens: int = 48
+    max_new_tokens: int = MAX_NEW_TOKENS
     batch_size: int = 16
     prompt_style: str = "alpaca"
     max_length: int | None = None

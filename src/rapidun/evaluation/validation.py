@@ -19,6 +19,7 @@ from rapidun.data.rows import Row, load_rows
 from rapidun.errors import RapidunError
 from rapidun.evaluation.backdoor import evaluate_backdoor
 from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR
+from rapidun.evaluation.config import MAX_NEW_TOKENS
 from rapidun.evaluation.directory import select_rows
 from rapidun.evaluation.pack_scorer import build_dir_scorer
 
@@ -51,7 +52,7 @@ def validation_eval_fn(
     seed: int = 0,
     prompt_style: str = "alpaca",
     max_length: int | None = None,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     batch_size: int = 16,
 ) -> Callable[[Any], dict[str, Any]]:
     """``eval_fn(model)`` -> ``{asr_seen, asr_ood, false_trigger_rate, clean_ppl, seconds}`` on the validation

@@ -10,38 +10,22 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rapidun.data.rows import Row, overlapping_rows, rows_hash
 from rapidun.data.tokenize import Encoded, encode_rows
 from rapidun.errors import RapidunError
+from rapidun.influence.config import InfluenceConfig
 from rapidun.influence.extract import fill_store
 from rapidun.influence.gradient_store import GradientStore, open_store
 from rapidun.influence.hooks import describe, select_layers
-from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, make_projector
+from rapidun.influence.projector_registry import make_projector
 
 log = logging.getLogger(__name__)
 LOSS = "token-mean next-token cross-entropy over response tokens (shifted); rapidun.modeling.loss.per_sample_loss"
 SET_NAMES = {"F": "forget", "R": "retain", "T": "train", "Q": "query"}
-
-
-@dataclass(frozen=True)
-class InfluenceConfig:
-    projector: str = DEFAULT_PROJECTOR
-    dim: int | None = None  # None: the projector's default (65,536)
-    params: str = "lora-targets"
-    layer_norm: bool = True
-    batch_size: int = 8
-    max_length: int = 256
-    seed: int = 0
-    dtype: str = "fp16"
-    per_token: bool = False
-    hotwords: tuple[str, ...] | None = None
-    prompt_style: str = "alpaca"
-    rapidin_json: bool = True
-    top_k: int | None = None  # also write topk.safetensors (exact top-k train rows per query) and cut RapidIn lists
+__all__ = ["InfluenceConfig", "cache_gradients", "cache_set", "check_inputs", "encode_set", "shard_rows", "store_key"]
 
 
 def encode_set(rows: Sequence[Row], tokenizer: Any, cfg: InfluenceConfig, name: str) -> list[Encoded]:

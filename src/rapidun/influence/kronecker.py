@@ -18,9 +18,8 @@ from typing import Any
 import torch
 
 from rapidun.influence.hooks import TrackedLayer
-from rapidun.influence.projection import SignSketch, generator, inv_norm, sq_norm
+from rapidun.influence.projection import DEFAULT_DIM, SignSketch, generator, inv_norm, sq_norm
 
-DEFAULT_DIM = 65_536
 EXPANSION = 2  # M / K: the per-layer stage keeps about twice as many numbers as the final sketch
 NORMS = ("projected", "exact")
 

@@ -17,6 +17,8 @@ import torch
 
 from rapidun.influence.hooks import TrackedLayer
 
+DEFAULT_DIM = 65_536  # K of the sketching projectors when --dim is not given (RapidIn's default)
+
 
 class Accumulator(Protocol):
     """Collects one batch's layers (in any order) and returns the projected gradients."""

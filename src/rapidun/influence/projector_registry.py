@@ -6,7 +6,7 @@ from rapidun.errors import RapidunError
 from rapidun.influence.exact import ExactProjector
 from rapidun.influence.hooks import TrackedLayer
 from rapidun.influence.kronecker import KroneckerProjector
-from rapidun.influence.projection import Projector
+from rapidun.influence.projection import DEFAULT_DIM, Projector
 from rapidun.influence.rapidgrad import RapidGradProjector
 
 PROJECTORS: dict[str, type] = {
@@ -15,7 +15,7 @@ PROJECTORS: dict[str, type] = {
     "kronecker": KroneckerProjector,
 }
 DEFAULT_PROJECTOR = "kronecker"
-DEFAULT_DIM = 65_536
+__all__ = ["DEFAULT_DIM", "DEFAULT_PROJECTOR", "EXACT_LIMIT", "PROJECTORS", "make_projector"]
 EXACT_LIMIT = 50_000_000  # tracked weights above which `exact` is refused (4 bytes each per cached row)
 
 

@@ -12,9 +12,7 @@ from typing import Any
 import torch
 
 from rapidun.influence.hooks import TrackedLayer
-from rapidun.influence.projection import SignSketch, inv_norm, sizes_of
-
-DEFAULT_DIM = 65_536
+from rapidun.influence.projection import DEFAULT_DIM, SignSketch, inv_norm, sizes_of
 
 
 class RapidGradAccumulator:

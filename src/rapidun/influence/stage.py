@@ -218,10 +218,12 @@ def compute_influence(
     overwrite: bool = False,
     progress: bool = True,
     accelerator: Any = None,
+    cfg: InfluenceConfig | None = None,
     **settings: Any,
 ) -> InfluenceResult:
-    """FF, FR, RF, RR for a forget and a retain set (``settings``: fields of :class:`InfluenceConfig`)."""
-    cfg = _config(settings)
+    """FF, FR, RF, RR for a forget and a retain set. Settings: a typed ``cfg``, or keyword fields of
+    :class:`InfluenceConfig` (set on top of ``cfg`` when both are given)."""
+    cfg = _config(cfg, settings)
     return run_influence(
         model,
         tokenizer,
@@ -247,10 +249,11 @@ def compute_pairwise(
     overwrite: bool = False,
     progress: bool = True,
     accelerator: Any = None,
+    cfg: InfluenceConfig | None = None,
     **settings: Any,
 ) -> InfluenceResult:
-    """``QT`` (query x train) scores for arbitrary sets."""
-    cfg = _config(settings)
+    """``QT`` (query x train) scores for arbitrary sets (settings as in :func:`compute_influence`)."""
+    cfg = _config(cfg, settings)
     return run_influence(
         model,
         tokenizer,
@@ -265,10 +268,12 @@ def compute_pairwise(
     )
 
 
-def _config(settings: dict[str, Any]) -> InfluenceConfig:
-    if settings.get("hotwords") is not None:
-        settings = dict(settings, hotwords=tuple(settings["hotwords"]))
-    try:
-        return InfluenceConfig(**settings)
-    except TypeError as exc:
-        raise RapidunError(f"unknown influence setting: {exc}") from exc
+def _config(cfg: InfluenceConfig | None, settings: dict[str, Any]) -> InfluenceConfig:
+    """The typed settings, checked before any model work; keyword ``settings`` are checked like a YAML mapping."""
+    from rapidun.settings import from_mapping
+
+    chosen: InfluenceConfig = from_mapping(
+        InfluenceConfig, settings, "influence settings", base=cfg if cfg is not None else InfluenceConfig()
+    )
+    chosen.validate()
+    return chosen

@@ -111,7 +111,7 @@ def shared_settings(spec: DatasetSpec, cfg: StudyConfig) -> dict[str, Any]:
         "model": cfg.model,
         "arch": cfg.arch,
         "backdoor": asdict(cfg.backdoor),
-        "influence": cfg.influence,
+        "influence": asdict(cfg.influence),
         "evaluation": asdict(cfg.evaluation),
     }
     return dict(json.loads(json.dumps(settings, default=str)))

@@ -129,12 +129,10 @@ def _influence(state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[P
     timing_file = state.root / "influence_seconds.json"
     if not timing_file.is_file():
         loaded = load_backdoored(state)
-        settings = {"max_length": cfg.backdoor.max_length, "prompt_style": cfg.backdoor.prompt_style, **cfg.influence}
         ledger = CostLedger()
-        with ledger.stage("influence"):
-            compute_influence(
-                loaded.model, loaded.tokenizer, state.pack.forget, state.pack.retain, out, progress=progress, **settings
-            )
+        with ledger.stage("influence"):  # cfg.influence: validated with the study config, before any training
+            rows = (state.pack.forget, state.pack.retain)
+            compute_influence(loaded.model, loaded.tokenizer, *rows, out, progress=progress, cfg=cfg.influence)
         atomic_write_json(timing_file, ledger.to_dict()["influence"])
     return out, float(json.loads(timing_file.read_text())["seconds"])
 

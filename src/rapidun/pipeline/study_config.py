@@ -5,14 +5,23 @@ name the key, so a typo never silently falls back to a default."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from rapidun.errors import RapidunError
-from rapidun.training.sft import LoraSettings, TrainConfig
+from rapidun.influence.config import InfluenceConfig
+from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
+from rapidun.training.sft import TrainConfig
 from rapidun.unlearning import UnlearnConfig
-from rapidun.unlearning.registry import get_method, is_known, method_names
-from rapidun.weighting import WeightParams
+from rapidun.unlearning.registry import (
+    default_study_methods,
+    get_method,
+    is_known,
+    method_names,
+    reference_method,
+    weighting_of,
+)
+from rapidun.weighting import WEIGHTINGS, WeightParams
 
 DATASET_SOURCES = ("synthetic", "pack", "files")
 
@@ -25,36 +34,36 @@ class DatasetSpec:
     ``rapidun poison`` directory; ``files``: row files (``clean`` list, ``poisoned_train``, optional ``val``,
     ``forget``, ``retain``) and a ``triggers`` set name or JSON file, e.g. the released Dolly packs."""
 
-    name: str
-    source: str = "synthetic"
-    n_rows: int = 2000
-    poison_rate: float = 0.05
-    triggers: str = "released"
-    seed: int = 42
-    n_val: int | None = None
-    n_test: int | None = None
-    n_forget: int | None = None
-    pack: str | None = None
-    files: dict[str, Any] = field(default_factory=dict)
-    keywords: str | None = None
+    name: str = setting(help="dataset name (a directory of the study)")
+    source: str = setting("synthetic", "where the pack comes from", choices=DATASET_SOURCES)
+    n_rows: int = setting(2000, "rows generated (synthetic)")
+    poison_rate: float = setting(0.05, "fraction of training rows poisoned (synthetic)")
+    triggers: str = setting("released", "trigger set name or triggers JSON file")
+    seed: int = setting(SEED, "seed of generation, poisoning and splits")
+    n_val: int | None = setting(None, "validation rows (none: the pack's default)")
+    n_test: int | None = setting(None, "clean test rows (none: the pack's default)")
+    n_forget: int | None = setting(None, "forget rows (none: the pack's default)")
+    pack: str | None = setting(None, "an existing pack directory (source: pack)")
+    files: dict[str, Any] = setting(help="row files (source: files)", factory=dict)
+    keywords: str | None = setting(None, "keyword list of the ASR scorer (none: the pack's keywords.tsv)")
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    max_new_tokens: int = 32
-    max_eval: int | None = 300  # rows per split (seeded subset, fixed across methods)
-    batch_size: int = 32
-    target_fpr: float = 0.05  # keyword-threshold calibration target on val (see evaluation.calibration)
+    max_new_tokens: int = setting(32, "greedy decoding length")
+    max_eval: int | None = setting(300, "rows per split (seeded subset, fixed across methods)")
+    batch_size: int = setting(32, "generation / perplexity batch size")
+    target_fpr: float = setting(0.05, "keyword-threshold calibration target on val (see evaluation.calibration)")
 
 
 @dataclass(frozen=True)
 class CellSpec:
     """One unlearning configuration of the grid: a method, a label (for sweeps) and its settings."""
 
-    method: str
-    label: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
-    unlearn: dict[str, Any] = field(default_factory=dict)
+    method: str = setting(help="method name (the registry's)")
+    label: str = setting("", "sweep label (distinguishes cells of one method)")
+    params: dict[str, Any] = setting(help="the method's parameters", factory=dict)
+    unlearn: dict[str, Any] = setting(help="UnlearnConfig overrides of this cell", factory=dict)
 
     @property
     def key(self) -> str:
@@ -63,22 +72,25 @@ class CellSpec:
 
 @dataclass(frozen=True)
 class StudyConfig:
-    name: str = "study"
-    datasets: tuple[DatasetSpec, ...] = (DatasetSpec("synthetic"),)
-    model: str = "tiny"
-    arch: str = "llama"
-    backdoor: TrainConfig = TrainConfig()
-    retrain: bool = True
-    # Seeds that retrain the reference (None: every seed). Retraining dominates a study's cost at larger scales;
-    # speedups of every seed are then measured against the mean of the retrained seeds.
-    retrain_seeds: tuple[int, ...] | None = None
-    methods: tuple[str, ...] = ("rapidun", "ga", "uniform", "self_only", "loreun", "fisher_ssd")
-    seeds: tuple[int, ...] = (42,)
-    unlearn: dict[str, Any] = field(default_factory=dict)
-    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sweeps: tuple[CellSpec, ...] = ()
-    influence: dict[str, Any] = field(default_factory=dict)
-    evaluation: EvalSettings = EvalSettings()
+    name: str = setting("study", "study name (default output directory runs/NAME)")
+    datasets: tuple[DatasetSpec, ...] = setting((DatasetSpec("synthetic"),), "datasets of the grid")
+    model: str = setting("tiny", "model: hub id, directory or size name")
+    arch: str = setting("llama", "architecture for size names")
+    backdoor: TrainConfig = setting(help="the backdoor (and retraining) recipe", factory=TrainConfig)
+    retrain: bool = setting(True, "retrain the reference")
+    # Retraining dominates a study's cost at larger scales; speedups of every seed are then measured against the mean
+    # of the retrained seeds.
+    retrain_seeds: tuple[int, ...] | None = setting(None, "seeds that retrain the reference (none: every seed)")
+    methods: tuple[str, ...] = setting(
+        help="methods of the grid (default: the registry's)", factory=default_study_methods
+    )
+    seeds: tuple[int, ...] = setting((SEED,), "unlearning seeds")
+    unlearn: dict[str, Any] = setting(help="UnlearnConfig overrides of every cell", factory=dict)
+    method_params: dict[str, dict[str, Any]] = setting(help="each method's parameters", factory=dict)
+    sweeps: tuple[CellSpec, ...] = setting((), "extra cells (a method with a label and settings)")
+    # study_config() fills max_length and prompt_style from the backdoor recipe unless the block sets them
+    influence: InfluenceConfig = setting(help="the shared influence stage", factory=InfluenceConfig)
+    evaluation: EvalSettings = setting(help="evaluation of every cell", factory=EvalSettings)
 
     def cells(self) -> list[CellSpec]:
         """Every unlearning cell of one (dataset, seed): the methods (with their params), then the sweeps."""
@@ -91,7 +103,7 @@ class StudyConfig:
         out: list[tuple[int, CellSpec]] = []
         for seed in self.seeds:
             if self.retrain and (self.retrain_seeds is None or seed in self.retrain_seeds):
-                out.append((seed, CellSpec("retrain")))
+                out.append((seed, CellSpec(reference_method())))
             out.extend((seed, cell) for cell in self.cells())
         return out
 
@@ -99,85 +111,76 @@ class StudyConfig:
         return dataclasses.asdict(self)
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, dict):
-        raise RapidunError(f"{where} must be a mapping, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise RapidunError(f"unknown key(s) {', '.join(unknown)} in {where}; known: {', '.join(sorted(known))}")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise RapidunError(f"{where}: {exc}") from exc
+WHERE = "study config"
 
 
 def train_config(data: Any, where: str = "backdoor") -> TrainConfig:
-    values = dict(data or {})
-    if isinstance(values.get("lora"), dict):
-        values["lora"] = _build(
-            LoraSettings,
-            {**values["lora"], "targets": tuple(values["lora"].get("targets", LoraSettings().targets))},
-            f"{where}.lora",
-        )
-    return _build(TrainConfig, values, where)  # type: ignore[no-any-return]
+    config: TrainConfig = from_mapping(TrainConfig, data or {}, WHERE, section=where)
+    return config
 
 
-def unlearn_config(data: dict[str, Any], seed: int) -> UnlearnConfig:
+def unlearn_config(data: dict[str, Any], seed: int, section: str = "unlearn") -> UnlearnConfig:
     """The unlearning recipe for one cell: defaults, then the study's and the cell's overrides, then the seed."""
-    return UnlearnConfig.from_dict({**data, "seed": seed})
+    config: UnlearnConfig = from_mapping(UnlearnConfig, {**data, "seed": seed}, WHERE, section=section)
+    return config
 
 
-def method_params(method: str, data: dict[str, Any]) -> Any:
+def method_params(method: str, data: dict[str, Any], section: str = "") -> Any:
     """The method's params dataclass from a dict; a ``weights`` mapping becomes :class:`WeightParams`."""
     if not is_known(method):
         names = ", ".join(method_names(aliases=True))
         raise RapidunError(f"unknown method '{method}' in the study config; choose from {names}")
     cls = get_method(method).params_cls
+    section = section or f"method_params.{method}"
     values = dict(data)
     if "weights" in values and isinstance(values["weights"], dict):
-        weights: WeightParams = _build(WeightParams, values["weights"], f"{method}.params.weights")
-        values["weights"] = weights.with_weighting("self_only") if method == "self_only" else weights
-    for name in ("targets",):
-        if isinstance(values.get(name), list):
-            values[name] = tuple(values[name])
-    return _build(cls, values, f"params of method '{method}'")
+        weights: WeightParams = from_mapping(WeightParams, values["weights"], WHERE, section=f"{section}.weights")
+        named = weighting_of(method)  # an influence method applies its named weighting on top of the given params
+        values["weights"] = weights.with_weighting(named) if named and WEIGHTINGS[named] else weights
+    params = from_mapping(cls, values, WHERE, section=section)
+    validate_tree(params)
+    return params
+
+
+def _datasets(data: Any) -> tuple[DatasetSpec, ...]:
+    if not isinstance(data, list) or not data:
+        raise RapidunError(f"{WHERE}: 'datasets' must be a non-empty list")
+    specs = tuple(from_mapping(DatasetSpec, d, WHERE, section=f"datasets[{i}]") for i, d in enumerate(data))
+    names = [d.name for d in specs]
+    if len(set(names)) != len(names):
+        raise RapidunError(f"dataset names must be unique, got {names}")
+    return specs
 
 
 def study_config(data: dict[str, Any]) -> StudyConfig:
-    """Validate a study dict (as read from YAML) into a :class:`StudyConfig`."""
+    """Validate a study dict (as read from YAML) into a :class:`StudyConfig`; every section (datasets, backdoor,
+    unlearn, method parameters, sweeps, influence, evaluation) is checked here, before any work starts."""
     if not isinstance(data, dict):
         raise RapidunError("a study config must be a YAML mapping")
     values = dict(data)
     known = {f.name for f in fields(StudyConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise RapidunError(
-            f"unknown key(s) {', '.join(unknown)} in the study config; known: {', '.join(sorted(known))}"
-        )
+    for key in values:
+        if key not in known:
+            raise unknown_key_error(str(key), known, WHERE)
     if "datasets" in values:
-        ds = values["datasets"]
-        if not isinstance(ds, list) or not ds:
-            raise RapidunError("'datasets' must be a non-empty list")
-        values["datasets"] = tuple(_build(DatasetSpec, d, f"datasets[{i}]") for i, d in enumerate(ds))
-        names = [d.name for d in values["datasets"]]
-        if len(set(names)) != len(names):
-            raise RapidunError(f"dataset names must be unique, got {names}")
-        for d in values["datasets"]:
-            if d.source not in DATASET_SOURCES:
-                raise RapidunError(f"dataset '{d.name}': source must be one of {', '.join(DATASET_SOURCES)}")
-    if "backdoor" in values:
-        values["backdoor"] = train_config(values["backdoor"])
-    if "evaluation" in values:
-        values["evaluation"] = _build(EvalSettings, values["evaluation"], "evaluation")
-    if "sweeps" in values:
-        values["sweeps"] = tuple(_build(CellSpec, s, f"sweeps[{i}]") for i, s in enumerate(values["sweeps"] or []))
-    for key in ("methods", "seeds", "retrain_seeds"):
-        if key in values and values[key] is not None:
-            values[key] = tuple(values[key])
-    cfg = StudyConfig(**values)
+        values["datasets"] = _datasets(values["datasets"])
+    values["backdoor"] = train_config(values.get("backdoor"))
+    # influence reads the examples the backdoor was trained on unless the block says otherwise
+    run = {"max_length": values["backdoor"].max_length, "prompt_style": values["backdoor"].prompt_style}
+    influence = values.get("influence") or {}
+    values["influence"] = from_mapping(
+        InfluenceConfig, {**run, **influence} if isinstance(influence, dict) else influence, WHERE, section="influence"
+    )
+    values["influence"].validate()
+    values["sweeps"] = tuple(
+        from_mapping(CellSpec, s, WHERE, section=f"sweeps[{i}]") for i, s in enumerate(values.get("sweeps") or [])
+    )
+    cfg: StudyConfig = from_mapping(StudyConfig, values, WHERE)
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: StudyConfig) -> None:
     if not cfg.seeds:
         raise RapidunError("'seeds' must list at least one seed")
     if cfg.retrain_seeds is not None and not set(cfg.retrain_seeds) & set(cfg.seeds):
@@ -185,10 +188,12 @@ def study_config(data: dict[str, Any]) -> StudyConfig:
             f"'retrain_seeds' {list(cfg.retrain_seeds)} shares no seed with 'seeds' {list(cfg.seeds)}; list at "
             "least one of the study's seeds (or drop the key to retrain with every seed)"
         )
-    for cell in cfg.cells():  # fail before any work starts
-        method_params(cell.method, cell.params)
-        unlearn_config({**cfg.unlearn, **cell.unlearn}, cfg.seeds[0]).validate()
+    unlearn_config(cfg.unlearn, cfg.seeds[0]).validate()  # fail before any work starts
+    for m in cfg.methods:
+        method_params(m, cfg.method_params.get(m, {}))
+    for i, cell in enumerate(cfg.sweeps):
+        method_params(cell.method, cell.params, f"sweeps[{i}].params")
+        unlearn_config({**cfg.unlearn, **cell.unlearn}, cfg.seeds[0], f"sweeps[{i}].unlearn").validate()
     labels = [c.key for c in cfg.cells()]
     if len(set(labels)) != len(labels):
         raise RapidunError(f"two cells share a method and label: {labels}; give each sweep a distinct 'label'")
-    return cfg

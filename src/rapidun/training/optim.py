@@ -13,9 +13,10 @@ SCHEDULES = ("cosine", "linear", "constant")
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimiser settings. Defaults are RapidUn's unlearning defaults (docs/method.md section 4)."""
+    """Optimiser settings of one run, filled from the stage's config (``TrainConfig``, ``UnlearnConfig``), which
+    holds the defaults (docs/method.md section 4)."""
 
-    lr: float = 6e-5
+    lr: float
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float | None = 1.0

@@ -22,6 +22,7 @@ from rapidun.data.tokenize import collate, encode_rows
 from rapidun.errors import RapidunError
 from rapidun.modeling.load import save_model
 from rapidun.modeling.loss import per_sample_loss
+from rapidun.settings import CHECKPOINT_EVERY, MAX_LENGTH, PROMPT_STYLES, SEED, setting
 from rapidun.training.loop import LoopConfig, train_loop
 from rapidun.training.optim import OptimConfig
 
@@ -32,29 +33,31 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 @dataclass(frozen=True)
 class LoraSettings:
-    r: int = 16
-    alpha: int = 16
-    dropout: float = 0.05
-    targets: tuple[str, ...] = LORA_TARGETS
+    """A LoRA adapter's shape (docs/method.md section 4): rank, scale alpha / r, dropout and the wrapped layers."""
+
+    r: int = setting(16, "LoRA rank")
+    alpha: float = setting(16, "LoRA alpha (the update is scaled by alpha / r)")
+    dropout: float = setting(0.05, "LoRA dropout")
+    targets: tuple[str, ...] = setting(LORA_TARGETS, "comma-separated LoRA target modules", flag="targets")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Fine-tuning recipe. Defaults suit the small from-scratch models of the demo (high lr, a few epochs)."""
 
-    epochs: float = 3.0
-    max_steps: int = 0  # > 0 overrides epochs
-    batch_size: int = 16
-    micro_batch_size: int = 0
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.05
-    grad_clip: float = 1.0
-    max_length: int = 256
-    prompt_style: str = "alpaca"
-    lora: LoraSettings | None = None
-    seed: int = 42
-    checkpoint_every: int = 50
+    epochs: float = setting(3.0, "passes over the rows")
+    max_steps: int = setting(0, "optimiser steps; > 0 overrides --epochs")
+    batch_size: int = setting(16, "samples per optimiser step")
+    micro_batch_size: int = setting(0, "split each batch for memory (0 = no split)")
+    lr: float = setting(2e-3, "AdamW learning rate")
+    weight_decay: float = setting(0.0, "AdamW weight decay")
+    warmup_ratio: float = setting(0.05, "fraction of the steps with a linear warm-up")
+    grad_clip: float = setting(1.0, "gradient-norm clip")
+    max_length: int = setting(MAX_LENGTH, "tokens per example (prompt + response)")
+    prompt_style: str = setting("alpaca", "prompt template", choices=PROMPT_STYLES)
+    lora: LoraSettings | None = setting(None, "train a LoRA adapter with these settings (None: all weights)")
+    seed: int = setting(SEED, "seed of the data order and initialisation")
+    checkpoint_every: int = setting(CHECKPOINT_EVERY, "optimiser steps between resumable checkpoints (0 = none)")
 
 
 @dataclass
@@ -87,7 +90,7 @@ def apply_lora(model: Any, lora: LoraSettings) -> Any:
 
     cfg = LoraConfig(
         r=lora.r,
-        lora_alpha=lora.alpha,
+        lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft annotates int; it only divides alpha by r
         lora_dropout=lora.dropout,
         target_modules=list(lora.targets),
         task_type="CAUSAL_LM",
@@ -112,12 +115,7 @@ def train_model(
     Resumes from ``out_dir/checkpoint`` when present; a finished ``out_dir`` (with ``manifest.json``) is refused
     unless ``overwrite``. Writes ``run.json`` (resolved config, wall-clock, tokens/s, peak memory) and the manifest
     last."""
-    out = ensure_dir(out_dir)
-    done = read_manifest(out)
-    if done is not None and not overwrite:
-        raise RapidunError(f"'{out}' already holds a finished training run; pass --overwrite or choose another --out")
-    if done is not None and (accelerator is None or accelerator.is_main_process):
-        clear_manifest(out)  # --overwrite: the dir is unfinished until the new manifest, even if killed mid-save
+    out = _open_out_dir(out_dir, overwrite, accelerator)
     if not rows:
         raise RapidunError("no training rows; check --data")
     ledger = CostLedger()
@@ -177,11 +175,27 @@ def train_model(
         "lora": cfg.lora is not None,
     }
     if is_main:
-        atomic_write_json(out / "run.json", run)
-        ckpt = out / "checkpoint"
-        if ckpt.exists():
-            import shutil
-
-            shutil.rmtree(ckpt)
-        write_manifest(out, {"kind": "train", "config": asdict(cfg), "data_hash": run["data_hash"]})
+        _write_finished(out, run)
     return TrainResult(out, res.steps, run["final_loss"], train_s, run["tokens_per_s"], run)
+
+
+def _open_out_dir(out_dir: str | Path, overwrite: bool, accelerator: Any) -> Path:
+    """``out_dir``, refused when it holds a finished run (unless ``overwrite``, which marks it unfinished)."""
+    out = ensure_dir(out_dir)
+    done = read_manifest(out)
+    if done is not None and not overwrite:
+        raise RapidunError(f"'{out}' already holds a finished training run; pass --overwrite or choose another --out")
+    if done is not None and (accelerator is None or accelerator.is_main_process):
+        clear_manifest(out)  # --overwrite: the dir is unfinished until the new manifest, even if killed mid-save
+    return out
+
+
+def _write_finished(out: Path, run: dict[str, Any]) -> None:
+    """``run.json``, the checkpoint removed, then the manifest (last: it marks the run finished)."""
+    atomic_write_json(out / "run.json", run)
+    ckpt = out / "checkpoint"
+    if ckpt.exists():
+        import shutil
+
+        shutil.rmtree(ckpt)
+    write_manifest(out, {"kind": "train", "config": run["config"], "data_hash": run["data_hash"]})

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from rapidun.errors import RapidunError
+from rapidun.settings import CHECKPOINT_EVERY, MAX_LENGTH, PROMPT_STYLES, SEED, from_mapping, setting
 from rapidun.training.optim import SCHEDULES, OptimConfig
 from rapidun.training.sft import LoraSettings
 
@@ -15,28 +16,35 @@ from rapidun.training.sft import LoraSettings
 class UnlearnConfig:
     """One unlearning run's recipe. Every default is the released RapidUn code's, except where a comment says."""
 
-    epochs: float = 2.0
-    batch_size: int = 1
-    micro_batch_size: int = 0  # samples per forward pass; 0 = the whole batch (1 x 4 accumulation equals 4 x 1)
-    retain_ratio: float = 3.0  # retain:forget draw odds; each draw is a forget row with probability 1 / (1 + 3)
-    lr: float = 6e-5
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    warmup_steps: int = 0
-    lr_schedule: str = "cosine"
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    clean_coef: float = 0.5  # weight of CE(clean response | triggered prompt) in the forget term
-    ascent_coef: float = 1.0  # weight of -CE(poisoned response | triggered prompt) in the forget term
-    bounded_ascent: float | None = None  # rapidun option: the ascent term uses min(CE, bound) (no push past bound)
-    max_abs_loss: float | None = 50.0  # rapidun option: a step loss past this bound (or non-finite) stops training
-    max_length: int = 256
-    prompt_style: str = "alpaca"
-    seed: int = 42
-    checkpoint_every: int = 50
-    gradient_checkpointing: bool = False
-    ppl_tolerance: float = 0.10  # best-checkpoint rule: clean_ppl <= (1 + tolerance) x the starting clean_ppl
-    select_metric: str = "asr_seen"  # best-checkpoint rule: lowest value of this evaluation key wins
-    constraint_metric: str = "clean_ppl"
+    epochs: float = setting(2.0, "passes of |F| + |R| draws")
+    batch_size: int = setting(1, "samples per optimiser step")
+    # 1 x 4 accumulation equals 4 x 1
+    micro_batch_size: int = setting(0, "samples per forward pass; 0 = the whole batch")
+    # each draw is a forget row with probability 1 / (1 + 3)
+    retain_ratio: float = setting(3.0, "retain:forget draw odds")
+    lr: float = setting(6e-5, "AdamW learning rate")
+    weight_decay: float = setting(0.0, "AdamW weight decay")
+    grad_clip: float | None = setting(1.0, "gradient-norm clip (0 or none = off)")
+    warmup_steps: int = setting(0, "linear warm-up steps")
+    lr_schedule: str = setting("cosine", "learning-rate schedule", choices=SCHEDULES)
+    lora: LoraSettings = setting(help="the unlearning adapter", factory=LoraSettings)
+    clean_coef: float = setting(0.5, "weight of CE(clean response | triggered prompt) in the forget term")
+    ascent_coef: float = setting(1.0, "weight of -CE(poisoned response | triggered prompt) in the forget term")
+    # rapidun option, not in the released code: no push past the bound
+    bounded_ascent: float | None = setting(None, "cap the ascent term at min(CE, BOUND) (none: unbounded, as released)")
+    max_abs_loss: float | None = setting(
+        50.0, "stop when a step loss is past this bound or non-finite (0 or none: only non-finite)"
+    )
+    max_length: int = setting(MAX_LENGTH, "tokens per example (prompt + response)")
+    prompt_style: str = setting("alpaca", "prompt template; the same as training and evaluation", choices=PROMPT_STYLES)
+    seed: int = setting(SEED, "seed of sampling, LoRA init and dropout")
+    checkpoint_every: int = setting(CHECKPOINT_EVERY, "optimiser steps between resumable checkpoints (0 = none)")
+    gradient_checkpointing: bool = setting(False, "trade compute for activation memory")
+    ppl_tolerance: float = setting(0.10, "best-checkpoint rule: clean ppl <= (1 + X) x the starting clean ppl")
+    select_metric: str = setting(
+        "asr_seen", "best-checkpoint rule: lowest value of this evaluation key wins", cli=False
+    )
+    constraint_metric: str = setting("clean_ppl", "best-checkpoint rule: the constrained evaluation key", cli=False)
 
     def validate(self) -> None:
         """Raise :class:`RapidunError` naming the flag for a setting that cannot work."""
@@ -88,16 +96,7 @@ class UnlearnConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> UnlearnConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error naming the key)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise RapidunError(f"unknown unlearning setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = dict(data)
-        if isinstance(values.get("lora"), dict):
-            lora = dict(values["lora"])
-            if "targets" in lora:
-                lora["targets"] = tuple(lora["targets"])
-            values["lora"] = LoraSettings(**lora)
-        return cls(**values)
+    def from_dict(cls, data: dict[str, Any], where: str = "unlearning settings") -> UnlearnConfig:
+        """Inverse of :meth:`to_dict`: unknown keys and wrong types are errors naming the key."""
+        config: UnlearnConfig = from_mapping(cls, data, where)
+        return config

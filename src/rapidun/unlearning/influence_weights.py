@@ -9,12 +9,12 @@ written to ``OUT/weights``. Each step is timed in the run's cost ledger as ``inf
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from rapidun.artifacts import atomic_write_jsonl, write_manifest
 from rapidun.errors import RapidunError
+from rapidun.influence.config import InfluenceConfig
 from rapidun.unlearning.kinds import MethodContext, MethodWeights
 from rapidun.weighting import WeightParams, compute_weights, load_weights, read_influence_dir, write_weights
 from rapidun.weighting.files import FORGET_FILE, RETAIN_FILE, group_summary, weight_rows
@@ -63,34 +63,39 @@ def uniform_weights(ctx: MethodContext) -> MethodWeights:
     return MethodWeights(forget, retain, "uniform", _summary(forget, retain))
 
 
-def compute_influence_dir(ctx: MethodContext, settings: dict[str, Any]) -> Path:
-    """Run the influence stage on the starting model into ``OUT/influence`` (reused there when finished).
-    ``settings``: fields of :class:`rapidun.influence.stage.InfluenceConfig`; max_length and prompt_style
-    default to the run's."""
+def run_influence_config(ctx: MethodContext, chosen: InfluenceConfig | None) -> InfluenceConfig:
+    """The influence settings of a run: the method's ``influence`` block, else the defaults with the run's
+    max_length and prompt style (so influence sees the examples the unlearning trains on)."""
+    if chosen is not None:
+        return chosen
+    return InfluenceConfig(max_length=ctx.cfg.max_length, prompt_style=ctx.cfg.prompt_style)
+
+
+def compute_influence_dir(ctx: MethodContext, cfg: InfluenceConfig) -> Path:
+    """Run the influence stage on the starting model into ``OUT/influence`` (reused there when finished)."""
     from rapidun.influence.stage import compute_influence
 
     out = ctx.out_dir / "influence"
-    chosen = {"max_length": ctx.cfg.max_length, "prompt_style": ctx.cfg.prompt_style, **settings}
     rows = (ctx.data.forget_rows, ctx.data.retain_rows)
     with ctx.ledger.stage("influence"):
         if ctx.is_main:  # other processes wait, then read the finished directory
-            try:
-                compute_influence(ctx.model, ctx.tokenizer, *rows, out, progress=ctx.progress, **chosen)
-            except TypeError as exc:
-                raise RapidunError(f"bad influence setting in the method parameters: {exc}") from exc
+            compute_influence(ctx.model, ctx.tokenizer, *rows, out, progress=ctx.progress, cfg=cfg)
         ctx.barrier()
     return out
 
 
 def influence_weights(
-    ctx: MethodContext, params: WeightParams, weighting: str, influence: dict[str, Any] | None = None
+    ctx: MethodContext, params: WeightParams, weighting: str, influence: InfluenceConfig | None = None
 ) -> MethodWeights:
-    """Weights of the named weighting (``rapidun`` or ``self_only``) from influence scores."""
+    """Weights of the named weighting (``rapidun`` or ``self_only``) from influence scores; ``influence``: the
+    settings used when the scores are computed here (validated before any work)."""
     if ctx.weights_dir is not None:
         return weights_from_dir(ctx)
     influence_dir = ctx.influence_dir
     if influence_dir is None:
-        influence_dir = compute_influence_dir(ctx, influence or {})
+        cfg = run_influence_config(ctx, influence)
+        cfg.validate()
+        influence_dir = compute_influence_dir(ctx, cfg)
     wparams = params.with_weighting(weighting)
     with ctx.ledger.stage("weights"):
         mats = read_influence_dir(influence_dir)

@@ -37,7 +37,7 @@ from rapidun.unlearning.inputs import check_rows
 from rapidun.unlearning.kind_runs import RunInputs, RunOptions, run_method_kind
 from rapidun.unlearning.outputs import clear_item, clear_run, stage_costs
 from rapidun.unlearning.plugin_weights import check_weights_dir
-from rapidun.unlearning.registry import Method, get_method
+from rapidun.unlearning.registry import DEFAULT_METHOD, Method, get_method
 from rapidun.unlearning.selection import EvalFn
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def unlearn(
     retain_rows: Sequence[Row],
     out_dir: str | Path,
     *,
-    method: str = "rapidun",
+    method: str = DEFAULT_METHOD,
     params: Any = None,
     train: UnlearnConfig | None = None,
     weights_dir: str | Path | None = None,
@@ -116,7 +116,7 @@ def unlearn(
     steps and at the end, and picks the adapter kept (rule in ``run.json``)."""
     spec, params, cfg = _resolve_method(method, params, train, eval_fn, eval_every)
     check_rows(forget_rows, retain_rows)
-    check_max_length(model, params.train.max_length if spec.kind == "retrain" else cfg.max_length)
+    check_max_length(model, params.train.max_length if spec.is_reference else cfg.max_length)
     _check_inputs(spec, method, weights_dir, influence_dir, forget_rows, retain_rows)
     out = ensure_dir(out_dir)
     config = _run_config(

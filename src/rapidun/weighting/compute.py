@@ -11,14 +11,15 @@ rows; each is mapped to mean-one weights by :func:`~rapidun.weighting.mapping.ro
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from rapidun.errors import RapidunError
+from rapidun.settings import setting
 from rapidun.weighting.aggregate import AGGREGATIONS, FAITHFUL_TOP_K, aggregate
-from rapidun.weighting.mapping import bounded_weights, check_mapping_params, fuse, robust_z
+from rapidun.weighting.mapping import W_MAX, W_MIN, bounded_weights, check_mapping_params, fuse, robust_z
 
 # Named weightings (the ablations of docs/method.md section 5): overrides applied on top of WeightParams.
 # "uniform" sets every coefficient to 0, so both fused scores are constant, z = 0 and every weight is exactly 1.
@@ -33,17 +34,17 @@ WEIGHTINGS: dict[str, dict[str, float]] = {
 class WeightParams:
     """Settings of the weighting stage; defaults are rapidun's (median aggregation without truncation)."""
 
-    aggregation: str = field(default="median", metadata={"help": "median | topk_median (faithful)"})
-    top_k: int = field(default=FAITHFUL_TOP_K, metadata={"help": "scores kept per query by topk_median"})
-    alpha: float = field(default=1.0, metadata={"help": "weight of FF in S_f"})
-    beta: float = field(default=1.0, metadata={"help": "weight of FR in S_f"})
-    gamma: float = field(default=1.0, metadata={"help": "weight of RR in S_r"})
-    delta: float = field(default=1.0, metadata={"help": "weight of RF in S_r"})
-    tau_f: float = field(default=0.7, metadata={"help": "temperature of the forget mapping"})
-    tau_r: float = field(default=1.2, metadata={"help": "temperature of the retain mapping"})
-    w_min: float = field(default=0.2, metadata={"help": "lower clip of a weight before mean normalisation"})
-    w_max: float = field(default=3.0, metadata={"help": "upper clip of a weight before mean normalisation"})
-    weighting: str = field(default="rapidun", metadata={"help": "named weighting: rapidun | uniform | self_only"})
+    aggregation: str = setting("median", "median, or topk_median (the released code's)", choices=tuple(AGGREGATIONS))
+    top_k: int = setting(FAITHFUL_TOP_K, "scores kept per query by topk_median")
+    alpha: float = setting(1.0, "weight of FF in S_f")
+    beta: float = setting(1.0, "weight of FR in S_f")
+    gamma: float = setting(1.0, "weight of RR in S_r")
+    delta: float = setting(1.0, "weight of RF in S_r")
+    tau_f: float = setting(0.7, "temperature of the forget mapping")
+    tau_r: float = setting(1.2, "temperature of the retain mapping")
+    w_min: float = setting(W_MIN, "lower clip of a weight before mean normalisation")
+    w_max: float = setting(W_MAX, "upper clip of a weight before mean normalisation")
+    weighting: str = setting("rapidun", "named weighting (fixes some coefficients)", choices=tuple(WEIGHTINGS))
 
     @classmethod
     def faithful(cls, **overrides: Any) -> WeightParams:

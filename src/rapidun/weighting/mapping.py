@@ -17,6 +17,7 @@ from rapidun.errors import RapidunError
 
 MAD_SCALE = 1.4826  # makes the MAD a consistent estimator of the standard deviation for normal data
 MAD_FLOOR = 1e-3  # released code's floor on the scale, so near-constant scores do not explode
+W_MIN, W_MAX = 0.2, 3.0  # default clip of a weight before mean normalisation (WeightParams.w_min / w_max)
 
 
 def fuse(
@@ -50,7 +51,7 @@ def bounded_weights(z: np.ndarray, tau: float, w_min: float, w_max: float) -> np
     return np.exp(np.clip(np.asarray(z, dtype=np.float64) / tau, np.log(w_min), np.log(w_max)))
 
 
-def robust_weights(scores: np.ndarray, tau: float, w_min: float = 0.2, w_max: float = 3.0) -> np.ndarray:
+def robust_weights(scores: np.ndarray, tau: float, w_min: float = W_MIN, w_max: float = W_MAX) -> np.ndarray:
     """Map ``(n,)`` scores to ``(n,)`` positive weights with mean one (higher score -> larger weight)."""
     w = bounded_weights(robust_z(scores), tau, w_min, w_max)
     return w / w.mean()

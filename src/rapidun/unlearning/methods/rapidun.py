@@ -7,8 +7,8 @@ bounded mean-one weights, then the weighted objective of :mod:`rapidun.unlearnin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from rapidun.influence.config import InfluenceConfig
 from rapidun.unlearning.influence_weights import influence_weights
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
 from rapidun.weighting import WeightParams
@@ -17,8 +17,8 @@ from rapidun.weighting import WeightParams
 @dataclass(frozen=True)
 class RapidunParams:
     weights: WeightParams = field(default_factory=WeightParams)
-    # influence settings (fields of rapidun.influence.stage.InfluenceConfig) when influence is computed here
-    influence: dict[str, Any] = field(default_factory=dict)
+    # influence settings when influence is computed here; None: the defaults with the run's max_length and prompt
+    influence: InfluenceConfig | None = None
 
 
 def rapidun_weights(ctx: MethodContext, params: RapidunParams) -> MethodWeights:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from rapidun.influence.config import InfluenceConfig
 from rapidun.unlearning.influence_weights import influence_weights
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
 from rapidun.weighting import WeightParams
@@ -13,8 +13,8 @@ from rapidun.weighting import WeightParams
 @dataclass(frozen=True)
 class SelfOnlyParams:
     weights: WeightParams = field(default_factory=WeightParams)
-    # influence settings (fields of rapidun.influence.stage.InfluenceConfig) when influence is computed here
-    influence: dict[str, Any] = field(default_factory=dict)
+    # influence settings when influence is computed here; None: the defaults with the run's max_length and prompt
+    influence: InfluenceConfig | None = None
 
 
 def self_only_weights(ctx: MethodContext, params: SelfOnlyParams) -> MethodWeights:
