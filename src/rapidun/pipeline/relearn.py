@@ -13,7 +13,7 @@ relearned model can overshoot, or forget further). When unlearning moved m by le
 noise over ~0: recovery is null with a reason. Compare with the retrained model's recovery: a model that never held
 the behaviour shows how fast the few rows teach it from scratch.
 
-Writes ``OUT/relearn.json`` then ``OUT/manifest.json`` (each atomically); the input adapter is only read.
+Writes ``OUT/relearn_rows.jsonl`` (the rows trained on), ``OUT/relearn.json``, then ``OUT/manifest.json`` (each atomically); the input adapter is only read.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, read_manifest, write_manifest
-from rapidun.data.rows import Row, rows_hash
+from rapidun.data.rows import Row, rows_hash, write_rows
 from rapidun.errors import RapidunError
 from rapidun.pipeline.relearn_config import RelearnConfig
 from rapidun.pipeline.relearn_tasks import RELEARN_TASKS, RelearnTask, TaskData, pack_task
@@ -36,6 +36,7 @@ from rapidun.pipeline.relearn_tasks import RELEARN_TASKS, RelearnTask, TaskData,
 log = logging.getLogger(__name__)
 
 RESULT_FILE = "relearn.json"
+ROWS_FILE = "relearn_rows.jsonl"  # the rows the relearning fine-tune trained on
 
 
 @dataclass
@@ -130,6 +131,8 @@ def run_relearning(
     if unlearned is None:
         unlearned = task.evaluate(model, tokenizer, data, cfg, progress)
     rows, chosen = relearning_rows(data, task, cfg)
+    for param in model.parameters():  # full fine-tuning; a model loaded with an adapter comes frozen
+        param.requires_grad_(True)
     keep = out / "relearned_model"
     with tempfile.TemporaryDirectory(dir=out, prefix=".relearn.") as tmp:
         # train_model saves what it trained; unless the user keeps it, that copy is scratch.
@@ -172,8 +175,10 @@ def run_relearning(
         "seconds": round(time.perf_counter() - start, 3),
     }
     _warn_row_mismatch(b, r)
+    write_rows(out / ROWS_FILE, rows)
     atomic_write_json(out / RESULT_FILE, record)
-    write_manifest(out, {"stage": "relearn", "config": asdict(cfg), "inputs": inputs or {}, "files": [RESULT_FILE]})
+    files = [ROWS_FILE, RESULT_FILE]
+    write_manifest(out, {"stage": "relearn", "config": asdict(cfg), "inputs": inputs or {}, "files": files})
     return RelearnResult(out, task.name, task.main_metric, main_value, main_reason, record)
 
 
