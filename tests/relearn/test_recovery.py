@@ -9,8 +9,9 @@ import pytest
 
 from rapidun.data.rows import Row
 from rapidun.errors import RapidunError
-from rapidun.pipeline.relearn import recovery, relearning_rows
+from rapidun.pipeline.relearn import relearning_rows
 from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.relearn_recovery import recovery
 from rapidun.pipeline.relearn_tasks import RELEARN_TASKS, TaskData
 
 

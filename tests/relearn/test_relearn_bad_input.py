@@ -104,3 +104,18 @@ def test_adapter_for_another_base(unlearned_adapter: Path, tiny_pack: Path, tmp_
     )
     assert "--model" in msg
     assert not (tmp_path / "out" / "relearn.json").exists()
+
+
+def test_main_turns_steps_zero_into_exit_2_and_one_line(
+    tiny_pack: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """The lead adds "relearn" to cli/main.py's COMMANDS; until then the test registers it itself."""
+    from rapidun.cli import main as cli_main
+
+    monkeypatch.setitem(cli_main.COMMANDS, "relearn", "relearn")
+    monkeypatch.setitem(cli_main._HELP, "relearn", relearn_cli.HELP)
+    argv = ["relearn", "--model", NO_MODEL, "--data", str(tiny_pack), "--out", str(tmp_path / "o"), "--steps", "0"]
+    assert cli_main.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rapidun relearn: error: --steps must be >= 1") and "\n" not in err
+    assert not (tmp_path / "o").exists()

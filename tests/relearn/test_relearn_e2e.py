@@ -111,3 +111,25 @@ def test_cli_runs_on_a_merged_model_dir_with_before_metrics(
     rec = json.loads((tmp_path / "out" / "relearn.json").read_text())
     assert rec["config"]["steps"] == 2 and rec["inputs"]["adapter"] is None
     assert "recovery" in capsys.readouterr().out
+
+
+def test_relearn_model_in_memory_as_a_study_cell_calls_it(
+    backdoored_dir: Path, unlearned_adapter: Path, tiny_pack: Path, tmp_path: Path, relearn_config: Any
+):
+    """The study path: the caller holds the unlearned model and the cell's metric dicts."""
+    from rapidun.modeling.load import load_model
+    from rapidun.pipeline.relearn import relearn_model
+
+    loaded = load_model(str(backdoored_dir), adapter=str(unlearned_adapter))
+    model = loaded.model.merge_and_unload()
+    before, unlearned = {"asr_seen": 1.0, "asr_ood": 1.0}, {"asr_seen": 0.0, "asr_ood": 0.0}
+    cfg = relearn_config()
+    res = relearn_model(
+        model, loaded.tokenizer, tiny_pack, tmp_path / "out", cfg, before=before, unlearned=unlearned, progress=False
+    )
+    assert res.record["after_relearning"]["asr_seen"] >= 0.75
+    assert res.recovery == res.record["after_relearning"]["asr_seen"]  # gap 1 - 0: recovery = the relearned ASR
+    again = relearn_model(
+        model, loaded.tokenizer, tiny_pack, tmp_path / "out", cfg, before=before, unlearned=unlearned, progress=False
+    )
+    assert again.reused

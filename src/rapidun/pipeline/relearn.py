@@ -31,6 +31,7 @@ from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, rea
 from rapidun.data.rows import Row, rows_hash, write_rows
 from rapidun.errors import RapidunError
 from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.relearn_recovery import main_values, read_metrics_file, recovery, warn_row_mismatch
 from rapidun.pipeline.relearn_tasks import RELEARN_TASKS, RelearnTask, TaskData, pack_task
 
 log = logging.getLogger(__name__)
@@ -50,18 +51,6 @@ class RelearnResult:
     recovery_reason: str | None
     record: dict[str, Any]
     reused: bool = False
-
-
-def recovery(
-    before: float | None, unlearned: float | None, relearned: float | None, min_gap: float = 0.01
-) -> tuple[float | None, str | None]:
-    """(recovery, None), or (None, reason) when a value is missing or ``|before - unlearned| < min_gap``."""
-    if before is None or unlearned is None or relearned is None:
-        return None, "a metric is missing (empty split, or not in the metrics given)"
-    gap = before - unlearned
-    if abs(gap) < min_gap or gap == 0:
-        return None, f"unlearning moved the metric by {gap:.4g} (|gap| < min_gap {min_gap}): nothing to recover"
-    return (relearned - unlearned) / gap, None
 
 
 def relearning_rows(data: TaskData, task: RelearnTask, cfg: RelearnConfig) -> tuple[list[Row], list[int]]:
@@ -85,26 +74,6 @@ def prepare(pack_dir: str | Path, cfg: RelearnConfig) -> tuple[RelearnTask, Task
         raise RapidunError(f"--data '{pack}' is an unfinished pack (no manifest.json); rebuild it")
     task = RELEARN_TASKS[pack_task(pack)]
     return task, task.load(pack, cfg)
-
-
-def main_values(metrics: dict[str, Any], task: RelearnTask) -> dict[str, Any]:
-    """The task's recovery metrics (and the row counts) out of a metrics dict; absent ones are None."""
-    out: dict[str, Any] = {k: metrics.get(k) for k in task.recovery_metrics}
-    if "counts" in metrics:
-        out["counts"] = metrics["counts"]
-    return out
-
-
-def read_metrics_file(path: str | Path, task: RelearnTask, flag: str) -> dict[str, Any]:
-    """A ``metrics.json`` of ``rapidun evaluate`` (or any JSON object holding the task's main metric)."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RapidunError(f"{flag} '{p}' is not a readable JSON file ({exc}); pass a metrics.json") from exc
-    if not isinstance(data, dict) or task.main_metric not in data:
-        raise RapidunError(f"{flag} '{p}' has no '{task.main_metric}'; pass the metrics.json of 'rapidun evaluate'")
-    return data
 
 
 def run_relearning(
@@ -174,7 +143,7 @@ def run_relearning(
         "inputs": inputs or {},
         "seconds": round(time.perf_counter() - start, 3),
     }
-    _warn_row_mismatch(b, r)
+    warn_row_mismatch(b, r)
     write_rows(out / ROWS_FILE, rows)
     atomic_write_json(out / RESULT_FILE, record)
     files = [ROWS_FILE, RESULT_FILE]
@@ -182,26 +151,18 @@ def run_relearning(
     return RelearnResult(out, task.name, task.main_metric, main_value, main_reason, record)
 
 
-def _warn_row_mismatch(before: dict[str, Any], relearned: dict[str, Any]) -> None:
-    """Passed-in metrics measured on other rows than ours compare less well (noise, not bias): say so."""
-    if "counts" in before and before["counts"] != relearned.get("counts"):
-        log.warning(
-            "the metrics before unlearning were measured on %s rows, the relearned model on %s; pass --eval-max "
-            "matching the rapidun evaluate run for like-for-like numbers",
-            before["counts"],
-            relearned.get("counts"),
-        )
-
-
-def reused_result(out: Path, settings: dict[str, Any]) -> RelearnResult | None:
-    """The finished result in ``out`` when it was made with ``settings``; None when ``out`` is unfinished."""
+def reused_result(out: Path, cfg: RelearnConfig, inputs: dict[str, Any]) -> RelearnResult | None:
+    """The finished result in ``out`` when it was made with ``cfg`` and ``inputs``; None when ``out`` is unfinished.
+    A finished ``out`` made otherwise is refused (pass ``overwrite`` to redo it)."""
     done = read_manifest(out)
     if done is None:
         return None
+    settings = json.loads(json.dumps({"config": asdict(cfg), "inputs": inputs}, default=str))
     if {"config": done.get("config"), "inputs": done.get("inputs")} != settings or not (out / RESULT_FILE).is_file():
         raise RapidunError(
             f"--out '{out}' holds a relearning run with other settings; pass --overwrite or another --out"
         )
+    log.info("%s: relearning already finished with these settings; reusing it (--overwrite to redo)", out)
     rec = json.loads((out / RESULT_FILE).read_text(encoding="utf-8"))
     return RelearnResult(out, rec["task"], rec["metric"], rec["recovery"], rec["recovery_reason"], rec, reused=True)
 
@@ -254,12 +215,9 @@ def relearn(
         "before_metrics": None if before_metrics is None else str(before_metrics),
         "unlearned_metrics": None if unlearned_metrics is None else str(unlearned_metrics),
     }
-    if not overwrite:
-        settings = json.loads(json.dumps({"config": asdict(cfg), "inputs": inputs}))
-        reused = reused_result(out, settings)
-        if reused is not None:
-            log.info("%s: relearning already finished with these settings; reusing it (--overwrite to redo)", out)
-            return reused
+    reused = None if overwrite else reused_result(out, cfg, inputs)
+    if reused is not None:
+        return reused
     where = resolve_device(device)
     if before is None:
         start = load_model(str(base_model_dir), device=where)
@@ -278,4 +236,30 @@ def relearn(
         unlearned=unlearned,
         inputs=inputs,
         progress=progress,
+    )
+
+
+def relearn_model(
+    model: Any,
+    tokenizer: Any,
+    pack_dir: str | Path,
+    out_dir: str | Path,
+    cfg: RelearnConfig,
+    *,
+    before: dict[str, Any],
+    unlearned: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RelearnResult:
+    """:func:`run_relearning` for a caller that holds the unlearned model (a study cell): reads the pack, reuses a
+    finished ``out_dir`` made with the same settings, else trains ``model`` IN PLACE (pass a fresh copy, adapter
+    merged) and evaluates it. ``before`` / ``unlearned``: the cell's metric dicts (e.g. ``metrics.json``)."""
+    task, data = prepare(pack_dir, cfg)
+    given = {"data": str(Path(pack_dir).resolve()), **(inputs or {})}
+    reused = None if overwrite else reused_result(Path(out_dir), cfg, given)
+    if reused is not None:
+        return reused
+    return run_relearning(
+        model, tokenizer, task, data, out_dir, cfg, before=before, unlearned=unlearned, inputs=given, progress=progress
     )
