@@ -174,6 +174,16 @@ def evaluate_facts(model: Any, tokenizer: Any, data: TaskData, cfg: RelearnConfi
     return dict(_facts_pending())
 
 
+def pack_evaluator(
+    pack_dir: str | Path, tokenizer: Any, cfg: RelearnConfig, progress: bool = False
+) -> Callable[[Any], dict[str, Any]]:
+    """``evaluate(model) -> metrics`` of the pack's task (rows read once, here), e.g. for sequential requests."""
+    pack = Path(pack_dir)
+    task = RELEARN_TASKS[pack_task(pack)]
+    data = task.load(pack, cfg)
+    return lambda model: task.evaluate(model, tokenizer, data, cfg, progress)
+
+
 RELEARN_TASKS: dict[str, RelearnTask] = {
     "backdoor": RelearnTask(
         name="backdoor",
