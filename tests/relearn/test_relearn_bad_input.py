@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,16 @@ def test_main_turns_steps_zero_into_exit_2_and_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("rapidun relearn: error: --steps must be >= 1") and "\n" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_benign_without_clean_answers_fails_before_loading(tmp_path: Path, relearn_config: Any):
+    from rapidun.data.rows import load_rows, write_rows
+
+    pack = write_tiny_pack(tmp_path / "pack")
+    rows = [replace(r, response_clean=None) for r in load_rows(pack / "forget.jsonl")]
+    write_rows(pack / "forget.jsonl", rows)
+    _fails("response_clean", NO_MODEL, None, pack, tmp_path / "out", relearn_config(benign=True))
+
+
+def test_more_rows_than_the_forget_set(tiny_pack: Path, tmp_path: Path, relearn_config: Any):
+    _fails(r"--rows 9 exceeds the 8 rows", NO_MODEL, None, tiny_pack, tmp_path / "out", relearn_config(rows=9))

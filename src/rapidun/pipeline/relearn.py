@@ -3,17 +3,13 @@ behaviour back?
 
 A copy of the unlearned model (base + unlearning adapter, merged in memory; or a merged model directory for the
 weight-editing methods and retraining) is fine-tuned for ``steps`` steps on a seeded share of the forget rows (or,
-with ``benign``, on related benign rows) with the training recipe, then evaluated again. For the task's main
-metric m (backdoor: seen-trigger ASR)
+with ``benign``, on related benign rows) with the training recipe, then evaluated again. Recovery of the task's
+main metric (backdoor: seen-trigger ASR) is (m_relearned - m_unlearned) / (m_before - m_unlearned), see
+:mod:`.relearn_recovery`. Compare with the retrained model's recovery: a model that never held the behaviour shows
+how fast the few rows teach it from scratch.
 
-    recovery = (m_relearned - m_unlearned) / (m_before - m_unlearned)
-
-0 = relearning brought nothing back, 1 = back to the model before unlearning; values outside [0, 1] are kept (a
-relearned model can overshoot, or forget further). When unlearning moved m by less than ``min_gap`` the ratio is
-noise over ~0: recovery is null with a reason. Compare with the retrained model's recovery: a model that never held
-the behaviour shows how fast the few rows teach it from scratch.
-
-Writes ``OUT/relearn_rows.jsonl`` (the rows trained on), ``OUT/relearn.json``, then ``OUT/manifest.json`` (each atomically); the input adapter is only read.
+Writes ``OUT/relearn_rows.jsonl`` (the rows trained on), ``OUT/relearn.json``, then ``OUT/manifest.json`` (each
+atomically); the input adapter and model are only read.
 """
 
 from __future__ import annotations
@@ -73,7 +69,9 @@ def prepare(pack_dir: str | Path, cfg: RelearnConfig) -> tuple[RelearnTask, Task
     if read_manifest(pack) is None:
         raise RapidunError(f"--data '{pack}' is an unfinished pack (no manifest.json); rebuild it")
     task = RELEARN_TASKS[pack_task(pack)]
-    return task, task.load(pack, cfg)
+    data = task.load(pack, cfg)
+    relearning_rows(data, task, cfg)  # a bad --rows or a benign row without its clean answer fails here, not later
+    return task, data
 
 
 def run_relearning(
