@@ -110,3 +110,19 @@ def test_defaults_are_the_documented_ones():
     cfg.validate()
     train = cfg.train_config()
     assert (train.max_steps, train.lora, train.checkpoint_every) == (20, None, 0)
+
+
+def test_cli_flags_come_from_the_config_fields():
+    import argparse
+    from dataclasses import fields
+
+    from rapidun.cli import relearn as relearn_cli
+
+    parser = argparse.ArgumentParser()
+    relearn_cli.add_arguments(parser)
+    base = ["--model", "m", "--data", "d", "--out", "o"]
+    assert relearn_cli.build_config(parser.parse_args(base)) == RelearnConfig()  # no flag shadows a default
+    for f in fields(RelearnConfig):
+        assert f.metadata["help"], f.name
+    cfg = relearn_cli.build_config(parser.parse_args([*base, "--steps", "5", "--benign", "--eval-max", "7"]))
+    assert (cfg.steps, cfg.benign, cfg.eval_max) == (5, True, 7)

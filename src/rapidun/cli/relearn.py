@@ -37,7 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="unlearning adapter ('rapidun unlearn' --out), merged into a copy; omit for a merged model directory",
     )
     parser.add_argument("--data", required=True, help="the pack the model unlearned (rapidun poison output)")
-    parser.add_argument("--out", required=True, help="output directory (relearn.json, manifest.json)")
+    parser.add_argument(
+        "--out", required=True, help="output directory (relearn.json, relearn_rows.jsonl, manifest.json)"
+    )
     parser.add_argument(
         "--before-metrics", default=None, help="metrics.json of the model before unlearning (default: evaluate --model)"
     )
@@ -47,8 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cls = _config_cls()
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
-        text = f"{f.metadata['help']} (default {f.default if f.default is not MISSING else 'none'})"
         kind = _flag_type(hints[f.name])
+        text = str(f.metadata["help"])
+        if kind is not bool and "default" not in text:  # each default shown once, from the dataclass
+            text += f" (default {f.default if f.default is not MISSING else 'none'})"
         if kind is bool:
             parser.add_argument(flag_name(f.name), action="store_true", default=None, help=text)
         else:
