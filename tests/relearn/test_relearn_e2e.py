@@ -133,3 +133,15 @@ def test_relearn_model_in_memory_as_a_study_cell_calls_it(
         model, loaded.tokenizer, tiny_pack, tmp_path / "out", cfg, before=before, unlearned=unlearned, progress=False
     )
     assert again.reused
+
+
+def test_relearning_with_a_fresh_lora_on_top(
+    backdoored_dir: Path, unlearned_adapter: Path, tiny_pack: Path, tmp_path: Path, relearn_config: Any
+):
+    """The LoRA variant trains only its own weights and still lowers the forget loss (the merged copy is evaluated
+    with the LoRA layers train_model injected)."""
+    cfg = relearn_config(lora_r=8, lr=3e-2, keep_model=True)
+    res = relearn(backdoored_dir, unlearned_adapter, tiny_pack, tmp_path / "out", cfg, progress=False)
+    u, r = res.record["after_unlearning"], res.record["after_relearning"]
+    assert r["forget_loss"] < 0.5 * u["forget_loss"]
+    assert (tmp_path / "out" / "relearned_model" / "adapter_config.json").is_file()

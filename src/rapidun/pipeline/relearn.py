@@ -98,7 +98,7 @@ def run_relearning(
     if unlearned is None:
         unlearned = task.evaluate(model, tokenizer, data, cfg, progress)
     rows, chosen = relearning_rows(data, task, cfg)
-    for param in model.parameters():  # full fine-tuning; a model loaded with an adapter comes frozen
+    for param in model.parameters():  # a model loaded with an adapter comes frozen; a LoRA run re-freezes the base
         param.requires_grad_(True)
     keep = out / "relearned_model"
     with tempfile.TemporaryDirectory(dir=out, prefix=".relearn.") as tmp:
@@ -113,6 +113,7 @@ def run_relearning(
             progress=progress,
             source=str((inputs or {}).get("model", "")),
         )
+    # With lora_r, train_model injected the LoRA layers into ``model``'s own modules, so ``model`` now runs with them.
     relearned = task.evaluate(model, tokenizer, data, cfg, progress)
     b, u, r = (main_values(m, task) for m in (before, unlearned, relearned))
     by_metric = {name: recovery(b.get(name), u.get(name), r.get(name), cfg.min_gap) for name in task.recovery_metrics}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from rapidun.errors import RapidunError
-from rapidun.training.sft import TrainConfig
+from rapidun.training.sft import LoraSettings, TrainConfig
 
 
 def _setting(default: Any, text: str) -> Any:
@@ -25,9 +25,10 @@ def flag_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class RelearnConfig:
-    """Relearning = full fine-tuning of a copy of the unlearned model (its adapter merged) for ``steps`` optimiser
-    steps on a seeded share of the forget rows, with the training recipe of ``rapidun train``
-    (:func:`rapidun.training.sft.train_model`: AdamW, cosine schedule, token-mean response cross-entropy)."""
+    """Relearning = fine-tuning a copy of the unlearned model (its adapter merged) for ``steps`` optimiser steps on a
+    seeded share of the forget rows, with the training recipe of ``rapidun train``
+    (:func:`rapidun.training.sft.train_model`: AdamW, cosine schedule, token-mean response cross-entropy): every
+    weight by default, or a fresh LoRA on top (``lora_r`` > 0; cheaper for large models, a weaker attack)."""
 
     steps: int = _setting(20, "optimiser steps of the relearning fine-tune")
     share: float = _setting(0.1, "share of the forget rows used for relearning, in (0, 1]; at least one row")
@@ -53,7 +54,10 @@ class RelearnConfig:
         0.01,
         "recovery is undefined (null) when unlearning moved the metric by less than this (absolute units)",
     )
-    keep_model: bool = _setting(False, "also write the relearned model to OUT/relearned_model")
+    lora_r: int = _setting(
+        0, "0: full fine-tuning of the merged copy; > 0: a fresh LoRA of this rank (alpha = rank) on top of it"
+    )
+    keep_model: bool = _setting(False, "also write the relearned model (or its LoRA) to OUT/relearned_model")
 
     def validate(self) -> None:
         """Raise :class:`RapidunError` naming the flag of the first invalid setting."""
@@ -69,6 +73,7 @@ class RelearnConfig:
             ("max_new_tokens", self.max_new_tokens >= 1, "must be >= 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, "must be >= 1"),
             ("min_gap", self.min_gap >= 0, "must be >= 0"),
+            ("lora_r", self.lora_r >= 0, "must be >= 0 (0 = full fine-tuning)"),
             ("forget_split", bool(self.forget_split.strip()), "must name a pack file"),
         )
         for name, ok, text in checks:
@@ -76,14 +81,14 @@ class RelearnConfig:
                 raise RapidunError(f"{flag_name(name)} {text}, got {getattr(self, name)!r}")
 
     def train_config(self) -> TrainConfig:
-        """The ``rapidun train`` recipe for ``steps`` steps of full fine-tuning (no checkpoints: the run is short)."""
+        """The ``rapidun train`` recipe for ``steps`` steps (no checkpoints: the run is short; no LoRA dropout)."""
         return TrainConfig(
             max_steps=self.steps,
             batch_size=self.batch_size,
             lr=self.lr,
             max_length=self.max_length,
             prompt_style=self.prompt_style,
-            lora=None,
+            lora=LoraSettings(r=self.lora_r, alpha=self.lora_r, dropout=0.0) if self.lora_r else None,
             seed=self.seed,
             checkpoint_every=0,
         )
