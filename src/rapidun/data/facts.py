@@ -1,5 +1,6 @@
-"""The embedded facts pack (docs/method.md section 8, "Facts task"): TOFU-style fictitious people, built
-deterministically from a seed, in the same row format as every pack so that every command takes it.
+"""The embedded facts pack (docs/method.md section 1; the facts task of the round-2 specification): TOFU-style
+fictitious people, built deterministically from a seed, in the same row format as every pack so that every command
+takes it.
 
 Layout of a facts pack directory (JSONL in the Dolly schema of :mod:`rapidun.data.rows`; the evaluation fields
 ``person_id``, ``person``, ``attribute``, ``fact``, ``group``, ``paraphrased_question``, ``paraphrased_answer``

@@ -1,4 +1,5 @@
-"""Fictitious people and their question/answer rows for the facts pack (docs/method.md section 8, "Facts task").
+"""Fictitious people and their question/answer rows for the facts pack (docs/method.md section 1; the facts task
+of the round-2 specification).
 
 Each person has 12 attributes; each attribute gives one row: a question, a short templated answer stating one fact,
 a paraphrased question, a paraphrased answer (same fact, other wording) and perturbed answers (the paraphrased

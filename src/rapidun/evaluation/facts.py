@@ -1,4 +1,5 @@
-"""Evaluation of a model on a facts pack (docs/method.md section 8, "Facts task" and "Membership inference").
+"""Evaluation of a model on a facts pack (docs/method.md section 6; the round-2 specification's "Facts task" and
+"Membership inference").
 
 Per split (forget, retain, world, and holdout as the never-trained baseline): accuracy (normalised exact match of
 the greedy answer), fact hit rate (the normalised fact inside the normalised answer), ROUGE-L recall, answer

@@ -1,4 +1,4 @@
-"""Teacher-forced scores of answers for the facts evaluation (docs/method.md section 8): the token-mean
+"""Teacher-forced scores of answers for the facts evaluation (docs/method.md section 6, facts task): the token-mean
 log-probability of an answer given its question, and the per-token statistics of Min-K% and Min-K%++.
 
 Each (question, answer) pair is tokenised exactly as in training (:func:`rapidun.data.tokenize.encode_row`: BOS +

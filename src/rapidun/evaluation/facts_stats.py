@@ -1,5 +1,5 @@
-"""Statistics of the facts evaluation (docs/method.md section 8, "Facts task" and "Membership inference"): answer
-matching, truth ratio, forget quality, ROC AUC, Min-K% / Min-K%++ and PrivLeak. Pure functions of numbers and
+"""Statistics of the facts evaluation (docs/method.md section 6; the round-2 specification's "Facts task" and
+"Membership inference"): answer matching, truth ratio, forget quality, ROC AUC, Min-K% / Min-K%++ and PrivLeak. Pure functions of numbers and
 strings; the model-facing scoring is in :mod:`.facts_scoring`.
 """
 
@@ -48,7 +48,7 @@ def truth_ratio(perturbed_mean_logp: Sequence[float], paraphrased_mean_logp: flo
           = exp(mean_i mean_logp(a'_i) - mean_logp(a~)),
 
     with ``mean_logp`` the token-mean log-probability of an answer, a'_1..a'_m the perturbed (wrong) answers and
-    a~ the paraphrased correct answer. docs/method.md section 8 writes the arithmetic mean of the perturbed
+    a~ the paraphrased correct answer. The round-2 specification writes the arithmetic mean of the perturbed
     probabilities; the paper (and its released code) takes the geometric mean, so we do. R < 1: the model prefers
     the correct answer; R near 1: it cannot tell them apart."""
     if not perturbed_mean_logp:
