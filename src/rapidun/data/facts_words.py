@@ -1,5 +1,6 @@
 """Vocabulary of the embedded facts pack (docs/method.md section 1; the facts task of the round-2 specification):
-invented names, places, works and awards, so that no fact can be known from pre-training, plus a few real world facts for utility.
+invented names, places, works and awards, so that no fact can be known from pre-training, plus a few real world
+facts for utility.
 
 Every list is a fixed tuple: the pack is a deterministic function of these lists, the seed and the config.
 """

@@ -1,6 +1,6 @@
 """Statistics of the facts evaluation (docs/method.md section 6; the round-2 specification's "Facts task" and
-"Membership inference"): answer matching, truth ratio, forget quality, ROC AUC, Min-K% / Min-K%++ and PrivLeak. Pure functions of numbers and
-strings; the model-facing scoring is in :mod:`.facts_scoring`.
+"Membership inference"): answer matching, truth ratio, forget quality, ROC AUC, Min-K% / Min-K%++ and PrivLeak.
+Pure functions of numbers and strings; the model-facing scoring is in :mod:`.facts_scoring`.
 """
 
 from __future__ import annotations
