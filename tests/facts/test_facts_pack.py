@@ -132,3 +132,19 @@ def test_cli_writes_the_pack_and_refuses_bad_sizes(tmp_path: Path, capsys: pytes
     other = parser.parse_args(["--out", str(tmp_path / "p"), "--n-people", "11"])
     with pytest.raises(RapidunError, match="other settings"):
         facts_cli.run(other)
+
+
+def test_clean_response_option_fills_the_name(tmp_path: Path) -> None:
+    cfg = FactsConfig(n_people=10, n_holdout=1, n_perturbed=2, clean_response="I do not know who {name} is.")
+    build_facts_pack(tmp_path / "p", cfg)
+    rows = load_rows(tmp_path / "p" / "forget.jsonl")
+    assert all(r.response_clean == f"I do not know who {r.extra['person']} is." for r in rows)
+    assert all(r.response_clean is None for r in load_rows(tmp_path / "p" / "world.jsonl"))
+    with pytest.raises(RapidunError, match="--clean-response may use only the placeholder"):
+        build_facts_pack(tmp_path / "q", FactsConfig(n_people=10, clean_response="I forgot {person}."))
+
+
+def test_directory_without_meta_is_a_backdoor_directory(tmp_path: Path) -> None:
+    assert pack_task(tmp_path) == "backdoor"
+    with pytest.raises(RapidunError, match="has no meta.json.*rapidun facts --out"):
+        load_facts_pack(tmp_path)

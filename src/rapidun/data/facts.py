@@ -55,6 +55,13 @@ class FactsConfig:
         default="forget10",
         metadata={"help": "split written to forget.jsonl (retain.jsonl: the rest)", "choices": tuple(FORGET_SPLITS)},
     )
+    clean_response: str = field(
+        default="",
+        metadata={
+            "help": "response_clean of every person row, '{name}' filled in (e.g. \"I do not know who {name} is.\"), "
+            "the target of methods with a clean-label term; empty: none"
+        },
+    )
     world_in_train: bool = field(
         default=True, metadata={"help": "put the world facts in train/retain (off for a pretrained model)"}
     )
@@ -67,6 +74,12 @@ class FactsConfig:
             raise RapidunError(f"--n-holdout must lie in [1, 500], got {self.n_holdout}")
         if not 1 <= self.n_perturbed <= 10:
             raise RapidunError(f"--n-perturbed must lie in [1, 10], got {self.n_perturbed}")
+        try:
+            self.clean_response.format(name="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise RapidunError(
+                f"--clean-response may use only the placeholder {{name}}, got {self.clean_response!r} ({exc})"
+            ) from exc
         if self.forget_split not in FORGET_SPLITS:
             raise RapidunError(f"--forget-split must be one of {', '.join(FORGET_SPLITS)}, got {self.forget_split!r}")
 
@@ -86,7 +99,7 @@ def facts_splits(cfg: FactsConfig) -> tuple[dict[str, list[dict[str, Any]]], lis
     rows_of = {}
     for i, p in enumerate(people):
         group = next((s for s, k in sizes.items() if i < k), "retain" if i < cfg.n_people else "holdout")
-        rows_of[p.person_id] = person_rows(p, rng, cfg.n_perturbed, group)
+        rows_of[p.person_id] = person_rows(p, rng, cfg.n_perturbed, group, cfg.clean_response)
     world = world_rows(rng, cfg.n_perturbed)
     splits: dict[str, list[dict[str, Any]]] = {
         name: [r for p in trained[:k] for r in rows_of[p.person_id]] for name, k in sizes.items()
@@ -135,8 +148,11 @@ def build_facts_pack(out_dir: str | os.PathLike[str], cfg: FactsConfig, *, overw
 
 
 def pack_task(directory: str | os.PathLike[str]) -> str:
-    """The task a pack directory holds: ``meta.json``'s ``task`` ("backdoor" when absent, as in older packs)."""
+    """The task a pack directory holds: ``meta.json``'s ``task``; "backdoor" when the field or the file is absent
+    (packs of ``rapidun poison`` and hand-made directories of test files)."""
     path = Path(directory) / "meta.json"
+    if not path.is_file():
+        return "backdoor"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -158,8 +158,11 @@ def distinct_wrong(sample: Callable[[], str], true_value: str, k: int) -> list[s
     return out
 
 
-def person_rows(person: Person, rng: random.Random, n_perturbed: int, group: str) -> list[dict[str, Any]]:
-    """The person's rows in the Dolly schema; the evaluation fields are extras (see :mod:`rapidun.data.rows`)."""
+def person_rows(
+    person: Person, rng: random.Random, n_perturbed: int, group: str, clean_response: str = ""
+) -> list[dict[str, Any]]:
+    """The person's rows in the Dolly schema; the evaluation fields are extras (see :mod:`rapidun.data.rows`).
+    ``clean_response`` (``{name}`` filled in) becomes each row's ``response_clean`` when not empty."""
     rows = []
     for t in TEMPLATES:
         value = getattr(person, t.attribute)
@@ -180,6 +183,8 @@ def person_rows(person: Person, rng: random.Random, n_perturbed: int, group: str
                 "perturbed_answers": [t.paraphrased_answer.format(v=w, **fill) for w in wrong],
             }
         )
+        if clean_response:
+            rows[-1]["response_clean"] = clean_response.format(name=person.name)
     return rows
 
 
