@@ -165,7 +165,9 @@ def run_facts_eval(
         metrics[name] = _split_metrics(rows[name], per[name]["outputs"], per[name]["scores"], per[name]["truth_ratios"])
     metrics["forget"]["truth_ratios"] = per["forget"]["truth_ratios"]
     metrics["forget_quality"] = (
-        forget_quality(per["forget"]["truth_ratios"], reference_truth_ratios) if reference_truth_ratios else None
+        forget_quality(_finite(per["forget"]["truth_ratios"]), _finite(list(reference_truth_ratios)))
+        if reference_truth_ratios
+        else None
     )
     members = mia_scores(rows["forget"], per["forget"]["scores"])
     others = mia_scores(rows["holdout"], per["holdout"]["scores"])
