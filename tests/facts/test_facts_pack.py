@@ -11,7 +11,14 @@ import pytest
 
 from rapidun.cli import facts as facts_cli
 from rapidun.data.checks import check_unique
-from rapidun.data.facts import FactsConfig, build_facts_pack, load_facts_pack, pack_task, split_people
+from rapidun.data.facts import (
+    FactsConfig,
+    build_facts_pack,
+    load_facts_pack,
+    pack_task,
+    split_people,
+    tokenizer_corpus,
+)
 from rapidun.data.facts_people import TEMPLATES
 from rapidun.data.rows import load_rows
 from rapidun.errors import RapidunError
@@ -148,3 +155,11 @@ def test_directory_without_meta_is_a_backdoor_directory(tmp_path: Path) -> None:
     assert pack_task(tmp_path) == "backdoor"
     with pytest.raises(RapidunError, match="has no meta.json.*rapidun facts --out"):
         load_facts_pack(tmp_path)
+
+
+def test_tokenizer_corpus_holds_holdout_people(pack_dir: Path) -> None:
+    holdout = {str(r.extra["person"]) for r in load_rows(pack_dir / "holdout.jsonl")}
+    text = "\n".join(tokenizer_corpus(pack_dir))
+    assert holdout and all(name in text for name in holdout)
+    train = "\n".join(r.instruction for r in load_rows(pack_dir / "train.jsonl"))
+    assert not any(name in train for name in holdout)  # so the training file alone would not hold them

@@ -15,6 +15,7 @@ from rapidun.evaluation.facts_stats import (
     normalise_answer,
     priv_leak,
     roc_auc,
+    roc_points,
     rouge_l_recall,
     truth_ratio,
     truth_ratio_summary,
@@ -89,3 +90,11 @@ def test_answer_normalisation_and_rouge() -> None:
     # LCS "the cat sat" = 3 of the reference's 6 tokens.
     assert rouge_l_recall("the cat sat", "the cat sat on the mat") == pytest.approx(0.5)
     assert rouge_l_recall("", "the cat") == pytest.approx(0.0)
+
+
+def test_roc_points_hand_values_and_area() -> None:
+    members, others = [0.8, 0.4], [0.6, 0.2]
+    points = roc_points(members, others)
+    assert points == [(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]
+    area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(points, points[1:]))
+    assert area == pytest.approx(roc_auc(members, others))  # trapezoids under the curve = the rank AUC (0.75)

@@ -93,6 +93,19 @@ def roc_auc(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -
     return u / (m * n)
 
 
+def roc_points(member_scores: Sequence[float], nonmember_scores: Sequence[float]) -> list[tuple[float, float]]:
+    """The ROC curve of a membership score as (false-positive rate, true-positive rate) points from (0, 0) to
+    (1, 1), one per distinct threshold (predict "member" when score >= threshold), for the report's MIA figure."""
+    if not member_scores or not nonmember_scores:
+        raise ValueError("roc_points needs members and non-members")
+    points = [(0.0, 0.0)]
+    for t in sorted(set(member_scores) | set(nonmember_scores), reverse=True):
+        fpr = sum(s >= t for s in nonmember_scores) / len(nonmember_scores)
+        tpr = sum(s >= t for s in member_scores) / len(member_scores)
+        points.append((fpr, tpr))
+    return points
+
+
 def priv_leak(auc: float, auc_retrained: float) -> float:
     """MUSE's PrivLeak (Shi et al. 2024): (AUC_unlearned - AUC_retrained) / AUC_retrained; 0 is ideal, positive
     means members are still recognisable (under-unlearning), negative over-unlearning."""
