@@ -1,10 +1,10 @@
 """The ``bm25`` ranker: lexical search of each report over the training rows (docs/method.md section 2).
 
 Each training row is a document (instruction, context and response); each report is a query (its prompt and its
-response). Both are lower-cased and split into word tokens; the score is Okapi BM25 (Lucene's variant, from the
-``bm25s`` package), k1 = 1.5 and b = 0.75:
+response). Both are lower-cased and split into word tokens; the score is Okapi BM25 in Lucene's form (from the
+``bm25s`` package; Lucene drops Okapi's constant factor k1 + 1, which changes no ranking), k1 = 1.5, b = 0.75:
 
-    BM25(q, d) = sum_{t in q} idf(t) * tf(t, d) (k1 + 1) / (tf(t, d) + k1 (1 - b + b |d| / avgdl)),
+    BM25(q, d) = sum_{t in q} idf(t) * tf(t, d) / (tf(t, d) + k1 (1 - b + b |d| / avgdl)),
     idf(t) = log(1 + (N - n_t + 0.5) / (n_t + 0.5)).
 """
 

@@ -1,0 +1,53 @@
+"""Aggregation over reports and the forget / retain cut, on hand-made score matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rapidun.errors import RapidunError
+from rapidun.tracing.aggregate import aggregate_scores, normalise_reports, outlier_count, split_forget_retain
+
+
+def test_normalisation_stops_one_loud_report_from_deciding():
+    # Report 0 points at row 0, reports 1 and 2 at row 1; report 0's scores are 100 times larger.
+    scores = np.array([[200.0, 0.0, 100.0, 100.0], [0.0, 3.0, 1.0, 1.0], [0.0, 3.0, 1.0, 1.0]])
+    assert int(np.argmax(aggregate_scores(scores, "mean", normalize=False))) == 0
+    assert int(np.argmax(aggregate_scores(scores, "mean", normalize=True))) == 1
+    z = normalise_reports(scores)
+    np.testing.assert_allclose(z[0], [np.sqrt(2), -np.sqrt(2), 0, 0])  # mean 100, std sqrt(5000)
+    np.testing.assert_allclose(normalise_reports(np.ones((1, 3))), np.zeros((1, 3)))
+
+
+def test_mean_keeps_a_minority_family_that_median_drops():
+    # Rows 0-1 are behind reports 0-2 (family A), row 2 behind report 3 only (family B), rows 3-9 behind nothing.
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0, 0.1, size=(4, 10))
+    scores[:3, :2] += 3.0
+    scores[3, 2] += 3.0
+    mean = aggregate_scores(scores, "mean")
+    median = aggregate_scores(scores, "median")
+    assert set(np.argsort(-mean)[:3]) == {0, 1, 2}
+    assert 2 not in set(np.argsort(-median)[:3])
+    assert set(np.argsort(-aggregate_scores(scores, "max"))[:3]) == {0, 1, 2}
+    with pytest.raises(RapidunError, match="--aggregate"):
+        aggregate_scores(scores, "sum")
+
+
+def test_robust_cut_off_finds_the_outliers():
+    bulk = np.linspace(-1.0, 1.0, 97)  # median 0, MAD 0.5 -> robust sigma 0.7413
+    scores = np.concatenate([bulk, [5.0, 4.0, 3.0]])  # z = 6.7, 5.4, 4.0: all above 3.5
+    assert outlier_count(scores, 3.5, 0.25) == 3
+    assert outlier_count(scores, 3.5, 0.02) == 2  # capped at 2% of 100 rows
+    assert outlier_count(bulk, 3.5, 0.25) == 1  # nothing stands out: still propose the top row
+    assert outlier_count(np.zeros(10), 3.5, 0.25) == 1
+
+
+def test_split_sizes_and_order():
+    scores = np.array([0.5, 9.0, 0.1, 7.0, 0.3, 0.2, 0.4, 0.0])
+    forget, retain, rule = split_forget_retain(scores, 2, 3.5, 0.25, 3)
+    assert forget.tolist() == [1, 3] and retain.tolist() == [7, 2, 5, 4, 6, 0][:6] and rule == "top-2"
+    forget, retain, _ = split_forget_retain(scores, 3, 3.5, 0.25, 3)
+    assert forget.tolist() == [1, 3, 0] and retain.tolist() == [7, 2, 5, 4, 6]  # fewer than 9 left: all the rest
+    with pytest.raises(RapidunError, match="--k 9 is larger than the training set"):
+        split_forget_retain(scores, 9, 3.5, 0.25, 3)
