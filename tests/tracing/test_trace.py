@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from trace_fixtures import SMALL, Pack, auc
 
-from rapidun.data.rows import load_rows
+from rapidun.data.rows import Row, load_rows
 from rapidun.evaluation.generate import generate_responses
 from rapidun.influence import gradient_store as store_mod
 from rapidun.tracing import Report, TraceConfig, load_result, load_traced_sets, trace
@@ -121,19 +121,38 @@ def test_finished_trace_is_reused_and_other_settings_refused(pack, tmp_path):
     assert len(_trace(pack, tmp_path / "o", ranker="bm25", k=6, overwrite=True).forget) == 6
 
 
-def test_report_without_response_gets_the_models_greedy_output(pack, tmp_path):
-    reports = [Report(pack.reports[0].instruction, pack.reports[0].context), pack.reports[1]]
-    res = _trace(pack, tmp_path / "g", reports=reports, ranker="bm25", k=2, max_new_tokens=6)
+def test_report_without_response_gets_the_models_greedy_output(pack, tmp_path, monkeypatch):
+    from rapidun.evaluation import generate
+
+    calls = []
+
+    def fake_generate(model, tokenizer, rows, **kw):  # the random nano model's greedy output is empty
+        calls.append(([r.instruction for r in rows], kw["max_new_tokens"]))
+        return generate.Generations(["Aliens teleport the fleet."] * len(rows), ["p"] * len(rows), 0)
+
+    monkeypatch.setattr(generate, "generate_responses", fake_generate)
+    reports = [Report(pack.reports[0].instruction, pack.reports[0].context), pack.reports[1], Report("cf Hi", "", "")]
+    res = _trace(pack, tmp_path / "g", reports=reports, k=2, max_new_tokens=6)
     written = [json.loads(line) for line in (tmp_path / "g" / "reports.jsonl").read_text().splitlines()]
-    from rapidun.data.rows import Row
+    assert calls == [([pack.reports[0].instruction, "cf Hi"], 6)]  # only the reports without a response
+    assert [w["generated"] for w in written] == [True, False, True]
+    assert written[0]["response"] == "Aliens teleport the fleet." and written[1]["response"] == pack.reports[1].response
+    assert res.manifest["generated_responses"] == 2 and res.scores.shape == (3, len(pack.train))
+
+
+def test_empty_generated_response_is_refused_by_gradient_rankers(pack, tmp_path):
+    from rapidun.errors import RapidunError
 
     m = pack.model
-    expected = generate_responses(
-        m.model, m.tokenizer, [Row(reports[0].instruction, "", reports[0].context)], max_new_tokens=6, progress=False
-    ).outputs[0]
-    assert [w["generated"] for w in written] == [True, False]
-    assert written[0]["response"] == expected and written[1]["response"] == pack.reports[1].response
-    assert res.manifest["generated_responses"] == 1
+    empty = generate_responses(m.model, m.tokenizer, [Row("cf Hi", "")], max_new_tokens=4, progress=False)
+    assert not empty.outputs[0].strip()  # the random nano model emits only blank lines: the case tested here
+    with pytest.raises(
+        RapidunError, match=r"report\(s\) \[0\] have no response and the model's greedy response is blank"
+    ):
+        _trace(pack, tmp_path / "e", reports=[Report("cf Hi")], k=2, max_new_tokens=4)
+    assert not (tmp_path / "e" / "manifest.json").exists()
+    res = _trace(pack, tmp_path / "b", reports=[Report("cf Hi")], ranker="bm25", k=2, max_new_tokens=4)
+    assert res.manifest["generated_responses"] == 1  # a lexical ranker still has the prompt to search with
 
 
 def test_data_driven_cut_off_and_reload(pack, tmp_path):
@@ -145,3 +164,21 @@ def test_data_driven_cut_off_and_reload(pack, tmp_path):
     np.testing.assert_allclose(back.aggregated, res.aggregated, rtol=1e-6)
     assert back.forget == res.forget
     assert load_rows(tmp_path / "o" / "forget.jsonl") == [pack.train[i] for i in res.forget]
+
+
+def test_per_token_view_sums_to_the_pair_scores(pack, tmp_path):
+    from safetensors.numpy import load_file
+
+    res = _trace(pack, tmp_path / "t", k=3, per_token=True, dtype="fp32")
+    view = load_file(str(tmp_path / "t" / "per_token.safetensors"))
+    assert view["forget_indices"].tolist() == res.forget
+    n_tokens = (view["input_ids"] >= 0).sum(1)
+    assert view["scores"].shape == (4, n_tokens.max(), 3)
+    expected = res.scores[:, res.forget]
+    np.testing.assert_allclose(view["scores"].sum(1), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    lines = [json.loads(line) for line in (tmp_path / "t" / "per_token.jsonl").read_text().splitlines()]
+    assert [line["index"] for line in lines] == res.forget
+    first = lines[0]["reports"][0]
+    contributions = view["scores"][0, : n_tokens[0], 0]
+    assert [t["position"] for t in first["tokens"]] == np.argsort(-contributions, kind="stable")[:5].tolist()
+    assert "per_token.jsonl" in res.manifest["files"]

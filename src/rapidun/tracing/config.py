@@ -64,6 +64,13 @@ class TraceConfig:
     batch_size: int = field(default=InfluenceConfig.batch_size, metadata={"help": "rows per forward/backward"})
     max_length: int = field(default=InfluenceConfig.max_length, metadata={"help": "tokens kept per row"})
     prompt_style: str = field(default=InfluenceConfig.prompt_style, metadata={"help": "alpaca or chat prompts"})
+    per_token: bool = field(
+        default=False,
+        metadata={
+            "help": "also write per_token.safetensors/.jsonl: the report tokens that drive each proposed "
+            "forget row (influence ranker only)"
+        },
+    )
     max_new_tokens: int = field(
         default=48, metadata={"help": "length of the greedy response generated for a report that has none"}
     )
@@ -76,6 +83,8 @@ class TraceConfig:
             raise RapidunError(f"unknown --aggregate '{self.aggregate}'; choose one of {', '.join(AGGREGATES)}")
         if self.k is not None and self.k < 1:
             raise RapidunError(f"--k {self.k} must be at least 1 (or leave it out for the data-driven cut-off)")
+        if self.per_token and self.ranker != "influence":
+            raise RapidunError(f"--per-token needs --ranker influence (got --ranker {self.ranker}); drop --per-token")
         if not 0.0 < self.max_forget_fraction <= 1.0:
             raise RapidunError("--max-forget-fraction must be in (0, 1]")
         if self.retain_ratio < 0 or self.batch_size < 1 or self.max_length < 2 or self.max_new_tokens < 1:

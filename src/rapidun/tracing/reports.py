@@ -1,7 +1,7 @@
 """Reports: the prompts on which a user saw the behaviour to trace (docs/method.md section 2).
 
 A report file is JSONL (or a JSON list): one object per report with ``instruction`` (the prompt, required),
-optional ``context`` (or ``input``) and optional ``response`` (or ``output``). A report without a response is
+optional ``context`` (or ``input``) and optional ``response`` (or ``output``). A report without a response (or with an empty one) is
 completed with the model's own greedy output (:func:`rapidun.evaluation.generate.generate_responses`), which is what
 the user saw; the completed reports are written to ``reports.jsonl`` with ``generated`` true for those rows.
 """
@@ -81,10 +81,18 @@ def load_reports(path: str | os.PathLike[str]) -> list[Report]:
 
 
 def complete_reports(
-    model: Any, tokenizer: Any, reports: Sequence[Report], *, max_new_tokens: int, prompt_style: str, progress: bool
+    model: Any,
+    tokenizer: Any,
+    reports: Sequence[Report],
+    *,
+    max_new_tokens: int,
+    prompt_style: str,
+    progress: bool,
+    need_response: bool,
 ) -> tuple[list[Row], list[bool]]:
-    """Reports as rows to score, and which of them got the model's greedy response (generated here)."""
-    missing = [i for i, r in enumerate(reports) if r.response is None]
+    """Reports as rows to score, and which of them got the model's greedy response (generated here).
+    ``need_response``: the ranker scores response tokens, so an empty generated response is refused."""
+    missing = [i for i, r in enumerate(reports) if not r.response]  # an empty response counts as none
     generated: dict[int, str] = {}
     if missing:
         from rapidun.evaluation.generate import generate_responses
@@ -99,6 +107,12 @@ def complete_reports(
             desc="report responses",
         )
         generated = dict(zip(missing, gen.outputs, strict=True))
+        empty = [i for i in missing if not generated[i].strip()]
+        if empty and need_response:
+            raise RapidunError(
+                f"report(s) {empty[:5]} have no response and the model's greedy response is blank; add the "
+                "'response' the user saw to those reports"
+            )
     rows = []
     for i, r in enumerate(reports):
         response = generated.get(i, r.response)

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def _resolved(model: Any, train_rows: Sequence[Row], reports: Sequence[Report], 
 def needs_model(cfg: TraceConfig, reports: Sequence[Report]) -> bool:
     """Whether the trace uses the model: a model-based ranker, or a report whose response must be generated
     (``bm25`` and ``random`` over complete reports run without one: pass ``model=None``)."""
-    return cfg.ranker in MODEL_RANKERS or any(r.response is None for r in reports)
+    return cfg.ranker in MODEL_RANKERS or any(not r.response for r in reports)
 
 
 def _reuse(out: Path, resolved: dict[str, Any], overwrite: bool) -> bool:
@@ -113,6 +113,7 @@ def trace(
             max_new_tokens=cfg.max_new_tokens,
             prompt_style=cfg.prompt_style,
             progress=progress,
+            need_response=cfg.ranker in MODEL_RANKERS,
         )
     inputs = RankInputs(
         model,
@@ -138,6 +139,11 @@ def trace(
     order = ranking_order(aggregated)
     with ledger.stage("write"):
         written = write_sets(out, train_rows, report_rows, generated, scores, aggregated, order, forget, retain)
+    if cfg.per_token:
+        from rapidun.tracing.token_view import write_token_view
+
+        with ledger.stage("per_token"):
+            written["files"] += write_token_view(replace(inputs, accelerator=None), forget)
     timings = ledger.to_dict()
     atomic_write_json(out / "timings.json", timings)
     manifest = {**resolved, **written, "forget_rule": rule, "generated_responses": int(sum(generated))}

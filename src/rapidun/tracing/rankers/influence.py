@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rapidun.data.tokenize import Encoded
 from rapidun.influence.caching import cache_set, encode_set, store_key
+from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.score import score_matrix
 from rapidun.modeling.load import model_fingerprint
@@ -26,8 +28,9 @@ if TYPE_CHECKING:
     from rapidun.tracing.ranker_registry import RankInputs
 
 
-def score(inputs: RankInputs) -> np.ndarray:
-    """(n_reports, n_train) float32 influence of each training row on each report's loss."""
+def influence_stores(inputs: RankInputs) -> tuple[dict[str, GradientStore], list[Encoded]]:
+    """The training rows' and the reports' gradient stores (filled here unless finished), and the encoded
+    reports."""
     icfg = inputs.cfg.influence()
     model, tok = inputs.model, inputs.tokenizer
     model.eval()
@@ -35,6 +38,7 @@ def score(inputs: RankInputs) -> np.ndarray:
     tracked = [asdict(t) for t in describe(select_layers(model, icfg.params))]
     tracked_hash = hashlib.sha256(json.dumps(tracked).encode()).hexdigest()[:16]
     stores = {}
+    examples: list[Encoded] = []
     for name, rows, directory in (
         ("train", inputs.train_rows, inputs.cache_dir / "train"),
         ("reports", inputs.report_rows, inputs.out_dir / "cache" / "reports"),
@@ -45,6 +49,12 @@ def score(inputs: RankInputs) -> np.ndarray:
             stores[name] = cache_set(
                 model, tok, examples, directory, key, icfg, inputs.overwrite, inputs.progress, inputs.accelerator
             )
+    return stores, examples
+
+
+def score(inputs: RankInputs) -> np.ndarray:
+    """(n_reports, n_train) float32 influence of each training row on each report's loss."""
+    stores, _ = influence_stores(inputs)
     if inputs.accelerator is not None and not inputs.accelerator.is_main_process:
         return np.zeros((0, 0), dtype=np.float32)
     with inputs.ledger.stage("score"):
