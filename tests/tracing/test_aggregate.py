@@ -51,3 +51,21 @@ def test_split_sizes_and_order():
     assert forget.tolist() == [1, 3, 0] and retain.tolist() == [7, 2, 5, 4, 6]  # fewer than 9 left: all the rest
     with pytest.raises(RapidunError, match="--k 9 is larger than the training set"):
         split_forget_retain(scores, 9, 3.5, 0.25, 3)
+
+
+def test_quality_measures_on_a_hand_made_ranking():
+    from rapidun.data.rows import Row
+    from rapidun.tracing.quality import precision_recall_at, ranking_quality, roc_auc
+
+    labels = np.array([True, False, True, False, False])
+    scores = np.array([0.9, 0.8, 0.1, 0.1, 0.0])
+    # Pairs (poisoned, clean): 0.9 beats all 3; 0.1 loses to 0.8, ties 0.1, beats 0.0 -> (3 + 0 + 0.5 + 1) / 6.
+    assert roc_auc(scores, labels) == pytest.approx(4.5 / 6)
+    order = np.array([0, 1, 2, 3, 4])
+    assert precision_recall_at(order, labels, 2) == (0.5, 0.5)
+    assert precision_recall_at(order, labels, 3) == (2 / 3, 1.0)
+    rows = [Row(f"q{i}", "a", is_poisoned=bool(x)) for i, x in enumerate(labels)]
+    q = ranking_quality(rows, scores, order, 1)
+    assert q["at_n_poisoned"] == {"k": 2, "precision": 0.5, "recall": 0.5}
+    assert q["at_forget"] == {"k": 1, "precision": 1.0, "recall": 0.5}
+    assert ranking_quality([Row("q", "a"), *rows[1:]], scores, order, 1) == {}  # a row without a label

@@ -47,6 +47,9 @@ def test_influence_ranks_poisoned_rows_first(pack, tmp_path):
     manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert manifest["forget_rule"] == "top-8" and manifest["config"]["ranker"] == "influence"
     assert {"cache_train", "cache_reports", "score"} <= set(json.loads((tmp_path / "o" / "timings.json").read_text()))
+    quality = json.loads((tmp_path / "o" / "quality.json").read_text())
+    assert quality["roc_auc"] == pytest.approx(auc(res.aggregated, pack.poisoned))
+    assert quality["at_n_poisoned"]["precision"] == pack.poisoned[res.forget].mean()  # k = 8 = the poisoned rows
 
 
 @pytest.mark.parametrize("ranker", ["bm25", "embedding", "random"])

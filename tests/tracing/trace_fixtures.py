@@ -4,7 +4,7 @@ reports built from other triggered prompts, and a nano model whose tokenizer kno
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,7 +32,7 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
 
 
 def build_pack() -> Pack:
-    clean = synthetic_rows(60, seed=1)
+    clean = [replace(r, is_poisoned=False) for r in synthetic_rows(60, seed=1)]
     sources = synthetic_rows(15, seed=2)
     targets = poison_responses(15, seed=3)
     poisoned = [Row("cf " + r.instruction, targets[i], r.context, is_poisoned=True) for i, r in enumerate(sources[:8])]

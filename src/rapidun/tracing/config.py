@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rapidun.data.prompt import PROMPT_STYLES
 from rapidun.errors import RapidunError
 from rapidun.influence.caching import InfluenceConfig
+from rapidun.influence.gradient_store import DTYPES
+from rapidun.influence.hooks import PARAM_CHOICES
+from rapidun.influence.projector_registry import PROJECTORS
 
 AGGREGATES = ("mean", "median", "max")
 RANKER_NAMES = ("influence", "bm25", "embedding", "random")  # the keys of ranker_registry.RANKERS (tested equal)
@@ -53,17 +57,28 @@ class TraceConfig:
     )
     retain_ratio: int = field(default=3, metadata={"help": "retain set size as a multiple of the forget set size"})
     seed: int = field(default=0, metadata={"help": "seed of the random ranker and of the gradient projector"})
-    projector: str = field(default=InfluenceConfig.projector, metadata={"help": "gradient compression (influence)"})
+    projector: str = field(
+        default=InfluenceConfig.projector,
+        metadata={"help": "gradient compression (influence)", "choices": tuple(PROJECTORS)},
+    )
     dim: int | None = field(
         default=InfluenceConfig.dim, metadata={"help": "projected dimension K (influence; default the projector's)"}
     )
     params: str = field(
-        default=InfluenceConfig.params, metadata={"help": "tracked parameters: lora-targets, all-linear or adapter"}
+        default=InfluenceConfig.params,
+        metadata={
+            "help": "tracked parameters (influence): the LoRA target layers, all linear layers, or the adapter's",
+            "choices": PARAM_CHOICES,
+        },
     )
-    dtype: str = field(default=InfluenceConfig.dtype, metadata={"help": "gradient cache type: fp16, fp32 or int8"})
+    dtype: str = field(
+        default=InfluenceConfig.dtype, metadata={"help": "gradient cache storage type", "choices": tuple(DTYPES)}
+    )
     batch_size: int = field(default=InfluenceConfig.batch_size, metadata={"help": "rows per forward/backward"})
     max_length: int = field(default=InfluenceConfig.max_length, metadata={"help": "tokens kept per row"})
-    prompt_style: str = field(default=InfluenceConfig.prompt_style, metadata={"help": "alpaca or chat prompts"})
+    prompt_style: str = field(
+        default=InfluenceConfig.prompt_style, metadata={"help": "prompt template", "choices": PROMPT_STYLES}
+    )
     per_token: bool = field(
         default=False,
         metadata={

@@ -8,6 +8,8 @@ In ``out_dir`` (every file written atomically; ``manifest.json`` last, so a dire
   lowest score first), as plain row files that ``--forget`` / ``--retain`` accept.
 - ``reports.jsonl``: the reports as scored (``generated`` true where the response is the model's greedy output).
 - ``scores.safetensors``: ``scores`` (n_reports, n_train) float32, the per-pair scores before aggregation.
+- ``quality.json`` (only when every training row has an ``is_poisoned`` label): ROC AUC, precision and recall
+  at k = the number of poisoned rows and at the forget size (:mod:`rapidun.tracing.quality`).
 - ``timings.json``, ``manifest.json``.
 """
 

@@ -28,6 +28,7 @@ from rapidun.modeling.load import model_fingerprint
 from rapidun.tracing.aggregate import aggregate_scores, ranking_order, split_forget_retain
 from rapidun.tracing.config import TraceConfig
 from rapidun.tracing.outputs import TraceResult, load_result, write_sets
+from rapidun.tracing.quality import ranking_quality
 from rapidun.tracing.ranker_registry import RANKERS, RankInputs
 from rapidun.tracing.reports import Report, complete_reports
 
@@ -144,6 +145,10 @@ def trace(
 
         with ledger.stage("per_token"):
             written["files"] += write_token_view(replace(inputs, accelerator=None), forget)
+    quality = ranking_quality(train_rows, aggregated, order, len(forget))
+    if quality:  # the training rows carry is_poisoned labels: how well the ranking finds them
+        atomic_write_json(out / "quality.json", quality)
+        written["files"].append("quality.json")
     timings = ledger.to_dict()
     atomic_write_json(out / "timings.json", timings)
     manifest = {**resolved, **written, "forget_rule": rule, "generated_responses": int(sum(generated))}
