@@ -29,6 +29,7 @@ from rapidun.data.rows import Row, load_rows, rows_hash, write_rows
 from rapidun.errors import RapidunError
 
 FILES = ("ranking.jsonl", "forget.jsonl", "retain.jsonl", "reports.jsonl", "scores.safetensors", "timings.json")
+OPTIONAL_FILES = ("per_token.safetensors", "per_token.jsonl", "quality.json")
 
 
 @dataclass

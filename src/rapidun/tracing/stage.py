@@ -27,7 +27,7 @@ from rapidun.errors import RapidunError
 from rapidun.modeling.load import model_fingerprint
 from rapidun.tracing.aggregate import aggregate_scores, ranking_order, split_forget_retain
 from rapidun.tracing.config import TraceConfig
-from rapidun.tracing.outputs import TraceResult, load_result, write_sets
+from rapidun.tracing.outputs import OPTIONAL_FILES, TraceResult, load_result, write_sets
 from rapidun.tracing.quality import ranking_quality
 from rapidun.tracing.ranker_registry import RANKERS, RankInputs
 from rapidun.tracing.reports import Report, complete_reports
@@ -105,6 +105,8 @@ def trace(
         return load_result(out)
     if accelerator is None or accelerator.is_main_process:
         clear_manifest(out)
+        for name in OPTIONAL_FILES:  # written only by some settings: a stale one must not outlive its run
+            (out / name).unlink(missing_ok=True)
     ledger = CostLedger()
     with ledger.stage("complete_reports"):
         report_rows, generated = complete_reports(
@@ -133,27 +135,35 @@ def trace(
     if accelerator is not None and not accelerator.is_main_process:
         accelerator.wait_for_everyone()  # the main process writes the outputs
         return load_result(out)
+    result = _write_outputs(inputs, generated, scores, resolved)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    return result
+
+
+def _write_outputs(inputs: RankInputs, generated: list[bool], scores: Any, resolved: dict[str, Any]) -> TraceResult:
+    """Aggregate, cut forget / retain, write every output and, last, the manifest."""
+    cfg, out, ledger = inputs.cfg, inputs.out_dir, inputs.ledger
     aggregated = aggregate_scores(scores, cfg.aggregate, cfg.normalize)
     forget, retain, rule = split_forget_retain(
         aggregated, cfg.k, cfg.cutoff_z, cfg.max_forget_fraction, cfg.retain_ratio
     )
     order = ranking_order(aggregated)
     with ledger.stage("write"):
-        written = write_sets(out, train_rows, report_rows, generated, scores, aggregated, order, forget, retain)
+        written = write_sets(
+            out, inputs.train_rows, inputs.report_rows, generated, scores, aggregated, order, forget, retain
+        )
     if cfg.per_token:
         from rapidun.tracing.token_view import write_token_view
 
         with ledger.stage("per_token"):
             written["files"] += write_token_view(replace(inputs, accelerator=None), forget)
-    quality = ranking_quality(train_rows, aggregated, order, len(forget))
+    quality = ranking_quality(inputs.train_rows, aggregated, order, len(forget))
     if quality:  # the training rows carry is_poisoned labels: how well the ranking finds them
         atomic_write_json(out / "quality.json", quality)
         written["files"].append("quality.json")
-    timings = ledger.to_dict()
-    atomic_write_json(out / "timings.json", timings)
+    atomic_write_json(out / "timings.json", ledger.to_dict())
     manifest = {**resolved, **written, "forget_rule": rule, "generated_responses": int(sum(generated))}
     manifest["cache_dir"] = str(inputs.cache_dir)
     write_manifest(out, manifest)
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
     return TraceResult(out, scores, aggregated, [int(i) for i in forget], [int(i) for i in retain], manifest)
