@@ -91,9 +91,9 @@ def test_cli_trace_runs_and_refuses_bad_input(pack: Pack, tmp_path, cli, capsys)
     assert "forget 8 (top-8), retain 24" in capsys.readouterr().out
     assert len(load_traced_sets(tmp_path / "b")[0]) == 8
     args = [*base, "--reports", str(reports), "--out", str(tmp_path / "i"), "--model", "nano"]
-    assert cli([*args, "--dim", "128", "--projector", "kronecker", "--no-normalize", "--aggregate", "max"]) == 0
+    assert cli([*args, "--dim", "128", "--projector", "kronecker", "--no-normalize", "--aggregate", "mean"]) == 0
     manifest = json.loads((tmp_path / "i" / "manifest.json").read_text())
-    assert manifest["config"]["normalize"] is False and manifest["config"]["aggregate"] == "max"
+    assert manifest["config"]["normalize"] is False and manifest["config"]["aggregate"] == "mean"
     assert manifest["config"]["ranker"] == "influence" and manifest["config"]["dim"] == 128
     capsys.readouterr()
     # Refused before the (missing) model is looked at: the error names the input, not the model.

@@ -33,8 +33,8 @@ def test_registry_matches_the_documented_names():
 def test_influence_ranks_poisoned_rows_first(pack, tmp_path):
     res = _trace(pack, tmp_path / "o", k=8)
     assert res.scores.shape == (4, len(pack.train))
-    assert auc(res.aggregated, pack.poisoned) > 0.85  # measured 0.99
-    assert pack.poisoned[res.forget].mean() >= 0.5  # measured 6 or 7 of 8
+    assert auc(res.aggregated, pack.poisoned) > 0.85  # measured 0.97
+    assert pack.poisoned[res.forget].mean() >= 0.5  # measured 7 of 8
     # Output contract: every row ranked once, best first; forget = the top k; retain = the 3k lowest.
     ranking = [json.loads(line) for line in (tmp_path / "o" / "ranking.jsonl").read_text().splitlines()]
     assert sorted(r["index"] for r in ranking) == list(range(len(pack.train)))
@@ -83,7 +83,8 @@ def test_training_cache_is_reused_across_report_sets(pack, tmp_path, monkeypatch
     assert "train" not in writes and writes  # only the new reports were cached
     assert grads.stat().st_mtime_ns == before
     assert second.scores.shape == (3, len(pack.train)) and not (tmp_path / "b" / "cache" / "train").exists()
-    assert auc(second.aggregated, pack.poisoned) > 0.85 and first.manifest["cache_dir"] == str(cache)
+    assert auc(second.aggregated, pack.poisoned) > 0.85  # measured 0.97
+    assert first.manifest["cache_dir"] == str(cache)
 
 
 def test_killed_trace_resumes_to_the_same_ranking(pack, tmp_path, monkeypatch):

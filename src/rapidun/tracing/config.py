@@ -28,10 +28,11 @@ class TraceConfig:
         metadata={"help": "how a (report, training row) pair is scored", "choices": RANKER_NAMES},
     )
     aggregate: str = field(
-        default="mean",
+        default="max",
         metadata={
-            "help": "combine a row's per-report scores: mean (default; keeps rows behind a minority of the "
-            "reports, e.g. one trigger family, which median drops), median, or max (one noisy report decides)",
+            "help": "combine a row's per-report z-scores: max (default; a row any report points at strongly, e.g. "
+            "one trigger family among several, stays on top), mean (dilutes a minority family), or median (drops "
+            "every family reported by fewer than half of the reports); benchmarks/trace_aggregation.py",
             "choices": AGGREGATES,
         },
     )
