@@ -28,12 +28,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("trace settings")
     for f in fields(TraceConfig):
         default = f.default if f.default is not MISSING else None
-        text = f"{f.metadata['help']} (default {default})"
         kind = str(f.type)
         if kind == "bool":
             name = f"--no-{f.name.replace('_', '-')}" if default else _flag(f.name)
+            text = f"{f.metadata['help']} ({'on by default; this flag turns it off' if default else 'off by default'})"
             group.add_argument(name, dest=f.name, action="store_const", const=not default, default=None, help=text)
             continue
+        text = f.metadata["help"] + (f" (default {default})" if default is not None else "")
         typ: Any = int if kind.startswith("int") else float if kind.startswith("float") else str
         group.add_argument(_flag(f.name), type=typ, default=None, choices=f.metadata.get("choices"), help=text)
 
@@ -53,7 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")
     parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu, cuda, cuda:N")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
-    parser.add_argument("--overwrite", action="store_true", help="recompute the caches and results in --out")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="recompute the results in --out and the gradient caches (a shared --cache-dir too)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

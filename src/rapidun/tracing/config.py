@@ -30,9 +30,9 @@ class TraceConfig:
     aggregate: str = field(
         default="max",
         metadata={
-            "help": "combine a row's per-report z-scores: max (default; a row any report points at strongly, e.g. "
-            "one trigger family among several, stays on top), mean (dilutes a minority family), or median (drops "
-            "every family reported by fewer than half of the reports); benchmarks/trace_aggregation.py",
+            "help": "combine a row's per-report z-scores: max (a row any report points at strongly stays on top, "
+            "e.g. one trigger family among several), mean (dilutes a minority family) or median (drops every family "
+            "reported by fewer than half of the reports); measured in benchmarks/trace_aggregation.py",
             "choices": AGGREGATES,
         },
     )
