@@ -8,7 +8,7 @@ AUC is over all 12 poisoned rows (family B is unreachable from A-only reports, w
 
     PYTHONPATH=src python benchmarks/trace_aggregation.py --out benchmarks/results/trace_aggregation_nano.json
 
-About 3 minutes on one CPU core.
+About 5 minutes on one CPU core.
 """
 
 from __future__ import annotations
