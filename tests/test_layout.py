@@ -30,6 +30,7 @@ STAGES = (
     "weighting",
     "unlearning",
     "evaluation",
+    "tracing",  # trace stage: uses influence caching and evaluation generation
     "reporting",
     "pipeline",
     "cli",

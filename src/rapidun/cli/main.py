@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "unlearn": "unlearn",
     "study": "study",
     "report": "report",
+    "trace": "trace",
+    "facts": "facts",
+    "relearn": "relearn",
 }
 
 _HELP: dict[str, str] = {
@@ -42,6 +45,9 @@ _HELP: dict[str, str] = {
     "unlearn": "train a LoRA adapter that unlearns the forget set (rapidun or a baseline method)",
     "study": "run a grid of methods x seeds x datasets x sweeps from a YAML config, resumable",
     "report": "render (and compare) run directories as report.html / report.md",
+    "trace": "find the training rows behind reported misbehaviour (influence, bm25, embedding or random ranking)",
+    "facts": "build a TOFU-style knowledge pack of fictitious people (facts and private data to forget)",
+    "relearn": "relearning check: fine-tune the unlearned model briefly on forget rows and report the recovery",
 }
 
 

@@ -1,0 +1,1 @@
+"""One module per ranker of ``rapidun trace``; the registry is :data:`rapidun.tracing.ranker_registry.RANKERS`."""

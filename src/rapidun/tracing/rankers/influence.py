@@ -1,0 +1,61 @@
+"""The ``influence`` ranker (default): RapidIn-style scores I(q, i) = <g(q), g(i)> from the influence stage's
+projected-gradient caches (docs/method.md section 2).
+
+The training rows' store lives in ``<cache_dir>/train`` and is keyed like every influence cache (model fingerprint,
+tracked layers, projector, seed, data hash, ...): a second trace of the same model and rows with other reports
+reuses it without a second caching pass, a killed trace resumes it batch by batch, and a store made for another
+model or other rows is refused (--overwrite rebuilds it). The reports' store lives in ``<out>/cache/reports``.
+Training rows are scored in chunks read from the memory map, so memory is bounded by the chunk, not by N.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rapidun.data.tokenize import Encoded
+from rapidun.influence.caching import cache_set, encode_set, store_key
+from rapidun.influence.gradient_store import GradientStore
+from rapidun.influence.hooks import describe, select_layers
+from rapidun.influence.score import score_matrix
+from rapidun.modeling.load import model_fingerprint
+
+if TYPE_CHECKING:
+    from rapidun.tracing.ranker_registry import RankInputs
+
+
+def influence_stores(inputs: RankInputs) -> tuple[dict[str, GradientStore], list[Encoded]]:
+    """The training rows' and the reports' gradient stores (filled here unless finished), and the encoded
+    reports."""
+    icfg = inputs.cfg.influence()
+    model, tok = inputs.model, inputs.tokenizer
+    model.eval()
+    fingerprint = model_fingerprint(model)
+    tracked = [asdict(t) for t in describe(select_layers(model, icfg.params))]
+    tracked_hash = hashlib.sha256(json.dumps(tracked).encode()).hexdigest()[:16]
+    stores = {}
+    examples: list[Encoded] = []
+    for name, rows, directory in (
+        ("train", inputs.train_rows, inputs.cache_dir / "train"),
+        ("reports", inputs.report_rows, inputs.out_dir / "cache" / "reports"),
+    ):
+        with inputs.ledger.stage(f"cache_{name}"):
+            key = store_key(fingerprint, rows, icfg, tracked_hash, None)
+            examples = encode_set(rows, tok, icfg, name)
+            stores[name] = cache_set(
+                model, tok, examples, directory, key, icfg, inputs.overwrite, inputs.progress, inputs.accelerator
+            )
+    return stores, examples
+
+
+def score(inputs: RankInputs) -> np.ndarray:
+    """(n_reports, n_train) float32 influence of each training row on each report's loss."""
+    stores, _ = influence_stores(inputs)
+    if inputs.accelerator is not None and not inputs.accelerator.is_main_process:
+        return np.zeros((0, 0), dtype=np.float32)
+    with inputs.ledger.stage("score"):
+        return score_matrix(stores["reports"], stores["train"]).numpy()

@@ -1,0 +1,37 @@
+"""Rankers against independent computations: influence equals the influence stage's QT scores, embedding is
+batch-size invariant and equals the cosine of a row-by-row forward pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from trace_fixtures import SMALL, Pack
+
+from rapidun.data.rows import Row
+from rapidun.data.tokenize import encode_rows
+from rapidun.influence.stage import compute_pairwise
+from rapidun.tracing import TraceConfig, trace
+from rapidun.tracing.rankers.embedding import mean_hidden
+
+
+def test_influence_ranker_equals_the_influence_stage(pack: Pack, tmp_path):
+    m = pack.model
+    res = trace(m.model, m.tokenizer, pack.train, pack.reports, tmp_path / "t", TraceConfig(**SMALL), progress=False)
+    report_rows = [Row(r.instruction, r.response or "", r.context) for r in pack.reports]
+    stage = compute_pairwise(
+        m.model, m.tokenizer, pack.train, report_rows, tmp_path / "i", **SMALL, rapidin_json=False, progress=False
+    )
+    np.testing.assert_array_equal(res.scores, stage.scores["QT"])
+
+
+def test_embedding_is_batch_invariant_and_a_plain_cosine(pack: Pack):
+    m = pack.model
+    rows = pack.train[:6]
+    settings = dict(max_length=256, prompt_style="alpaca")
+    batched = mean_hidden(m.model, m.tokenizer, rows, batch_size=4, **settings)
+    single = mean_hidden(m.model, m.tokenizer, rows, batch_size=1, **settings)
+    torch.testing.assert_close(batched, single, rtol=1e-4, atol=1e-5)  # right padding is masked out of the mean
+    ex = encode_rows(rows[:1], m.tokenizer, 256).examples[0]
+    with torch.no_grad():
+        out = m.model(input_ids=torch.tensor([ex.input_ids]), output_hidden_states=True)
+    torch.testing.assert_close(single[0], out.hidden_states[-1][0].mean(0), rtol=1e-5, atol=1e-6)
