@@ -7,8 +7,8 @@ in ``ALLOWED``, which unrelated settings share by coincidence:
 
 - zero, one, minus one and small counts (off switches, identities, neutral coefficients, "all");
 - powers of two up to 32 (batch sizes, ranks) and 4096 (a chunk size vs a vocabulary size);
-- round fractions 0.5, 0.1, 0.05, 0.001 (a tolerance vs a noise scale vs a floor) and round counts 40, 50, 100, 1000
-  (a forget-set size vs the released top-k; a checkpoint interval vs a loss bound; a bootstrap count vs a keyword
+- round fractions 0.5, 0.1, 0.05, 0.001 (a tolerance vs a noise scale vs a floor) and round counts 20, 40, 50, 100, 1000
+  (held-out people vs a refresh interval; a forget-set size vs the released top-k; a checkpoint interval vs a loss bound; a bootstrap count vs a keyword
   count);
 - 42, the conventional seed: the stage configs share ``rapidun.settings.SEED``; the data generators and the sampler
   still write it as a keyword default.
@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "rapidun"
-ALLOWED = {0, 1, -1, 2, 3, 4, 8, 16, 32, 4096, 0.5, 0.1, 0.05, 0.001, 40, 50, 100, 1000, 42}
+ALLOWED = {0, 1, -1, 2, 3, 4, 8, 16, 32, 4096, 0.5, 0.1, 0.05, 0.001, 20, 40, 50, 100, 1000, 42}
 
 
 def _number(node: ast.AST | None) -> float | None:

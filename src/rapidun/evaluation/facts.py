@@ -22,8 +22,9 @@ from typing import Any
 from rapidun.data.facts import FactsPack
 from rapidun.data.facts_people import PRIVATE_ATTRIBUTES
 from rapidun.data.rows import Row
-from rapidun.evaluation.facts_scoring import AnswerScores, score_answers
+from rapidun.evaluation.facts_scoring import FACTS_MAX_LENGTH, AnswerScores, score_answers
 from rapidun.evaluation.facts_stats import (
+    MIN_K,
     exact_match,
     forget_quality,
     normalise_answer,
@@ -46,11 +47,11 @@ class FactsEvalConfig:
     max_new_tokens: int = field(default=32, metadata={"help": "greedy decoding length of each answer"})
     batch_size: int = field(default=16, metadata={"help": "generation and scoring batch size"})
     prompt_style: str = field(default="alpaca", metadata={"help": "prompt format, the same as in training"})
-    max_length: int = field(default=128, metadata={"help": "longest question + answer scored, in tokens"})
+    max_length: int = field(default=FACTS_MAX_LENGTH, metadata={"help": "longest question + answer scored, in tokens"})
     max_retain_rows: int | None = field(
         default=240, metadata={"help": "seeded subset of retain people's rows evaluated (None: all)"}
     )
-    min_k: float = field(default=0.2, metadata={"help": "share k of lowest-probability tokens in Min-K%(++)"})
+    min_k: float = field(default=MIN_K, metadata={"help": "share k of lowest-probability tokens in Min-K%(++)"})
     seed: int = field(default=0, metadata={"help": "seed of the retain subset"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 

@@ -17,10 +17,12 @@ from tqdm.auto import tqdm
 
 from rapidun.data.rows import Row
 from rapidun.data.tokenize import Encoded, collate, encode_row
-from rapidun.evaluation.facts_stats import min_k_plus_plus_score, min_k_score
+from rapidun.evaluation.facts_stats import MIN_K, min_k_plus_plus_score, min_k_score
 from rapidun.evaluation.generate import pad_token_id
 from rapidun.modeling.device import model_device
 from rapidun.modeling.loss import token_losses
+
+FACTS_MAX_LENGTH = 128  # question + answer tokens scored: every facts row fits (the Alpaca header is ~60)
 
 
 @dataclass
@@ -40,10 +42,10 @@ def score_answers(
     rows: Sequence[Row],
     answers: Sequence[str],
     *,
-    max_length: int = 128,
+    max_length: int = FACTS_MAX_LENGTH,
     prompt_style: str = "alpaca",
     batch_size: int = 16,
-    k: float = 0.2,
+    k: float = MIN_K,
     progress: bool = False,
     desc: str = "score",
 ) -> AnswerScores:

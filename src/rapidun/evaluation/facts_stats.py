@@ -18,6 +18,9 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
 
 
+MIN_K = 0.2  # share of lowest-probability tokens averaged by Min-K% and Min-K%++ (Shi et al. 2024)
+
+
 def normalise_answer(text: str) -> str:
     """Lower-case, drop punctuation and the articles a/an/the, collapse whitespace (SQuAD-style normalisation)."""
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
@@ -118,13 +121,13 @@ def lowest_k_mean(values: torch.Tensor, k: float) -> float:
     return float(torch.topk(values.double(), count, largest=False).values.mean())
 
 
-def min_k_score(token_logp: torch.Tensor, k: float = 0.2) -> float:
+def min_k_score(token_logp: torch.Tensor, k: float = MIN_K) -> float:
     """Min-K% Prob (Shi et al. 2024): mean of the lowest k share of the response tokens' log-probabilities,
     ``token_logp`` (n_tokens,). Higher = more likely a member."""
     return lowest_k_mean(token_logp, k)
 
 
-def min_k_plus_plus_score(token_logp: torch.Tensor, log_probs: torch.Tensor, k: float = 0.2) -> float:
+def min_k_plus_plus_score(token_logp: torch.Tensor, log_probs: torch.Tensor, k: float = MIN_K) -> float:
     """Min-K%++ (Zhang et al. 2024): each token's log-prob standardised under the model's own next-token
     distribution, z_t = (log p(x_t) - mu_t) / sigma_t with mu_t = E_{z~p}[log p(z)] and sigma_t^2 =
     E_{z~p}[(log p(z))^2] - mu_t^2, then the mean of the lowest k share of z. ``token_logp`` (n_tokens,),

@@ -104,10 +104,11 @@ def serve_requests(
     and return the ``sequential.json`` dict. ``start_model()`` returns a fresh copy of the model before any request
     (called once per chain); ``train`` is the :class:`rapidun.unlearning.UnlearnConfig` of every request."""
     from rapidun.unlearning import UnlearnConfig, unlearn
+    from rapidun.unlearning.registry import is_reference
 
     cfg.validate(len(forget))
-    if method == "retrain":
-        raise RapidunError("--method retrain serves one combined request only (retraining without the union)")
+    if is_reference(method):
+        raise RapidunError(f"--method {method} serves one combined request only (retraining without the union)")
     train = train or UnlearnConfig()
     out = ensure_dir(out_dir)
     shown = asdict(params) if is_dataclass(params) and not isinstance(params, type) else params

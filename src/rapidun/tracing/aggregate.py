@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from rapidun.errors import RapidunError
+from rapidun.weighting.mapping import MAD_SCALE
 
-MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
+MAD_TO_SIGMA = MAD_SCALE  # MAD of a normal distribution times this is its standard deviation
 
 
 def normalise_reports(scores: np.ndarray) -> np.ndarray:

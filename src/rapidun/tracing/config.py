@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from rapidun.data.prompt import PROMPT_STYLES
 from rapidun.errors import RapidunError
+from rapidun.evaluation.config import MAX_NEW_TOKENS
 from rapidun.influence.caching import InfluenceConfig
 from rapidun.influence.gradient_store import DTYPES
 from rapidun.influence.hooks import PARAM_CHOICES
@@ -88,7 +89,7 @@ class TraceConfig:
         },
     )
     max_new_tokens: int = field(
-        default=48, metadata={"help": "length of the greedy response generated for a report that has none"}
+        default=MAX_NEW_TOKENS, metadata={"help": "length of the greedy response generated for a report that has none"}
     )
 
     def check(self) -> None:
