@@ -36,10 +36,12 @@ EVAL_MAX = 100  # rows per evaluation split during training
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.cli.model_flags import add_model_flags
     from rapidun.settings import add_arguments as add_settings
     from rapidun.unlearning.config import UnlearnConfig
     from rapidun.unlearning.registry import DEFAULT_METHOD, METHODS
 
+    add_model_flags(parser)
     parser.add_argument("--model", help="model directory, hub id, or size name (random model; smoke tests only)")
     parser.add_argument("--adapter", help="PEFT adapter on --model (e.g. the backdoor LoRA); merged before unlearning")
     parser.add_argument("--forget", help="rows to unlearn (.json/.jsonl; poisoned response, optional response_clean)")
@@ -186,12 +188,17 @@ def run(args: argparse.Namespace) -> int:
     check_unique(retain, f"--retain {s['retain']}")
 
     corpus = [f"{r.instruction} {r.context} {r.response}" for r in forget + retain]
+    from rapidun.cli.model_flags import model_settings
     from rapidun.modeling.device import resolve_device
     from rapidun.pipeline.distributed import finish, maybe_accelerator
 
     accelerator = maybe_accelerator()  # None in a single process; torchrun/accelerate launch give several
+    weights = model_settings(args, "unlearn")
     loaded = load_model(
         s["model"],
+        arch=args.arch,
+        dtype=weights.dtype,
+        load_in_4bit=weights.load_in_4bit,
         corpus=corpus,
         adapter=s.get("adapter"),
         trust_remote_code=bool(s.get("trust_remote_code")),

@@ -15,7 +15,7 @@ from rapidun.modeling.loss import per_sample_loss
 
 def project_batch(
     model: Any,
-    layers: Sequence[tuple[str, nn.Linear]],
+    layers: Sequence[tuple[str, nn.Module]],
     projector: Projector,
     batch: dict[str, torch.Tensor],
     *,
