@@ -82,32 +82,51 @@ def frozen(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+def per_sample_view(x: torch.Tensor, tokens: tuple[int, int] | None, name: str) -> torch.Tensor:
+    """``x`` as (batch, seq, d). Some blocks flatten their tokens before a projection (OPT's MLP, the shared
+    expert of Qwen2-MoE: (batch * seq, d)); those are viewed back. A layer that sees a *subset* of the tokens (a
+    routed MoE expert) mixes samples in one input and cannot be tracked per sample."""
+    if x.dim() == 3 or tokens is None:
+        return x
+    batch, seq = tokens
+    if x.dim() == 2 and x.shape[0] == batch * seq:
+        return x.view(batch, seq, x.shape[1])
+    raise RapidunError(
+        f"layer {name} receives {tuple(x.shape)} for a batch of {batch} x {seq} tokens (a subset, e.g. a routed "
+        "MoE expert); it cannot be tracked per sample: choose --params lora-targets"
+    )
+
+
 @contextmanager
-def capture(layers: Sequence[tuple[str, nn.Module]], consumer: Consumer | None) -> Iterator[list[int]]:
+def capture(
+    layers: Sequence[tuple[str, nn.Module]], consumer: Consumer | None, tokens: tuple[int, int] | None = None
+) -> Iterator[list[int]]:
     """Within the block, every forward of a tracked layer makes its output require grad and, during the
-    following backward, calls ``consumer(i, x, delta)``. ``consumer=None`` only enables the activation gradients
-    (the speed floor). Yields a list that counts the layers whose delta arrived in the last backward."""
+    following backward, calls ``consumer(i, x, delta)`` with x, delta as (batch, seq, d) (``tokens`` = (batch,
+    seq) lets a flattened (batch * seq, d) layer input be viewed back). ``consumer=None`` only enables the
+    activation gradients (the speed floor). Yields a list that counts the layers whose delta arrived in the last
+    backward."""
     arrived: list[int] = [0]
     handles = []
 
-    def make(i: int) -> Callable[[nn.Module, Any, torch.Tensor], None]:
+    def make(i: int, name: str) -> Callable[[nn.Module, Any, torch.Tensor], None]:
         def fwd(_mod: nn.Module, inputs: Any, out: torch.Tensor) -> None:
-            x = inputs[0].detach()
+            x = per_sample_view(inputs[0].detach(), tokens, name)
             if not out.requires_grad:
                 out.requires_grad_(True)
             if consumer is None:
                 return
 
             def on_grad(delta: torch.Tensor) -> None:
-                consumer(i, x, delta)
+                consumer(i, x, per_sample_view(delta, tokens, name))
                 arrived[0] += 1
 
             out.register_hook(on_grad)
 
         return fwd
 
-    for i, (_, mod) in enumerate(layers):
-        handles.append(mod.register_forward_hook(make(i)))
+    for i, (name, mod) in enumerate(layers):
+        handles.append(mod.register_forward_hook(make(i, name)))
     try:
         yield arrived
     finally:
