@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "unlearn": "unlearn",
     "study": "study",
     "report": "report",
+    "plan": "plan",
 }
 
 _HELP: dict[str, str] = {
@@ -42,6 +43,7 @@ _HELP: dict[str, str] = {
     "unlearn": "train a LoRA adapter that unlearns the forget set (rapidun or a baseline method)",
     "study": "run a grid of methods x seeds x datasets x sweeps from a YAML config, resumable",
     "report": "render (and compare) run directories as report.html / report.md",
+    "plan": "parameter count, predicted peak memory and time per stage of a model config (no weights loaded)",
 }
 
 
