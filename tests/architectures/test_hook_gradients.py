@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from arch_models import FAMILIES, tiny
 from transformers.pytorch_utils import Conv1D
 
 from rapidun.data.tokenize import collate, encode_rows
@@ -14,8 +15,6 @@ from rapidun.influence.gradients import project_batch
 from rapidun.influence.hooks import describe, frozen, select_layers
 from rapidun.influence.projector_registry import make_projector
 from rapidun.modeling.loss import per_sample_loss
-
-from arch_models import FAMILIES, tiny
 
 
 def _autograd(model: Any, layers: list, examples: list, pad_id: int) -> torch.Tensor:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from arch_models import EXPECTED_TARGETS, FAMILIES, tiny
 from torch import nn
 
 from rapidun.errors import RapidunError
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.modeling.targets import resolve_targets
 from rapidun.training.sft import LoraSettings, apply_lora
-
-from arch_models import EXPECTED_TARGETS, FAMILIES, tiny
 
 
 @pytest.mark.parametrize("arch", FAMILIES)

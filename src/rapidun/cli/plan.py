@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rapidun.cli.model_flags import add_model_flags
     from rapidun.modeling.plan import PlanSettings

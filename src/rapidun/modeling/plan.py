@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from rapidun.errors import RapidunError
+from rapidun.modeling.factory import ARCHITECTURES
 from rapidun.modeling.precision import TORCH_DTYPES
 from rapidun.settings import MAX_LENGTH, setting
 
@@ -75,7 +76,7 @@ def load_config(spec: str, arch: str = "llama", vocab_size: int | None = None) -
             raise RapidunError(f"--model {spec}: no config.json there; give a config.json, a model directory or a size")
         values = json.loads(path.read_text())
         if "model_type" not in values:
-            raise RapidunError(f"--model {spec}: config.json has no model_type; add it (e.g. \"llama\")")
+            raise RapidunError(f'--model {spec}: config.json has no model_type; add it (e.g. "llama")')
         return AutoConfig.for_model(**values)
     try:
         return AutoConfig.from_pretrained(spec)
@@ -111,7 +112,7 @@ def activation_elements_per_token(config: Any) -> tuple[int, int]:
 class PlanSettings:
     """The workload ``rapidun plan`` predicts for (the defaults are those of train / influence / unlearn)."""
 
-    arch: str = setting("llama", "architecture of a size name")
+    arch: str = setting("llama", "architecture of a size name", choices=ARCHITECTURES)
     batch_size: int = setting(16, "train and unlearn rows per step")
     influence_batch_size: int = setting(8, "rows per influence gradient batch")
     max_length: int = setting(MAX_LENGTH, "tokens per row (every row assumed this long: an upper bound)")
