@@ -20,7 +20,6 @@ which see every token, are covered.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from torch import nn
 from transformers.pytorch_utils import Conv1D
@@ -122,7 +121,7 @@ def resolve_targets(model: nn.Module, requested: tuple[str, ...] | list[str] = (
     missing = [n for n in names if n not in candidates]
     if missing:
         raise RapidunError(
-            f"--targets {','.join(missing)} match no linear layer of this model; its candidates are: "
+            f"--targets {','.join(missing)} match no layer of this model; its candidates are: "
             f"{', '.join(candidates[:16]) or 'none'} (or --targets auto)"
         )
     return names
@@ -132,8 +131,3 @@ def log_targets(model: nn.Module, targets: tuple[str, ...], what: str) -> None:
     """Print the resolved list once (info)."""
     count = sum(1 for n, _ in projection_layers(model, keep_routers=True) if leaf(n) in targets)
     log.info("%s targets (%d layers): %s", what, count, ",".join(targets))
-
-
-def describe_model(model: Any) -> str:
-    """A short name of the architecture, for messages."""
-    return str(getattr(getattr(model, "config", None), "model_type", type(model).__name__))
