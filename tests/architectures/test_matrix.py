@@ -45,6 +45,8 @@ def test_end_to_end(arch: str, pack: Path, tmp_path: Path) -> None:
     attention, mlp = EXPECTED_TARGETS[arch]
     adapter = json.loads((tmp_path / "un" / "adapter_config.json").read_text())
     assert set(adapter["target_modules"]) == attention | mlp
+    run = json.loads((tmp_path / "un" / "run.json").read_text())
+    assert set(run["config"]["train"]["lora"]["targets"]) == attention | mlp  # the resolved list, not "auto"
     manifest = json.loads((tmp_path / "infl" / "manifest.json").read_text())
     tracked = {t["name"].split(".")[-1] for t in manifest["tracked_layers"]}
     assert tracked == attention | mlp  # influence tracks what LoRA adapts

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,8 @@ def train_model(
     n = len(examples)
     steps = cfg.max_steps or max(1, round(cfg.epochs * n / cfg.batch_size))
     schedule = epoch_schedule(n, cfg.batch_size, steps, cfg.seed)
+    if cfg.lora is not None:  # run.json and the manifest record the names ``auto`` resolves to
+        cfg = replace(cfg, lora=replace(cfg.lora, targets=resolve_targets(model, cfg.lora.targets)))
     torch.manual_seed(cfg.seed)
     model = prepare_model(model, cfg)
     pad = tokenizer.pad_token_id
