@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.cli.model_flags import add_model_flags
     from rapidun.influence.config import InfluenceConfig
     from rapidun.settings import add_arguments as add_settings
 
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (scores.safetensors, manifest.json, ...)")
     parser.set_defaults(influence_flags=add_settings(parser, InfluenceConfig))
     parser.add_argument("--cache-dir", default=None, help="gradient cache directory (default OUT/cache)")
-    parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")
+    add_model_flags(parser)
     parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu, cuda, cuda:N")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
     parser.add_argument("--overwrite", action="store_true", help="recompute caches and results in --out")
@@ -58,8 +59,13 @@ def run(args: argparse.Namespace) -> int:
     from rapidun.pipeline.distributed import finish, maybe_accelerator
 
     accelerator = maybe_accelerator()  # torchrun / accelerate launch: rows of every set sharded across processes
+    from rapidun.cli.model_flags import model_settings
+
+    weights = model_settings(args, "influence")
     loaded = load_model(
         args.model,
+        dtype=weights.dtype,
+        load_in_4bit=weights.load_in_4bit,
         corpus=corpus,
         arch=args.arch,
         adapter=args.adapter,

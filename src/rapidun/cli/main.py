@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "trace": "trace",
     "facts": "facts",
     "relearn": "relearn",
+    "plan": "plan",
 }
 
 _HELP: dict[str, str] = {
@@ -48,6 +49,7 @@ _HELP: dict[str, str] = {
     "trace": "find the training rows behind reported misbehaviour (influence, bm25, embedding or random ranking)",
     "facts": "build a TOFU-style knowledge pack of fictitious people (facts and private data to forget)",
     "relearn": "relearning check: fine-tune the unlearned model briefly on forget rows and report the recovery",
+    "plan": "parameter count, predicted peak memory and time per stage of a model config (no weights loaded)",
 }
 
 

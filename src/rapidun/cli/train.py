@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.cli.model_flags import add_model_flags
     from rapidun.settings import add_arguments as add_settings
     from rapidun.training.sft import TrainConfig
 
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data", required=True, help="JSON/JSONL rows, or a pack directory (its train.jsonl is used)")
     parser.add_argument("--out", required=True, help="output directory (model or adapter, run.json, manifest.json)")
-    parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")
+    add_model_flags(parser)
     parser.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
     parser.set_defaults(train_flags=add_settings(parser, TrainConfig))
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --out")
@@ -74,8 +75,13 @@ def run(args: argparse.Namespace) -> int:
     from rapidun.pipeline.distributed import finish, maybe_accelerator
 
     accelerator = maybe_accelerator()
+    from rapidun.cli.model_flags import model_settings
+
+    weights = model_settings(args, "train")
     loaded = load_model(
         args.model,
+        dtype=weights.dtype,
+        load_in_4bit=weights.load_in_4bit,
         corpus=corpus,
         arch=args.arch,
         seed=cfg.seed,

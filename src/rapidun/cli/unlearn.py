@@ -36,10 +36,12 @@ EVAL_MAX = 100  # rows per evaluation split during training
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.cli.model_flags import add_model_flags
     from rapidun.settings import add_arguments as add_settings
     from rapidun.unlearning.config import UnlearnConfig
     from rapidun.unlearning.registry import DEFAULT_METHOD, METHODS
 
+    add_model_flags(parser)
     parser.add_argument("--model", help="model directory, hub id, or size name (random model; smoke tests only)")
     parser.add_argument("--adapter", help="PEFT adapter on --model (e.g. the backdoor LoRA); merged before unlearning")
     parser.add_argument("--forget", help="rows to unlearn (.json/.jsonl; poisoned response, optional response_clean)")
@@ -186,12 +188,17 @@ def run(args: argparse.Namespace) -> int:
     check_unique(retain, f"--retain {s['retain']}")
 
     corpus = [f"{r.instruction} {r.context} {r.response}" for r in forget + retain]
+    from rapidun.cli.model_flags import model_settings
     from rapidun.modeling.device import resolve_device
     from rapidun.pipeline.distributed import finish, maybe_accelerator
 
     accelerator = maybe_accelerator()  # None in a single process; torchrun/accelerate launch give several
+    weights = model_settings(args, "unlearn")
     loaded = load_model(
         s["model"],
+        arch=args.arch,
+        dtype=weights.dtype,
+        load_in_4bit=weights.load_in_4bit,
         corpus=corpus,
         adapter=s.get("adapter"),
         trust_remote_code=bool(s.get("trust_remote_code")),
@@ -199,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         device=resolve_device(str(s.get("device") or "auto"), accelerator),
     )
     check_max_length(loaded.model, cfg.max_length)
+    cfg = with_resolved_targets(cfg, loaded.model)
     eval_fn = build_eval_fn(s, loaded.tokenizer, cfg) if s.get("eval_data") else None
     eval_every = int(s.get("eval_every") or 0) if eval_fn is not None else 0
     result = unlearn(
@@ -232,3 +240,14 @@ def run(args: argparse.Namespace) -> int:
         f"{loss if loss is None else round(loss, 4)}, {total:.1f} s; wrote {s['out']}"
     )
     return 0
+
+
+def with_resolved_targets(cfg: Any, model: Any) -> Any:
+    """``cfg`` with ``--targets auto`` replaced by the names it resolves to on ``model``, so run.json and the
+    manifest record the real list (a Llama's is the seven names of old runs, which stay reusable)."""
+    import dataclasses
+
+    from rapidun.modeling.targets import resolve_targets
+
+    targets = resolve_targets(model, cfg.lora.targets)
+    return dataclasses.replace(cfg, lora=dataclasses.replace(cfg.lora, targets=targets))

@@ -22,7 +22,7 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str,
 
 def fill_store(
     model: Any,
-    layers: Sequence[tuple[str, nn.Linear]],
+    layers: Sequence[tuple[str, nn.Module]],
     projector: Projector,
     examples: Sequence[Encoded],
     pad_id: int,
@@ -52,7 +52,7 @@ def fill_store(
 
 def project_tokens(
     model: Any,
-    layers: Sequence[tuple[str, nn.Linear]],
+    layers: Sequence[tuple[str, nn.Module]],
     projector: Projector,
     examples: Sequence[Encoded],
     pad_id: int,

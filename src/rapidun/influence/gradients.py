@@ -15,7 +15,7 @@ from rapidun.modeling.loss import per_sample_loss
 
 def project_batch(
     model: Any,
-    layers: Sequence[tuple[str, nn.Linear]],
+    layers: Sequence[tuple[str, nn.Module]],
     projector: Projector,
     batch: dict[str, torch.Tensor],
     *,
@@ -26,7 +26,7 @@ def project_batch(
     frozen (see :func:`rapidun.influence.hooks.frozen`); the loss is the token-mean response cross-entropy."""
     device = batch["input_ids"].device
     acc = projector.start(batch["input_ids"].shape[0], batch["input_ids"].shape[1], per_token=per_token, device=device)
-    with torch.enable_grad(), capture(layers, acc.add):
+    with torch.enable_grad(), capture(layers, acc.add, (batch["input_ids"].shape[0], batch["input_ids"].shape[1])):
         losses = per_sample_loss(model, batch)
         backward_sum(losses)
     return acc.finish()

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from rapidun.errors import RapidunError
+from rapidun.modeling.targets import is_lora_part, layer_shape, leaf, projection_layers, resolve_targets
 
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 PARAM_CHOICES = ("lora-targets", "all-linear", "adapter")
 
 # consumer(layer index, x (batch, seq, d_in), delta (batch, seq, d_out))
@@ -35,44 +35,38 @@ class TrackedLayer:
     d_in: int
 
 
-def _clean(name: str) -> str:
-    return name.removesuffix(".base_layer")
+def select_layers(model: nn.Module, params: str = "lora-targets") -> list[tuple[str, nn.Module]]:
+    """The tracked projection modules (``nn.Linear`` or GPT-2 ``Conv1D``), in ``named_modules`` order.
 
-
-def select_layers(model: nn.Module, params: str = "lora-targets") -> list[tuple[str, nn.Linear]]:
-    """The tracked ``nn.Linear`` modules, in ``named_modules`` order.
-
-    ``lora-targets``: the layers LoRA targets (q, k, v, o, gate, up, down; for a PEFT model their base layers);
-    ``all-linear``: every linear layer except the output head; ``adapter``: the LoRA A/B matrices of the loaded
-    adapter."""
+    ``lora-targets``: the layers ``--targets auto`` gives LoRA (:func:`rapidun.modeling.targets.resolve_targets`:
+    every attention / MLP projection; for a PEFT model their base layers); ``all-linear``: every projection except
+    the output head, MoE routers included; ``adapter``: the LoRA A/B matrices of the loaded adapter. A ``Conv1D``
+    computes ``x W`` with ``W`` (d_in, d_out); its per-sample gradient is the transpose of ``delta^T x``, so the
+    hooks treat it exactly as a linear layer and only the layout of ``W.grad`` differs."""
     if params not in PARAM_CHOICES:
         raise RapidunError(f"unknown --params '{params}'; choose one of {', '.join(PARAM_CHOICES)}")
-    out: list[tuple[str, nn.Linear]] = []
-    for name, mod in model.named_modules():
-        if not isinstance(mod, nn.Linear):
-            continue
-        parts = _clean(name).split(".")
-        is_lora = any(p in ("lora_A", "lora_B") for p in parts)
-        if params == "adapter":
-            keep = is_lora
-        elif params == "lora-targets":
-            keep = not is_lora and parts[-1] in LORA_TARGETS
-        else:
-            keep = not is_lora and parts[-1] not in ("lm_head", "embed_out", "output")
-        if keep:
-            out.append((name, mod))
-    if not out:
-        hint = (
-            "the model has no LoRA adapter; pass --adapter or choose --params lora-targets"
-            if params == "adapter"
-            else "choose --params all-linear"
-        )
-        raise RapidunError(f"--params {params} selects no linear layer in this model; {hint}")
-    return out
+    if params == "adapter":
+        out: list[tuple[str, nn.Module]] = [
+            (n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and is_lora_part(n)
+        ]
+        if not out:
+            raise RapidunError(
+                "--params adapter selects no layer: the model has no LoRA adapter; pass --adapter or choose "
+                "--params lora-targets"
+            )
+        return out
+    if params == "all-linear":
+        out = projection_layers(model, keep_routers=True)
+        if not out:
+            resolve_targets(model)  # raises, naming what the model holds
+        return out
+    targets = set(resolve_targets(model))
+    return [(n, m) for n, m in projection_layers(model) if leaf(n) in targets]
 
 
-def describe(layers: Sequence[tuple[str, nn.Linear]]) -> list[TrackedLayer]:
-    return [TrackedLayer(n, m.out_features, m.in_features) for n, m in layers]
+def describe(layers: Sequence[tuple[str, nn.Module]]) -> list[TrackedLayer]:
+    """Name and (d_out, d_in) of each tracked layer (a Conv1D's stored weight is (d_in, d_out))."""
+    return [TrackedLayer(n, *layer_shape(m)) for n, m in layers]
 
 
 @contextmanager
@@ -88,32 +82,51 @@ def frozen(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+def per_sample_view(x: torch.Tensor, tokens: tuple[int, int] | None, name: str) -> torch.Tensor:
+    """``x`` as (batch, seq, d). Some blocks flatten their tokens before a projection (OPT's MLP, the shared
+    expert of Qwen2-MoE: (batch * seq, d)); those are viewed back. A layer that sees a *subset* of the tokens (a
+    routed MoE expert) mixes samples in one input and cannot be tracked per sample."""
+    if x.dim() == 3 or tokens is None:
+        return x
+    batch, seq = tokens
+    if x.dim() == 2 and x.shape[0] == batch * seq:
+        return x.view(batch, seq, x.shape[1])
+    raise RapidunError(
+        f"layer {name} receives {tuple(x.shape)} for a batch of {batch} x {seq} tokens (a subset, e.g. a routed "
+        "MoE expert); it cannot be tracked per sample: choose --params lora-targets"
+    )
+
+
 @contextmanager
-def capture(layers: Sequence[tuple[str, nn.Linear]], consumer: Consumer | None) -> Iterator[list[int]]:
+def capture(
+    layers: Sequence[tuple[str, nn.Module]], consumer: Consumer | None, tokens: tuple[int, int] | None = None
+) -> Iterator[list[int]]:
     """Within the block, every forward of a tracked layer makes its output require grad and, during the
-    following backward, calls ``consumer(i, x, delta)``. ``consumer=None`` only enables the activation gradients
-    (the speed floor). Yields a list that counts the layers whose delta arrived in the last backward."""
+    following backward, calls ``consumer(i, x, delta)`` with x, delta as (batch, seq, d) (``tokens`` = (batch,
+    seq) lets a flattened (batch * seq, d) layer input be viewed back). ``consumer=None`` only enables the
+    activation gradients (the speed floor). Yields a list that counts the layers whose delta arrived in the last
+    backward."""
     arrived: list[int] = [0]
     handles = []
 
-    def make(i: int) -> Callable[[nn.Module, Any, torch.Tensor], None]:
+    def make(i: int, name: str) -> Callable[[nn.Module, Any, torch.Tensor], None]:
         def fwd(_mod: nn.Module, inputs: Any, out: torch.Tensor) -> None:
-            x = inputs[0].detach()
+            x = per_sample_view(inputs[0].detach(), tokens, name)
             if not out.requires_grad:
                 out.requires_grad_(True)
             if consumer is None:
                 return
 
             def on_grad(delta: torch.Tensor) -> None:
-                consumer(i, x, delta)
+                consumer(i, x, per_sample_view(delta, tokens, name))
                 arrived[0] += 1
 
             out.register_hook(on_grad)
 
         return fwd
 
-    for i, (_, mod) in enumerate(layers):
-        handles.append(mod.register_forward_hook(make(i)))
+    for i, (name, mod) in enumerate(layers):
+        handles.append(mod.register_forward_hook(make(i, name)))
     try:
         yield arrived
     finally:

@@ -48,7 +48,7 @@ def write_top_k(
 
 def write_per_token(
     model: Any,
-    layers: Sequence[tuple[str, nn.Linear]],
+    layers: Sequence[tuple[str, nn.Module]],
     projector: Projector,
     pad_id: int,
     batch_size: int,

@@ -144,6 +144,8 @@ def _resolved_settings(
     compared with a finished directory's manifest; and the tracked-layer descriptions."""
     layers = select_layers(model, cfg.params)
     tracked_list = [asdict(t) for t in describe(layers)]
+    names = ",".join(dict.fromkeys(t["name"].removesuffix(".base_layer").split(".")[-1] for t in tracked_list))
+    log.info("influence tracks %d layers (--params %s): %s", len(layers), cfg.params, names)
     resolved = {
         "stage": "influence",
         "config": asdict(cfg),

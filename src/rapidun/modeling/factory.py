@@ -1,4 +1,6 @@
-"""Small causal LMs built from a config by size name (random init), Llama by default, Mistral as an option.
+"""Small causal LMs built from a config by size name (random init), Llama by default, any family of
+:data:`rapidun.modeling.families.FAMILIES` with ``--arch`` (mistral, qwen2, gemma, phi, phi3, gpt2, gpt_neox, opt,
+falcon, qwen2_moe).
 
 These stand in for the paper's Llama-3-8B / Mistral-7B where no weights can be downloaded; every command accepts a
 size name wherever it accepts a hub id or a local directory.
@@ -10,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedModel
+from transformers import AutoModelForCausalLM, PreTrainedModel
 
-ARCHITECTURES = ("llama", "mistral")
+from rapidun.modeling.families import FAMILIES
+
+ARCHITECTURES = tuple(FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -52,27 +56,14 @@ def build_model(
 ) -> PreTrainedModel:
     """A randomly initialised causal LM of the given size; ``vocab_size`` must match the tokenizer's."""
     spec = SIZES[size] if isinstance(size, str) else size
-    common: dict[str, Any] = dict(
-        vocab_size=vocab_size,
-        hidden_size=spec.hidden,
-        intermediate_size=spec.intermediate,
-        num_hidden_layers=spec.layers,
-        num_attention_heads=spec.heads,
-        num_key_value_heads=spec.kv_heads,
-        max_position_embeddings=spec.max_positions,
-        tie_word_embeddings=True,
-        pad_token_id=pad_token_id,
-        bos_token_id=bos_token_id,
-        eos_token_id=eos_token_id,
-        dtype=dtype,
-    )
-    torch.manual_seed(seed)
-    if arch == "llama":
-        model: PreTrainedModel = LlamaForCausalLM(LlamaConfig(**common))
-    elif arch == "mistral":
-        model = MistralForCausalLM(MistralConfig(sliding_window=None, **common))
-    else:
+    if arch not in FAMILIES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")
+    common: dict[str, Any] = dict(
+        vocab_size=vocab_size, pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id
+    )
+    config = FAMILIES[arch](spec, common)
+    torch.manual_seed(seed)
+    model: PreTrainedModel = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.to(dtype)  # type: ignore[call-arg,arg-type]
     return model
 

@@ -19,6 +19,7 @@ import torch
 
 from rapidun.errors import RapidunError
 from rapidun.modeling.factory import SIZES, build_model
+from rapidun.modeling.precision import ModelSettings, quantization_config, resolve_dtype, stored_dtype
 from rapidun.modeling.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,21 @@ def load_model(
     seed: int = 0,
     adapter: str | None = None,
     trust_remote_code: bool = False,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | str = torch.float32,
     device: str | torch.device = "cpu",
+    load_in_4bit: bool = False,
 ) -> LoadedModel:
     """Resolve ``spec``: a size name (``nano``, ``tiny``, ``small``, ``medium``, ``large``) builds a fresh model
     with a tokenizer trained on ``corpus``; a directory loads ``save_pretrained`` output; anything else is tried as
-    a hub id. ``adapter`` is a PEFT adapter directory applied on top."""
+    a hub id. ``adapter`` is a PEFT adapter directory applied on top. ``dtype`` is a torch dtype or a
+    ``--model-dtype`` name (:func:`rapidun.modeling.precision.resolve_dtype`); ``load_in_4bit`` quantises a
+    checkpoint's weights with bitsandbytes (refused without it or without CUDA, before anything is read)."""
+    quant = quantization_config(ModelSettings(load_in_4bit=load_in_4bit), device, torch.bfloat16)
+    if isinstance(dtype, str):
+        dtype = resolve_dtype(dtype, device, None if spec in SIZES else stored_dtype(spec))
     if spec in SIZES:
+        if quant is not None:
+            raise RapidunError(f"--load-in-4bit quantises a checkpoint; --model {spec} builds a fresh model")
         if corpus is None:
             raise RapidunError(
                 f"--model {spec} builds a new model and needs training text for its tokenizer; "
@@ -93,20 +102,24 @@ def load_model(
             )
         else:
             kind = "hub"
-        loaded = _load_pretrained(str(path) if kind == "directory" else spec, kind, trust_remote_code, dtype)
+        source = str(path) if kind == "directory" else spec
+        loaded = _load_pretrained(source, kind, trust_remote_code, dtype, quant)
     if adapter is not None:
         loaded.model = _apply_adapter(loaded.model, adapter)
-    loaded.model.to(device)
+    if quant is None:  # a quantised model is placed on the GPU by bitsandbytes and cannot be moved
+        loaded.model.to(device)
+    log.info("model %s loaded as %s%s", spec, str(dtype).removeprefix("torch."), " (4-bit)" if quant else "")
     return loaded
 
 
-def _load_pretrained(spec: str, kind: str, trust_remote_code: bool, dtype: torch.dtype) -> LoadedModel:
+def _load_pretrained(spec: str, kind: str, trust_remote_code: bool, dtype: torch.dtype, quant: Any) -> LoadedModel:
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     try:
         tokenizer = load_tokenizer(spec, trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, trust_remote_code=trust_remote_code)
+        extra: dict[str, Any] = {"quantization_config": quant, "device_map": {"": 0}} if quant is not None else {}
+        model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, trust_remote_code=trust_remote_code, **extra)
     except (OSError, ValueError, KeyError, SafetensorError) as exc:  # SafetensorError: a truncated weights file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = "directory" if kind == "directory" else "hub id"

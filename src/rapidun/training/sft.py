@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,14 @@ from rapidun.data.tokenize import collate, encode_rows
 from rapidun.errors import RapidunError
 from rapidun.modeling.load import save_model
 from rapidun.modeling.loss import per_sample_loss
+from rapidun.modeling.targets import AUTO, LLAMA_TARGETS, log_targets, resolve_targets
 from rapidun.settings import CHECKPOINT_EVERY, MAX_LENGTH, PROMPT_STYLES, SEED, setting
 from rapidun.training.loop import LoopConfig, train_loop
 from rapidun.training.optim import OptimConfig
 
 log = logging.getLogger(__name__)
 
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LORA_TARGETS = LLAMA_TARGETS  # what --targets auto resolves to on a Llama (kept for callers that name them)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,12 @@ class LoraSettings:
     r: int = setting(16, "LoRA rank")
     alpha: float = setting(16, "LoRA alpha (the update is scaled by alpha / r)")
     dropout: float = setting(0.05, "LoRA dropout")
-    targets: tuple[str, ...] = setting(LORA_TARGETS, "comma-separated LoRA target modules", flag="targets")
+    targets: tuple[str, ...] = setting(
+        (AUTO,),
+        "comma-separated LoRA target modules, or auto: every attention and MLP projection (Linear, Conv1D, fused "
+        "qkv), not the embeddings or the LM head",
+        flag="targets",
+    )
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class TrainConfig:
     lora: LoraSettings | None = setting(None, "train a LoRA adapter with these settings (None: all weights)")
     seed: int = setting(SEED, "seed of the data order and initialisation")
     checkpoint_every: int = setting(CHECKPOINT_EVERY, "optimiser steps between resumable checkpoints (0 = none)")
+    gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass (less memory)")
 
 
 @dataclass
@@ -86,16 +93,39 @@ def epoch_schedule(n: int, batch_size: int, steps: int, seed: int) -> list[list[
 
 
 def apply_lora(model: Any, lora: LoraSettings) -> Any:
+    """``model`` wrapped with a fresh LoRA adapter on the resolved targets (``auto``: see
+    :mod:`rapidun.modeling.targets`). The adapter's weights are float32 whatever the base dtype (PEFT's
+    ``autocast_adapter_dtype``); its ``peft_config['default'].target_modules`` records the resolved names."""
     from peft import LoraConfig, get_peft_model
 
+    targets = resolve_targets(model, lora.targets)
+    log_targets(model, targets, "LoRA")
     cfg = LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,  # type: ignore[arg-type]  # peft annotates int; it only divides alpha by r
         lora_dropout=lora.dropout,
-        target_modules=list(lora.targets),
+        target_modules=list(targets),
+        fan_in_fan_out=any(type(m).__name__ == "Conv1D" for m in model.modules()),  # GPT-2: W is (d_in, d_out)
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, cfg)
+    return get_peft_model(model, cfg, autocast_adapter_dtype=True)
+
+
+def lora_targets_of(model: Any) -> list[str]:
+    """The module names a PEFT model's adapter wraps (sorted), for run.json / manifest.json."""
+    config = getattr(model, "peft_config", {}).get("default")
+    return sorted(config.target_modules) if config is not None else []
+
+
+def prepare_model(model: Any, cfg: TrainConfig) -> Any:
+    """The model to train: wrapped with LoRA when ``cfg.lora``; gradient checkpointing on request."""
+    if cfg.lora is not None:
+        model = apply_lora(model, cfg.lora)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        if cfg.lora is not None:
+            model.enable_input_require_grads()  # frozen embeddings would otherwise give LoRA no gradient
+    return model
 
 
 def train_model(
@@ -127,9 +157,10 @@ def train_model(
     n = len(examples)
     steps = cfg.max_steps or max(1, round(cfg.epochs * n / cfg.batch_size))
     schedule = epoch_schedule(n, cfg.batch_size, steps, cfg.seed)
+    if cfg.lora is not None:  # run.json and the manifest record the names ``auto`` resolves to
+        cfg = replace(cfg, lora=replace(cfg.lora, targets=resolve_targets(model, cfg.lora.targets)))
     torch.manual_seed(cfg.seed)
-    if cfg.lora is not None:
-        model = apply_lora(model, cfg.lora)
+    model = prepare_model(model, cfg)
     pad = tokenizer.pad_token_id
     tokens = [0]
 
@@ -155,12 +186,23 @@ def train_model(
         if is_main:
             save_model(model, tokenizer, out)
     train_s = ledger.seconds("training")
-    run: dict[str, Any] = {
+    run = {**_run_record(cfg, rows, enc, res, ledger, tokens[0], source), **_model_record(model)}
+    if is_main:
+        _write_finished(out, run)
+    return TrainResult(out, res.steps, run["final_loss"], train_s, run["tokens_per_s"], run)
+
+
+def _run_record(
+    cfg: TrainConfig, rows: Sequence[Row], enc: Any, res: Any, ledger: CostLedger, tokens: int, source: str
+) -> dict[str, Any]:
+    """run.json's record of the data, steps, losses and costs."""
+    train_s = ledger.seconds("training")
+    return {
         "command": "train",
         "source_model": source,
         "config": asdict(cfg),
         "n_rows": len(rows),
-        "n_examples": n,
+        "n_examples": len(enc.examples),
         "skipped_rows": len(enc.skipped),
         "truncated_rows": enc.truncated,
         "data_hash": rows_hash(rows),
@@ -169,14 +211,19 @@ def train_model(
         "final_loss": res.losses[-1] if res.losses else float("nan"),
         "losses": res.losses,
         "wall_clock_s": train_s,
-        "tokens_per_s": tokens[0] / train_s if train_s > 0 else 0.0,
+        "tokens_per_s": tokens / train_s if train_s > 0 else 0.0,
         "stages": ledger.to_dict(),
         "peak_rss_mb": max(s.peak_rss_mb for s in ledger.stages),
         "lora": cfg.lora is not None,
     }
-    if is_main:
-        _write_finished(out, run)
-    return TrainResult(out, res.steps, run["final_loss"], train_s, run["tokens_per_s"], run)
+
+
+def _model_record(model: Any) -> dict[str, Any]:
+    """run.json's record of the trained layers (LoRA's resolved targets) and the weight type."""
+    return {
+        "lora_targets": lora_targets_of(model),
+        "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+    }
 
 
 def _open_out_dir(out_dir: str | Path, overwrite: bool, accelerator: Any) -> Path:
@@ -198,4 +245,7 @@ def _write_finished(out: Path, run: dict[str, Any]) -> None:
         import shutil
 
         shutil.rmtree(ckpt)
-    write_manifest(out, {"kind": "train", "config": run["config"], "data_hash": run["data_hash"]})
+    write_manifest(
+        out,
+        {"kind": "train", "config": run["config"], "data_hash": run["data_hash"], "lora_targets": run["lora_targets"]},
+    )
