@@ -14,7 +14,7 @@ from safetensors.numpy import save_file
 from rapidun.artifacts import atomic_write_jsonl, write_manifest
 from rapidun.data.rows import Row
 from rapidun.training.sft import LoraSettings, TrainConfig
-from rapidun.unlearning import RetrainParams, UnlearnConfig
+from rapidun.unlearning import METHODS, RetrainParams, UnlearnConfig
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def write_weight_files(directory: Path, forget: list[Any], retain: list[Any]) ->
 def method_kwargs(name: str, tmp: Path, n_forget: int, n_retain: int) -> dict[str, Any]:
     """What a method needs beyond the rows: an influence dir for the influence-weighted ones, a tiny recipe for
     retrain."""
-    if name in ("rapidun", "self_only"):
+    if METHODS[name].uses_influence:
         return {"influence_dir": fake_influence(tmp / "influence_in", n_forget, n_retain)}
     if name == "retrain":
         recipe = TrainConfig(

@@ -7,17 +7,16 @@ equal to an uninterrupted run.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rapidun.artifacts import atomic_write_json
 from rapidun.errors import RapidunError
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
 from rapidun.unlearning.loreun_weights import check_loreun, forget_losses, loss_weights
 from rapidun.unlearning.objective import RefreshFn
+from rapidun.unlearning.refresh_history import history_refresh
 
 HISTORY = "loreun_weights.json"
 
@@ -46,28 +45,10 @@ def loreun_dynamic_weights(ctx: MethodContext, params: LoreunDynamicParams) -> M
 
 
 def loreun_refresh(model: Any, ctx: MethodContext, params: LoreunDynamicParams) -> RefreshFn:
-    path = ctx.out_dir / HISTORY
-    history: dict[str, list[float]] = json.loads(path.read_text()) if path.is_file() else {}
+    def compute(step: int) -> np.ndarray:
+        return loss_weights(forget_losses(model, ctx.data.forget, ctx.pad_id), params.tau, params.variant)
 
-    started = [False]
-
-    def refresh(step: int) -> np.ndarray | None:
-        at = step - step % params.refresh_every
-        if started[0] and step != at:
-            return None  # between refreshes: keep the current weights
-        started[0] = True  # the first step of this process (0, or a resumed step) always loads its weights
-        if step % params.refresh_every == 0 and str(step) not in history:
-            losses = forget_losses(model, ctx.data.forget, ctx.pad_id)
-            history[str(step)] = loss_weights(losses, params.tau, params.variant).tolist()
-            if ctx.is_main:
-                atomic_write_json(path, history)
-        if str(at) not in history:
-            raise RapidunError(
-                f"cannot resume loreun_dynamic: '{path}' lacks the weights of step {at}; rerun with --overwrite"
-            )
-        return np.asarray(history[str(at)], dtype=np.float64)
-
-    return refresh
+    return history_refresh(ctx.out_dir / HISTORY, params.refresh_every, compute, ctx.is_main, "loreun_dynamic")
 
 
 METHOD = GradientMethod(
