@@ -17,13 +17,14 @@ from typing import Any
 from rapidun.data.rows import Row, overlapping_rows, rows_hash
 from rapidun.data.tokenize import Encoded, encode_rows
 from rapidun.errors import RapidunError
+from rapidun.influence.contrastive import LOSS_TEXT, LOSSES
 from rapidun.influence.extract import fill_store
 from rapidun.influence.gradient_store import GradientStore, open_store
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, make_projector
 
 log = logging.getLogger(__name__)
-LOSS = "token-mean next-token cross-entropy over response tokens (shifted); rapidun.modeling.loss.per_sample_loss"
+LOSS = LOSS_TEXT["ce"]
 SET_NAMES = {"F": "forget", "R": "retain", "T": "train", "Q": "query"}
 
 
@@ -42,6 +43,14 @@ class InfluenceConfig:
     prompt_style: str = "alpaca"
     rapidin_json: bool = True
     top_k: int | None = None  # also write topk.safetensors (exact top-k train rows per query) and cut RapidIn lists
+    # per-row loss whose gradient is scored: "ce" or "trigger_contrastive" (CE(y|triggered) - CE(y|clean prompt))
+    loss: str = "ce"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise RapidunError(f"unknown influence loss '{self.loss}'; choose one of {', '.join(LOSSES)}")
+        if self.loss != "ce" and (self.hotwords or self.per_token):
+            raise RapidunError(f"influence loss '{self.loss}' cannot be combined with hotwords or per_token; drop one")
 
 
 def encode_set(rows: Sequence[Row], tokenizer: Any, cfg: InfluenceConfig, name: str) -> list[Encoded]:
@@ -85,6 +94,7 @@ def cache_gradients(
     shard: tuple[int, int] | None = None,
     finalize: bool = True,
     tracked: tuple[list[Any], Any] | None = None,
+    partners: Sequence[Encoded] | None = None,
 ) -> GradientStore:
     """Projected gradients of ``examples`` in a (resumable, reusable) store. ``shard`` limits this call to rows
     [start, end) (one process of several); ``finalize`` writes the manifest once every row is present;
@@ -104,6 +114,7 @@ def cache_gradients(
         shard=shard,
         progress=progress,
         desc=f"gradients {Path(directory).name}",
+        partners=partners,
     )
     if finalize:
         store.finalize(projector.state(), {"tracked_layers": len(layers)})
@@ -136,10 +147,14 @@ def cache_set(
     overwrite: bool,
     progress: bool,
     accelerator: Any,
+    partners: Sequence[Encoded] | None = None,
 ) -> GradientStore:
-    """One set's store, filled by this process alone or by its share of several processes."""
+    """One set's store, filled by this process alone or by its share of several processes (``partners``: the
+    trigger-contrastive partner of each example, :mod:`rapidun.influence.contrastive`)."""
     if accelerator is None or accelerator.num_processes == 1:
-        return cache_gradients(model, tokenizer, examples, directory, key, cfg, overwrite=overwrite, progress=progress)
+        return cache_gradients(
+            model, tokenizer, examples, directory, key, cfg, overwrite=overwrite, progress=progress, partners=partners
+        )
     rank, world = accelerator.process_index, accelerator.num_processes
     layers, projector = tracked_layers(model, cfg)
     if rank == 0:  # creates (or checks) the store before anyone writes into it
@@ -157,6 +172,7 @@ def cache_set(
         shard=shard,
         finalize=False,
         tracked=(layers, projector),
+        partners=partners,
     )
     accelerator.wait_for_everyone()
     if rank == 0 and not store.complete:
@@ -170,7 +186,7 @@ def store_key(fingerprint: str, rows: Sequence[Row], cfg: InfluenceConfig, track
         "model": fingerprint,
         "params": cfg.params,
         "tracked": tracked,
-        "loss": LOSS,
+        "loss": LOSS_TEXT[cfg.loss],
         "projector": cfg.projector,
         "dim": cfg.dim,
         "seed": cfg.seed,

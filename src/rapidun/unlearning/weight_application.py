@@ -49,9 +49,7 @@ def draw_probabilities(weights: np.ndarray) -> list[float] | None:
     return (w / w.sum()).tolist()
 
 
-def batch_scales(
-    ids: Sequence[int], n_forget: int, forget: np.ndarray, retain: np.ndarray
-) -> tuple[float, float]:
+def batch_scales(ids: Sequence[int], n_forget: int, forget: np.ndarray, retain: np.ndarray) -> tuple[float, float]:
     """(forget scale, retain scale) of one batch: 1 / the mean weight of its forget (retain) draws; 0 for a group
     whose draws all weigh 0 (they then contribute nothing, as unnormalised zero weights do)."""
 

@@ -42,7 +42,10 @@ def rapidun_coverage_weights(ctx: MethodContext, params: RapidunCoverageParams) 
         labels = ff_clusters(mats["FF"], params.max_distance)
         forget = cluster_mean_one(mw.forget, labels)
     sizes = np.bincount(labels).tolist()
-    summary = {**mw.summary, "coverage": {"clusters": sizes, "labels": labels.tolist(), "max_distance": params.max_distance}}
+    summary = {
+        **mw.summary,
+        "coverage": {"clusters": sizes, "labels": labels.tolist(), "max_distance": params.max_distance},
+    }
     return MethodWeights(forget, mw.retain, f"{mw.source} (coverage: {len(sizes)} clusters)", summary)
 
 
