@@ -49,7 +49,10 @@ def test_capabilities_are_answered_for_every_method() -> None:
         "rapidun_coverage",
     )
     assert registry.reference_method() == "retrain"
-    assert [n for n in registry.method_names() if registry.capabilities(n)["refreshes_weights"]] == ["loreun_dynamic"]
+    assert [n for n in registry.method_names() if registry.capabilities(n)["refreshes_weights"]] == [
+        "rapidun_dynamic",
+        "loreun_dynamic",
+    ]
     assert registry.is_reference("retrain") and not registry.is_reference("backdoored")
     assert registry.uses_influence("rapidun") and not registry.uses_influence("graddiff")
 
