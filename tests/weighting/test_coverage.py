@@ -28,11 +28,14 @@ def test_cosine_of_a_gram_matrix_is_the_cosine_of_the_gradients() -> None:
 
 
 def test_clusters_separate_the_rare_row() -> None:
-    assert ff_clusters(FF, 0.5).tolist() == [0, 0, 0, 0, 1]
-    assert ff_clusters(FF, 0.0).tolist() == [0, 1, 2, 3, 4]  # no merging: every row alone
-    assert ff_clusters(FF, 2.0).tolist() == [0, 0, 0, 0, 0]
+    assert ff_clusters(FF, max_distance=0.5).tolist() == [0, 0, 0, 0, 1]
+    assert ff_clusters(FF, max_distance=0.0).tolist() == [0, 1, 2, 3, 4]  # no merging: every row alone
+    assert ff_clusters(FF, max_distance=2.0).tolist() == [0, 0, 0, 0, 0]
+    assert ff_clusters(FF, n_clusters=2).tolist() == [0, 0, 0, 0, 1]
+    assert ff_clusters(FF).tolist() == ff_clusters(FF, n_clusters=3).tolist()  # ceil(sqrt(5)) = 3
+    assert len(set(ff_clusters(FF).tolist())) == 3 and ff_clusters(FF)[4] not in ff_clusters(FF)[:4]
     with pytest.raises(RapidunError, match="max_distance"):
-        ff_clusters(FF, 2.5)
+        ff_clusters(FF, max_distance=2.5)
 
 
 def test_each_cluster_gets_mean_weight_one() -> None:

@@ -25,12 +25,15 @@ class RapidunCoverageParams:
     weights: WeightParams = field(default_factory=WeightParams)
     # influence settings (fields of rapidun.influence.stage.InfluenceConfig) when influence is computed here
     influence: dict[str, Any] = field(default_factory=dict)
-    max_distance: float = field(
-        default=0.5, metadata={"help": "cosine distance (1 - FF cosine) at which clusters stop merging, in [0, 2]"}
+    n_clusters: int = field(default=0, metadata={"help": "clusters of forget rows (0: ceil(sqrt(forget rows)))"})
+    max_distance: float | None = field(
+        default=None, metadata={"help": "cut at this cosine distance (1 - FF cosine, in [0, 2]) instead of n_clusters"}
     )
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.max_distance <= 2.0:
+        if self.n_clusters < 0:
+            raise RapidunError(f"rapidun_coverage parameter n_clusters must be >= 0, got {self.n_clusters}")
+        if self.max_distance is not None and not 0.0 <= self.max_distance <= 2.0:
             raise RapidunError(f"rapidun_coverage parameter max_distance must be in [0, 2], got {self.max_distance}")
 
 
@@ -39,12 +42,17 @@ def rapidun_coverage_weights(ctx: MethodContext, params: RapidunCoverageParams) 
         raise RapidunError("rapidun_coverage clusters forget rows by their FF scores; pass --influence, not --weights")
     mw, mats = influence_weights_with_scores(ctx, params.weights, "rapidun", params.influence)
     with ctx.ledger.stage("weights"):
-        labels = ff_clusters(mats["FF"], params.max_distance)
+        labels = ff_clusters(mats["FF"], params.n_clusters, params.max_distance)
         forget = cluster_mean_one(mw.forget, labels)
     sizes = np.bincount(labels).tolist()
     summary = {
         **mw.summary,
-        "coverage": {"clusters": sizes, "labels": labels.tolist(), "max_distance": params.max_distance},
+        "coverage": {
+            "clusters": sizes,
+            "labels": labels.tolist(),
+            "n_clusters": params.n_clusters,
+            "max_distance": params.max_distance,
+        },
     }
     return MethodWeights(forget, mw.retain, f"{mw.source} (coverage: {len(sizes)} clusters)", summary)
 
