@@ -163,3 +163,28 @@ def test_fisher_ssd_importance_data(nano_model, new_model, split, tmp_path, make
     assert used.startswith("forget + retain") and any(not torch.equal(union[n], p) for n, p in base.items())
     with pytest.raises(RapidunError, match="train_file"):
         FisherSsdParams(importance="train")
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (("--method", "loreun", "--param", "tau_scale=relative"), "tau_scale must be one of absolute, loss_mad"),
+        (("--method", "fisher_ssd", "--param", "importance=train"), "pass --param train_file="),
+        (("--method", "fisher_ssd", "--param", "importance=everything"), "importance must be one of"),
+        (("--method", "rapidun_coverage", "--param", "n_clusters=-1"), "n_clusters must be >= 0"),
+        (("--method", "rapidun_contrastive", "--param", "influence.loss=ce"), "drop influence.loss"),
+        (("--method", "rapidun_batch_normalised", "--param", "min_batch=1"), "min_batch must be >= 2"),
+        (("--method", "rapidun_dynamic", "--param", "refresh_every=0"), "refresh_every must be >= 1"),
+    ],
+)
+def test_bad_variant_parameters_exit_2_with_one_line(split, tmp_path, capsys, extra, needle) -> None:
+    from rapidun.cli.main import main
+    from rapidun.data.rows import write_rows
+
+    forget, retain = split
+    write_rows(tmp_path / "f.jsonl", forget)
+    write_rows(tmp_path / "r.jsonl", retain)
+    argv = ["unlearn", "--model", "nano", "--forget", str(tmp_path / "f.jsonl"), "--retain", str(tmp_path / "r.jsonl")]
+    assert main([*argv, "--out", str(tmp_path / "out"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err

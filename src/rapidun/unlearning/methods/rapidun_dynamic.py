@@ -42,6 +42,8 @@ class RapidunDynamicParams:
 def rapidun_dynamic_weights(ctx: MethodContext, params: RapidunDynamicParams) -> MethodWeights:
     if ctx.weights_dir is not None:
         raise RapidunError("rapidun_dynamic recomputes influence during training; pass --influence, not --weights")
+    if ctx.accelerator is not None and ctx.accelerator.num_processes > 1:
+        raise RapidunError("rapidun_dynamic runs in one process only (its refreshes are not sharded); drop accelerate")
     mw, _ = influence_weights_with_scores(ctx, params.weights, "rapidun", params.influence)
     mw.summary["refresh_every"] = params.refresh_every
     return mw
