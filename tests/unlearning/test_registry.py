@@ -47,10 +47,12 @@ def test_capabilities_are_answered_for_every_method() -> None:
         "rapidun_sampled",
         "rapidun_batch_normalised",
         "rapidun_coverage",
+        "rapidun_saturation",
     )
     assert registry.reference_method() == "retrain"
     assert [n for n in registry.method_names() if registry.capabilities(n)["refreshes_weights"]] == [
         "rapidun_dynamic",
+        "rapidun_saturation",
         "loreun_dynamic",
     ]
     assert registry.is_reference("retrain") and not registry.is_reference("backdoored")

@@ -188,3 +188,25 @@ def test_bad_variant_parameters_exit_2_with_one_line(split, tmp_path, capsys, ex
     assert main([*argv, "--out", str(tmp_path / "out"), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
+
+
+def test_saturation_weights_combine_influence_and_current_loss() -> None:
+    from rapidun.unlearning.methods.rapidun_saturation import combined
+
+    out = combined(np.array([2.0, 1.0, 1.0]), np.array([0.0, 0.0, np.log(2.0)]), 1.0)
+    # products 2, 1, 1/2 -> mean 7/6
+    np.testing.assert_allclose(out, np.array([2.0, 1.0, 0.5]) * 6 / 7)
+
+
+def test_saturation_refreshes_from_the_current_loss(nano_model, new_model, split, tmp_path, make_config, kwargs_for):
+    forget, retain = split
+    out = tmp_path / "sat"
+    from rapidun.unlearning.methods.rapidun_saturation import RapidunSaturationParams
+
+    unlearn(new_model(), nano_model.tokenizer, forget, retain, out, method="rapidun_saturation",
+            params=RapidunSaturationParams(refresh_every=4), train=make_config(lr=5e-3), progress=False,
+            **kwargs_for("rapidun_saturation", tmp_path, len(forget), len(retain)))  # fmt: skip
+    run = json.loads((out / "run.json").read_text())
+    assert run["weights"]["refreshed_at_steps"] == [0, 4]
+    history = json.loads((out / "saturation_weights.json").read_text())
+    assert history["4"] != history["0"] and np.mean(history["4"]) == pytest.approx(1.0)

@@ -125,3 +125,11 @@ def influence_weights_with_scores(
     }
     weights = MethodWeights(result.forget.weights, result.retain.weights, f"influence:{influence_dir}", summary)
     return weights, mats
+
+
+def static_forget_weights(ctx: MethodContext, params: WeightParams, weighting: str = "rapidun") -> np.ndarray:
+    """Forget weights (nF,) from the scores of ``--influence`` or of the influence computed into OUT/influence
+    (read again, nothing written): what a dynamic method starts from."""
+    mats = read_checked_scores(ctx, ctx.influence_dir or ctx.out_dir / "influence")
+    wparams = params.with_weighting(weighting)
+    return compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams).forget.weights

@@ -18,7 +18,11 @@ from typing import Any
 import numpy as np
 
 from rapidun.errors import RapidunError
-from rapidun.unlearning.influence_weights import influence_weights_with_scores, read_checked_scores
+from rapidun.unlearning.influence_weights import (
+    influence_weights_with_scores,
+    read_checked_scores,
+    static_forget_weights,
+)
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
 from rapidun.unlearning.objective import RefreshFn
 from rapidun.unlearning.refresh_history import history_refresh
@@ -60,7 +64,7 @@ def rapidun_refresh(model: Any, ctx: MethodContext, params: RapidunDynamicParams
 
     def compute(step: int) -> np.ndarray:
         if step == 0:  # the starting model's scores, computed (or given) before training
-            return _forget_weights(ctx, params, ctx.influence_dir or ctx.out_dir / "influence")
+            return static_forget_weights(ctx, params.weights)
         out = ctx.out_dir / "influence_refresh" / f"step{step}"
         settings = {"max_length": ctx.cfg.max_length, "prompt_style": ctx.cfg.prompt_style, **params.influence}
         was_training = model.training
