@@ -24,7 +24,6 @@ from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, make_projector
 
 log = logging.getLogger(__name__)
-LOSS = LOSS_TEXT["ce"]
 SET_NAMES = {"F": "forget", "R": "retain", "T": "train", "Q": "query"}
 
 

@@ -127,9 +127,10 @@ def influence_weights_with_scores(
     return weights, mats
 
 
-def static_forget_weights(ctx: MethodContext, params: WeightParams, weighting: str = "rapidun") -> np.ndarray:
-    """Forget weights (nF,) from the scores of ``--influence`` or of the influence computed into OUT/influence
-    (read again, nothing written): what a dynamic method starts from."""
-    mats = read_checked_scores(ctx, ctx.influence_dir or ctx.out_dir / "influence")
+def static_forget_weights(ctx: MethodContext, params: WeightParams, scores_dir: Path | None = None) -> np.ndarray:
+    """``rapidun`` forget weights (nF,) from the scores in ``scores_dir`` (default: ``--influence``, or the
+    influence computed into OUT/influence), read again and nothing written: what a dynamic method starts from."""
+    mats = read_checked_scores(ctx, scores_dir or ctx.influence_dir or ctx.out_dir / "influence")
+    weighting = "rapidun"
     wparams = params.with_weighting(weighting)
     return compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams).forget.weights

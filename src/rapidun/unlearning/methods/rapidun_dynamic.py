@@ -18,15 +18,11 @@ from typing import Any
 import numpy as np
 
 from rapidun.errors import RapidunError
-from rapidun.unlearning.influence_weights import (
-    influence_weights_with_scores,
-    read_checked_scores,
-    static_forget_weights,
-)
+from rapidun.unlearning.influence_weights import influence_weights_with_scores, static_forget_weights
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
 from rapidun.unlearning.objective import RefreshFn
 from rapidun.unlearning.refresh_history import history_refresh
-from rapidun.weighting import WeightParams, compute_weights
+from rapidun.weighting import WeightParams
 
 HISTORY = "rapidun_weights.json"
 
@@ -53,12 +49,6 @@ def rapidun_dynamic_weights(ctx: MethodContext, params: RapidunDynamicParams) ->
     return mw
 
 
-def _forget_weights(ctx: MethodContext, params: RapidunDynamicParams, scores_dir: Any) -> np.ndarray:
-    mats = read_checked_scores(ctx, scores_dir)
-    wparams = params.weights.with_weighting("rapidun")
-    return compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams).forget.weights
-
-
 def rapidun_refresh(model: Any, ctx: MethodContext, params: RapidunDynamicParams) -> RefreshFn:
     from rapidun.influence.stage import compute_influence
 
@@ -74,7 +64,7 @@ def rapidun_refresh(model: Any, ctx: MethodContext, params: RapidunDynamicParams
         finally:
             model.train(was_training)
         shutil.rmtree(out / "cache", ignore_errors=True)
-        return _forget_weights(ctx, params, out)
+        return static_forget_weights(ctx, params.weights, out)
 
     return history_refresh(ctx.out_dir / HISTORY, params.refresh_every, compute, ctx.is_main, "rapidun_dynamic")
 
