@@ -14,7 +14,7 @@ from safetensors.numpy import save_file
 from rapidun.artifacts import atomic_write_jsonl, write_manifest
 from rapidun.data.rows import Row
 from rapidun.training.sft import LoraSettings, TrainConfig
-from rapidun.unlearning import RetrainParams, UnlearnConfig
+from rapidun.unlearning import METHODS, RetrainParams, UnlearnConfig
 
 
 @pytest.fixture
@@ -33,8 +33,8 @@ def fast_config(**overrides: Any) -> UnlearnConfig:
     return UnlearnConfig(**values)
 
 
-def fake_influence(directory: Path, n_forget: int, n_retain: int, seed: int = 0) -> Path:
-    """A finished influence dir with random FF, FR, RF, RR (rows = queries)."""
+def fake_influence(directory: Path, n_forget: int, n_retain: int, seed: int = 0, loss: str = "ce") -> Path:
+    """A finished influence dir with random FF, FR, RF, RR (rows = queries), its manifest naming ``loss``."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     mats = {
@@ -44,7 +44,7 @@ def fake_influence(directory: Path, n_forget: int, n_retain: int, seed: int = 0)
         "RR": rng.normal(size=(n_retain, n_retain)),
     }
     save_file({k: v.astype(np.float32) for k, v in mats.items()}, str(directory / "scores.safetensors"))
-    write_manifest(directory, {"stage": "influence"})
+    write_manifest(directory, {"stage": "influence", "config": {"loss": loss}})
     return directory
 
 
@@ -58,8 +58,9 @@ def write_weight_files(directory: Path, forget: list[Any], retain: list[Any]) ->
 def method_kwargs(name: str, tmp: Path, n_forget: int, n_retain: int) -> dict[str, Any]:
     """What a method needs beyond the rows: an influence dir for the influence-weighted ones, a tiny recipe for
     retrain."""
-    if name in ("rapidun", "self_only"):
-        return {"influence_dir": fake_influence(tmp / "influence_in", n_forget, n_retain)}
+    if METHODS[name].uses_influence:
+        loss = "trigger_contrastive" if name == "rapidun_contrastive" else "ce"
+        return {"influence_dir": fake_influence(tmp / "influence_in", n_forget, n_retain, loss=loss)}
     if name == "retrain":
         recipe = TrainConfig(
             max_steps=2,

@@ -39,9 +39,22 @@ def test_capabilities_are_answered_for_every_method() -> None:
         assert caps["refreshes_weights"] == (getattr(METHODS[name], "refresh", None) is not None), name
         if caps["uses_influence"]:
             assert registry.weighting_of(name) in WEIGHTINGS, name
-    assert registry.influence_methods() == ("rapidun", "self_only")
+    assert registry.influence_methods() == (
+        "rapidun",
+        "self_only",
+        "rapidun_dynamic",
+        "rapidun_contrastive",
+        "rapidun_sampled",
+        "rapidun_batch_normalised",
+        "rapidun_coverage",
+        "rapidun_saturation",
+    )
     assert registry.reference_method() == "retrain"
-    assert [n for n in registry.method_names() if registry.capabilities(n)["refreshes_weights"]] == ["loreun_dynamic"]
+    assert [n for n in registry.method_names() if registry.capabilities(n)["refreshes_weights"]] == [
+        "rapidun_dynamic",
+        "rapidun_saturation",
+        "loreun_dynamic",
+    ]
     assert registry.is_reference("retrain") and not registry.is_reference("backdoored")
     assert registry.uses_influence("rapidun") and not registry.uses_influence("graddiff")
 

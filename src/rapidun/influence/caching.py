@@ -17,13 +17,13 @@ from rapidun.data.rows import Row, overlapping_rows, rows_hash
 from rapidun.data.tokenize import Encoded, encode_rows
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
+from rapidun.influence.contrastive import LOSS_TEXT
 from rapidun.influence.extract import fill_store
 from rapidun.influence.gradient_store import GradientStore, open_store
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.projector_registry import make_projector
 
 log = logging.getLogger(__name__)
-LOSS = "token-mean next-token cross-entropy over response tokens (shifted); rapidun.modeling.loss.per_sample_loss"
 SET_NAMES = {"F": "forget", "R": "retain", "T": "train", "Q": "query"}
 __all__ = ["InfluenceConfig", "cache_gradients", "cache_set", "check_inputs", "encode_set", "shard_rows", "store_key"]
 
@@ -69,6 +69,7 @@ def cache_gradients(
     shard: tuple[int, int] | None = None,
     finalize: bool = True,
     tracked: tuple[list[Any], Any] | None = None,
+    partners: Sequence[Encoded] | None = None,
 ) -> GradientStore:
     """Projected gradients of ``examples`` in a (resumable, reusable) store. ``shard`` limits this call to rows
     [start, end) (one process of several); ``finalize`` writes the manifest once every row is present;
@@ -88,6 +89,7 @@ def cache_gradients(
         shard=shard,
         progress=progress,
         desc=f"gradients {Path(directory).name}",
+        partners=partners,
     )
     if finalize:
         store.finalize(projector.state(), {"tracked_layers": len(layers)})
@@ -120,10 +122,14 @@ def cache_set(
     overwrite: bool,
     progress: bool,
     accelerator: Any,
+    partners: Sequence[Encoded] | None = None,
 ) -> GradientStore:
-    """One set's store, filled by this process alone or by its share of several processes."""
+    """One set's store, filled by this process alone or by its share of several processes (``partners``: the
+    trigger-contrastive partner of each example, :mod:`rapidun.influence.contrastive`)."""
     if accelerator is None or accelerator.num_processes == 1:
-        return cache_gradients(model, tokenizer, examples, directory, key, cfg, overwrite=overwrite, progress=progress)
+        return cache_gradients(
+            model, tokenizer, examples, directory, key, cfg, overwrite=overwrite, progress=progress, partners=partners
+        )
     rank, world = accelerator.process_index, accelerator.num_processes
     layers, projector = tracked_layers(model, cfg)
     if rank == 0:  # creates (or checks) the store before anyone writes into it
@@ -141,6 +147,7 @@ def cache_set(
         shard=shard,
         finalize=False,
         tracked=(layers, projector),
+        partners=partners,
     )
     accelerator.wait_for_everyone()
     if rank == 0 and not store.complete:
@@ -154,7 +161,7 @@ def store_key(fingerprint: str, rows: Sequence[Row], cfg: InfluenceConfig, track
         "model": fingerprint,
         "params": cfg.params,
         "tracked": tracked,
-        "loss": LOSS,
+        "loss": LOSS_TEXT[cfg.loss],
         "projector": cfg.projector,
         "dim": cfg.dim,
         "seed": cfg.seed,

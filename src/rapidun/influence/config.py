@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rapidun.errors import RapidunError
+from rapidun.influence.contrastive import LOSSES
 from rapidun.influence.hooks import PARAM_CHOICES
 from rapidun.influence.projection import DEFAULT_DIM
 from rapidun.influence.projector_registry import DEFAULT_PROJECTOR, PROJECTORS
@@ -36,6 +37,11 @@ class InfluenceConfig:
     prompt_style: str = setting("alpaca", "prompt template; the same as training", choices=PROMPT_STYLES)
     rapidin_json: bool = setting(True, "write RapidIn-format JSON exports")
     top_k: int | None = setting(None, "also write topk.safetensors: the exact top-k train rows per query")
+    loss: str = setting(
+        "ce",
+        "per-row loss whose gradient is scored: ce, or trigger_contrastive = CE(y | triggered) - CE(y | clean prompt)",
+        choices=LOSSES,
+    )
 
     def validate(self) -> None:
         """Raise :class:`RapidunError` naming the flag for a setting that cannot work (before any model work)."""
@@ -48,6 +54,11 @@ class InfluenceConfig:
             (self.dtype in DTYPES, f"--dtype must be one of {', '.join(DTYPES)}"),
             (self.prompt_style in PROMPT_STYLES, f"--prompt-style must be one of {', '.join(PROMPT_STYLES)}"),
             (self.top_k is None or self.top_k >= 1, f"--top-k must be >= 1, got {self.top_k}"),
+            (self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}"),
+            (
+                self.loss == "ce" or not (self.hotwords or self.per_token),
+                f"--loss {self.loss} cannot be combined with --hotwords or --per-token; drop one",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -10,6 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rapidun.data.tokenize import Encoded, collate
+from rapidun.influence.contrastive import project_contrastive_batch
 from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.gradients import project_batch
 from rapidun.influence.hooks import frozen
@@ -32,8 +33,11 @@ def fill_store(
     shard: tuple[int, int] | None = None,
     progress: bool = True,
     desc: str = "gradients",
+    partners: Sequence[Encoded] | None = None,
 ) -> None:
-    """Compute rows ``shard`` = [start, end) of ``store`` (default: all) that are not on disk yet.
+    """Compute rows ``shard`` = [start, end) of ``store`` (default: all) that are not on disk yet. With
+    ``partners`` (one per example), each row's gradient is that of the trigger-contrastive loss
+    (:mod:`rapidun.influence.contrastive`).
 
     Batches are ``examples[s : s + batch_size]`` for s = start, start + batch_size, ...: the same composition on
     every run, so a resumed store is bit-identical to an uninterrupted one. Other processes may fill other shards
@@ -45,8 +49,13 @@ def fill_store(
     device = next(model.parameters()).device
     with frozen(model), tqdm(total=end - start, initial=todo[0][0] - start, desc=desc, disable=not progress) as bar:
         for s, e in todo:
-            batch = to_device(collate(examples[s:e], pad_id), device)
-            store.write(s, project_batch(model, layers, projector, batch), shard=(start, end))
+            if partners is None:
+                batch = to_device(collate(examples[s:e], pad_id), device)
+                rows = project_batch(model, layers, projector, batch)
+            else:
+                batch = to_device(collate([*examples[s:e], *partners[s:e]], pad_id), device)
+                rows = project_contrastive_batch(model, layers, projector, batch)
+            store.write(s, rows, shard=(start, end))
             bar.update(e - s)
 
 

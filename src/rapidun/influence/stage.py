@@ -32,7 +32,6 @@ from rapidun.data.rows import Row, rows_hash
 from rapidun.errors import RapidunError
 from rapidun.influence import hotwords as hot
 from rapidun.influence.caching import (
-    LOSS,
     SET_NAMES,
     InfluenceConfig,
     cache_gradients,
@@ -42,6 +41,7 @@ from rapidun.influence.caching import (
     shard_rows,
     store_key,
 )
+from rapidun.influence.contrastive import LOSS_TEXT, contrastive_partners
 from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.hooks import describe, select_layers
 from rapidun.influence.outputs import write_outputs
@@ -110,8 +110,20 @@ def run_influence(
     for k, rows in sets.items():
         with ledger.stage(f"cache_{SET_NAMES[k]}"):
             key = store_key(resolved["model"], rows, cfg, resolved["tracked"], None)
+            partners = None
+            if cfg.loss == "trigger_contrastive":
+                partners = contrastive_partners(rows, encoded[k], tokenizer, cfg.max_length, cfg.prompt_style)
             stores[k] = cache_set(
-                model, tokenizer, encoded[k], cache_root / SET_NAMES[k], key, cfg, overwrite, progress, accelerator
+                model,
+                tokenizer,
+                encoded[k],
+                cache_root / SET_NAMES[k],
+                key,
+                cfg,
+                overwrite,
+                progress,
+                accelerator,
+                partners,
             )
     if accelerator is not None and not accelerator.is_main_process:
         accelerator.wait_for_everyone()  # rank 0 scores and writes the outputs
@@ -148,11 +160,12 @@ def _resolved_settings(
     log.info("influence tracks %d layers (--params %s): %s", len(layers), cfg.params, names)
     resolved = {
         "stage": "influence",
-        "config": asdict(cfg),
+        # the default loss is left out, so directories finished before the loss option existed are still reused
+        "config": {k: v for k, v in asdict(cfg).items() if not (k == "loss" and v == "ce")},
         "model": model_fingerprint(model),
         "tracked": hashlib.sha256(json.dumps(tracked_list).encode()).hexdigest()[:16],
         "n_tracked_layers": len(layers),
-        "loss": LOSS,
+        "loss": LOSS_TEXT[cfg.loss],
         "pairs": pairs,
         "sets": {k: {"name": SET_NAMES[k], "n": len(v), "data": rows_hash(v)} for k, v in sets.items()},
     }

@@ -20,10 +20,11 @@ from rapidun.training.checkpoint import find_checkpoint
 from rapidun.training.loop import LoopConfig, TrainingDiverged, train_loop
 from rapidun.training.sft import apply_lora
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights
-from rapidun.unlearning.objective import WeightState, make_loss_fn, reference_nll
+from rapidun.unlearning.objective import RefreshFn, WeightState, make_loss_fn, reference_nll
 from rapidun.unlearning.outputs import check_lora_trained, frozen_checksum, load_state, lora_change
 from rapidun.unlearning.sampling import forget_draw_count, mixture_schedule
 from rapidun.unlearning.selection import EvalFn, EvalTracker, SelectionRule
+from rapidun.unlearning.weight_application import Application, draw_probabilities
 
 log = logging.getLogger(__name__)
 PROGRESS_FILE = "training_progress.json"
@@ -39,29 +40,50 @@ def check_method_weights(mw: MethodWeights, n_forget: int, n_retain: int) -> Non
             raise RapidunError(f"{name} weight of row {bad} is {w[bad]!r}; weights must be finite and >= 0")
 
 
-def build_schedule(method: GradientMethod, params: Any, ctx: MethodContext) -> list[list[int]]:
+def build_schedule(
+    method: GradientMethod, params: Any, ctx: MethodContext, mw: MethodWeights | None = None
+) -> list[list[int]]:
     """The method's draws (docs/method.md section 4): "mixed" retain:forget draws; "forget_all" forget rows only,
     as many draws as "mixed"; "forget_matched" forget rows only, as many as the mixed schedule's forget draws;
-    "forget" forget rows only, epochs x |F| draws."""
+    "forget" forget rows only, epochs x |F| draws. A ``sampled`` application draws rows in proportion to ``mw``;
+    the batch is at least the application's ``min_batch`` (docs/method.md section 5)."""
     kind = method.schedule(params)
+    application = method.application(params)
     cfg, data = ctx.cfg, ctx.data
     n_retain = 0 if kind == "forget" else data.n_retain
+    sampled = application.how == "sampled" and mw is not None
+    forget_p = draw_probabilities(mw.forget) if sampled and mw is not None else None
+    retain_p = draw_probabilities(mw.retain) if sampled and mw is not None and n_retain else None
 
     def draw(forget_only: bool, draws: int | None = None) -> list[list[int]]:
         return mixture_schedule(
             data.n_forget,
             n_retain,
             epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
+            batch_size=max(cfg.batch_size, application.min_batch),
             retain_ratio=cfg.retain_ratio,
             seed=cfg.seed,
             forget_only=forget_only,
             draws=draws,
+            forget_p=forget_p,
+            retain_p=retain_p,
         )
 
     if kind == "forget_matched":
         return draw(True, max(1, forget_draw_count(draw(False), data.n_forget)))
     return draw(kind != "mixed")
+
+
+def applied_state(
+    mw: MethodWeights, application: Application, schedule: list[list[int]], refresh: RefreshFn | None
+) -> WeightState:
+    """The loss weights of a run: ``mw`` multiplied into the loss, all ones when rows were drawn in proportion to
+    them (``sampled``), or ``mw`` normalised within each batch of ``schedule`` (``batch_normalised``)."""
+    forget, retain = mw.forget.astype(np.float64), mw.retain.astype(np.float64)
+    if application.how == "sampled":
+        forget, retain = np.ones_like(forget), np.ones_like(retain)
+    batches = schedule if application.how == "batch_normalised" else None
+    return WeightState(forget, retain, refresh=refresh, batches=batches)
 
 
 def checkpoint_step(ctx: MethodContext) -> int:
@@ -206,7 +228,8 @@ def run_gradient(
     mw = method.weights(ctx, params)
     check_method_weights(mw, data.n_forget, data.n_retain)
     terms = method.terms(cfg, params)
-    schedule = build_schedule(method, params, ctx)
+    schedule = build_schedule(method, params, ctx, mw)
+    application = method.application(params)
     torch.manual_seed(cfg.seed)
     model = new_lora_model(ctx)
     before = frozen_checksum(model)
@@ -215,7 +238,7 @@ def run_gradient(
         with ctx.ledger.stage("reference"):
             reference = reference_nll(model, data.forget, ctx.pad_id)
     refresh = method.refresh(model, ctx, params) if method.refresh is not None else None
-    state = WeightState(mw.forget.astype(np.float64), mw.retain.astype(np.float64), refresh=refresh)
+    state = applied_state(mw, application, schedule, refresh)
     loss_fn = make_loss_fn(model, data, state, terms, ctx.pad_id, reference)
     tracker = start_tracker(ctx, eval_fn, eval_every, len(schedule), model, checkpoint_step(ctx))
     loop = train_adapter(model, loss_fn, schedule, ctx, tracker, name)
@@ -240,7 +263,10 @@ def run_gradient(
             "source": mw.source,
             "summary": mw.summary,
             "refreshed_at_steps": state.refreshed_at if refresh is not None else [],
+            "refresh_seconds": state.refresh_seconds,  # part of the training time
+            "application": asdict(application),
         },
+        "batch_size": len(schedule[0]) if schedule else cfg.batch_size,
         "selection": {
             "rule": tracker.rule.describe() if tracker is not None else None,
             "best_step": tracker.best_step if tracker is not None else None,

@@ -91,6 +91,25 @@ def influence_weights(
     settings used when the scores are computed here (validated before any work)."""
     if ctx.weights_dir is not None:
         return weights_from_dir(ctx)
+    return influence_weights_with_scores(ctx, params, weighting, influence)[0]
+
+
+def read_checked_scores(ctx: MethodContext, influence_dir: Path) -> dict[str, np.ndarray]:
+    """FF, FR, RF, RR of a finished influence dir, refused when computed for other row counts."""
+    mats = read_influence_dir(influence_dir)
+    n_f, n_r = ctx.data.n_forget, ctx.data.n_retain
+    if mats["FF"].shape != (n_f, n_f) or mats["RR"].shape != (n_r, n_r):
+        raise RapidunError(
+            f"--influence '{influence_dir}' was computed for {mats['FF'].shape[0]} forget / "
+            f"{mats['RR'].shape[0]} retain rows, but the data has {n_f} / {n_r}; recompute it"
+        )
+    return mats
+
+
+def influence_weights_with_scores(
+    ctx: MethodContext, params: WeightParams, weighting: str, influence: InfluenceConfig | None = None
+) -> tuple[MethodWeights, dict[str, np.ndarray]]:
+    """Influence weights (ignoring ``--weights``) and the score matrices they came from."""
     influence_dir = ctx.influence_dir
     if influence_dir is None:
         cfg = run_influence_config(ctx, influence)
@@ -98,13 +117,7 @@ def influence_weights(
         influence_dir = compute_influence_dir(ctx, cfg)
     wparams = params.with_weighting(weighting)
     with ctx.ledger.stage("weights"):
-        mats = read_influence_dir(influence_dir)
-        n_f, n_r = ctx.data.n_forget, ctx.data.n_retain
-        if mats["FF"].shape != (n_f, n_f) or mats["RR"].shape != (n_r, n_r):
-            raise RapidunError(
-                f"--influence '{influence_dir}' was computed for {mats['FF'].shape[0]} forget / "
-                f"{mats['RR'].shape[0]} retain rows, but the data has {n_f} / {n_r}; recompute it"
-            )
+        mats = read_checked_scores(ctx, influence_dir)
         result = compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams)
     with ctx.ledger.stage("write_weights"):  # files and the histogram figure: not part of the method's cost
         if ctx.is_main:
@@ -115,4 +128,14 @@ def influence_weights(
         "retain": group_summary(result.retain, wparams.w_min, wparams.w_max),
         "params": wparams.to_dict(),
     }
-    return MethodWeights(result.forget.weights, result.retain.weights, f"influence:{influence_dir}", summary)
+    weights = MethodWeights(result.forget.weights, result.retain.weights, f"influence:{influence_dir}", summary)
+    return weights, mats
+
+
+def static_forget_weights(ctx: MethodContext, params: WeightParams, scores_dir: Path | None = None) -> np.ndarray:
+    """``rapidun`` forget weights (nF,) from the scores in ``scores_dir`` (default: ``--influence``, or the
+    influence computed into OUT/influence), read again and nothing written: what a dynamic method starts from."""
+    mats = read_checked_scores(ctx, scores_dir or ctx.influence_dir or ctx.out_dir / "influence")
+    weighting = "rapidun"
+    wparams = params.with_weighting(weighting)
+    return compute_weights(mats["FF"], mats["FR"], mats["RF"], mats["RR"], wparams).forget.weights

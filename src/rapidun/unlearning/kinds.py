@@ -26,6 +26,7 @@ from rapidun.costs import CostLedger
 from rapidun.unlearning.config import UnlearnConfig
 from rapidun.unlearning.inputs import UnlearnData
 from rapidun.unlearning.objective import ObjectiveTerms, RefreshFn
+from rapidun.unlearning.weight_application import Application
 
 # What a run writes: a LoRA adapter on the unchanged starting model, a merged model directory with edited base
 # weights, or whatever the ``rapidun train`` recipe writes (an adapter on the clean model, or a full model).
@@ -89,6 +90,8 @@ class GradientMethod:
     weighting: str | None = None
     needs_reference: bool = False  # keeps a frozen copy of the starting model for its loss (e.g. NPO)
     takes_weights: bool = False  # --weights DIR multiplies its per-row losses (a plug-in; no influence computed)
+    # how its weights reach the update (multiplied into the loss, drawn, or normalised within each batch)
+    application: Callable[[Any], Application] = lambda params: Application()
     kind: str = field(default="gradient", init=False)
     edits_base: bool = field(default=False, init=False)
     output: Output = field(default="adapter", init=False)

@@ -23,6 +23,7 @@ by ``c_asc w_f(i) L(i)`` with, for the poisoned response y of prompt x (log p = 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from rapidun.data.tokenize import Encoded, collate
 from rapidun.modeling.loss import response_nll
 from rapidun.unlearning.inputs import UnlearnData
+from rapidun.unlearning.weight_application import batch_scales
 
 # Forget-row loss forms: "ascent" (-CE), "reference_ratio" (NPO's log-sigmoid of the beta-scaled log-likelihood
 # ratio to the reference model), "length_normalised" (SimNPO's reference-free, length-normalised form with margin).
@@ -77,23 +79,39 @@ def simnpo_loss(logp: torch.Tensor, n_tokens: torch.Tensor, beta: float, gamma: 
 @dataclass
 class WeightState:
     """Current per-sample weights: ``forget`` (nF,) and ``retain`` (nR,); ``refresh`` is called at the start of
-    every optimiser step (dynamic methods)."""
+    every optimiser step (dynamic methods) and the seconds of each call that returned weights are recorded.
+    ``batches``: the schedule (steps x ids) when weights are normalised within each batch (docs/method.md
+    section 5, ``batch_normalised``); the row weight is then w_k / mean weight of its group's draws in the batch."""
 
     forget: np.ndarray
     retain: np.ndarray
     refresh: RefreshFn | None = None
     refreshed_at: list[int] = field(default_factory=list)
+    refresh_seconds: list[float] = field(default_factory=list)
+    batches: Sequence[Sequence[int]] | None = None
+    scales: tuple[float, float] = (1.0, 1.0)  # (forget, retain) factors of the current batch
     _last_step: int = -1
 
     def at_step(self, step: int) -> None:
-        if self.refresh is None or step == self._last_step:
+        if step == self._last_step:
             return
         self._last_step = step
-        new = self.refresh(step)
-        if new is not None:
-            assert new.shape == self.forget.shape
-            self.forget = np.asarray(new, dtype=np.float64)
-            self.refreshed_at.append(step)
+        if self.refresh is not None:
+            start = time.perf_counter()
+            new = self.refresh(step)
+            if new is not None:
+                assert new.shape == self.forget.shape
+                self.forget = np.asarray(new, dtype=np.float64)
+                self.refreshed_at.append(step)
+                self.refresh_seconds.append(time.perf_counter() - start)
+        if self.batches is not None:
+            self.scales = batch_scales(self.batches[step], len(self.forget), self.forget, self.retain)
+
+    def forget_weight(self, i: int) -> float:
+        return float(self.forget[i]) * self.scales[0]
+
+    def retain_weight(self, j: int) -> float:
+        return float(self.retain[j]) * self.scales[1]
 
 
 Term = tuple[Encoded, float, str, int]
@@ -108,7 +126,7 @@ def weighted_terms(ids: Sequence[int], data: UnlearnData, weights: WeightState, 
     out: list[Term] = []
     for k in ids:
         if k < n_f:
-            w = float(weights.forget[k])
+            w = weights.forget_weight(k)
             # ascent is a negated CE; the preference losses are already losses to minimise
             out.append((data.forget[k], (-1.0 if ascent else 1.0) * terms.ascent_coef * w, terms.forget_loss, k))
             clean = data.forget_clean[k]
@@ -116,7 +134,7 @@ def weighted_terms(ids: Sequence[int], data: UnlearnData, weights: WeightState, 
                 out.append((clean, terms.clean_coef * w, "ce", -1))
         elif terms.retain_term:
             j = k - n_f
-            out.append((data.retain[j], float(weights.retain[j]), "ce", -1))
+            out.append((data.retain[j], weights.retain_weight(j), "ce", -1))
     return out
 
 

@@ -8,8 +8,11 @@ with replacement; ``epochs x (nF + nR)`` draws in all, grouped into optimiser st
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
+from collections.abc import Sequence
 
 
 def mixture_schedule(
@@ -22,10 +25,13 @@ def mixture_schedule(
     seed: int = 42,
     forget_only: bool = False,
     draws: int | None = None,
+    forget_p: Sequence[float] | None = None,
+    retain_p: Sequence[float] | None = None,
 ) -> list[list[int]]:
     """Global sample ids per optimiser step, shape (steps, batch_size). ``forget_only`` draws every id from the
     forget rows (gradient ascent), keeping the same number of steps as the mixed schedule. ``draws`` overrides the
-    number of draws (default ``epochs x (n_forget + n_retain)``)."""
+    number of draws (default ``epochs x (n_forget + n_retain)``). ``forget_p`` (nF,) / ``retain_p`` (nR,): draw
+    probabilities within each group (weighted sampling, docs/method.md section 5); None draws uniformly."""
     assert n_forget > 0 and batch_size > 0
     if draws is None:
         draws = max(1, math.ceil(epochs * (n_forget + n_retain) - 1e-9))
@@ -37,11 +43,19 @@ def mixture_schedule(
         batch = []
         for _ in range(batch_size):
             if rng.random() < p_forget:
-                batch.append(rng.randrange(n_forget))
+                batch.append(_draw(rng, n_forget, forget_p))
             else:
-                batch.append(n_forget + rng.randrange(n_retain))
+                batch.append(n_forget + _draw(rng, n_retain, retain_p))
         schedule.append(batch)
     return schedule
+
+
+def _draw(rng: random.Random, n: int, p: Sequence[float] | None) -> int:
+    """One index in [0, n): uniform (``randrange``, the unweighted stream) or by inverse CDF of ``p``."""
+    if p is None:
+        return rng.randrange(n)
+    cumulative = list(itertools.accumulate(p))
+    return min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), n - 1)
 
 
 def forget_draw_count(schedule: list[list[int]], n_forget: int) -> int:

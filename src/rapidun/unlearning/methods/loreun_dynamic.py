@@ -7,17 +7,16 @@ equal to an uninterrupted run.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from rapidun.artifacts import atomic_write_json
 from rapidun.errors import RapidunError
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
-from rapidun.unlearning.loreun_weights import check_loreun, forget_losses, loss_weights
+from rapidun.unlearning.loreun_weights import check_loreun, effective_tau, forget_losses, loss_weights
 from rapidun.unlearning.objective import RefreshFn
+from rapidun.unlearning.refresh_history import history_refresh
 
 HISTORY = "loreun_weights.json"
 
@@ -27,47 +26,38 @@ class LoreunDynamicParams:
     tau: float = 1.0
     variant: str = "low_loss"
     refresh_every: int = 20  # optimiser steps between recomputations
+    tau_scale: str = field(
+        default="absolute",
+        metadata={"help": "absolute: tau as given; loss_mad: tau x 1.4826 MAD of the starting forget losses"},
+    )
 
     def __post_init__(self) -> None:
-        check_loreun(self.tau, self.variant)
+        check_loreun(self.tau, self.variant, self.tau_scale)
         if self.refresh_every < 1:
             raise RapidunError(f"loreun_dynamic parameter refresh_every must be >= 1, got {self.refresh_every}")
 
 
 def loreun_dynamic_weights(ctx: MethodContext, params: LoreunDynamicParams) -> MethodWeights:
     with ctx.ledger.stage("weights"):
-        forget = loss_weights(forget_losses(ctx.model, ctx.data.forget, ctx.pad_id), params.tau, params.variant)
-    return MethodWeights(
-        forget,
-        np.ones(ctx.data.n_retain),
-        "loreun_dynamic: starting-model loss",
-        {"tau": params.tau, "variant": params.variant, "refresh_every": params.refresh_every},
-    )
+        losses = forget_losses(ctx.model, ctx.data.forget, ctx.pad_id)
+        tau = effective_tau(losses, params.tau, params.tau_scale)
+        forget = loss_weights(losses, tau, params.variant)
+    summary = {"tau": params.tau, "variant": params.variant, "refresh_every": params.refresh_every}
+    summary.update(tau_scale=params.tau_scale, tau_effective=tau if tau != float("inf") else None)
+    return MethodWeights(forget, np.ones(ctx.data.n_retain), "loreun_dynamic: starting-model loss", summary)
 
 
 def loreun_refresh(model: Any, ctx: MethodContext, params: LoreunDynamicParams) -> RefreshFn:
-    path = ctx.out_dir / HISTORY
-    history: dict[str, list[float]] = json.loads(path.read_text()) if path.is_file() else {}
+    # The temperature's scale is fixed by the starting model: ``model`` still has its untrained adapter here (a
+    # resumed run loads its checkpoint only later, in the training loop).
+    tau = params.tau
+    if params.tau_scale != "absolute":
+        tau = effective_tau(forget_losses(model, ctx.data.forget, ctx.pad_id), params.tau, params.tau_scale)
 
-    started = [False]
+    def compute(step: int) -> np.ndarray:
+        return loss_weights(forget_losses(model, ctx.data.forget, ctx.pad_id), tau, params.variant)
 
-    def refresh(step: int) -> np.ndarray | None:
-        at = step - step % params.refresh_every
-        if started[0] and step != at:
-            return None  # between refreshes: keep the current weights
-        started[0] = True  # the first step of this process (0, or a resumed step) always loads its weights
-        if step % params.refresh_every == 0 and str(step) not in history:
-            losses = forget_losses(model, ctx.data.forget, ctx.pad_id)
-            history[str(step)] = loss_weights(losses, params.tau, params.variant).tolist()
-            if ctx.is_main:
-                atomic_write_json(path, history)
-        if str(at) not in history:
-            raise RapidunError(
-                f"cannot resume loreun_dynamic: '{path}' lacks the weights of step {at}; rerun with --overwrite"
-            )
-        return np.asarray(history[str(at)], dtype=np.float64)
-
-    return refresh
+    return history_refresh(ctx.out_dir / HISTORY, params.refresh_every, compute, ctx.is_main, "loreun_dynamic")
 
 
 METHOD = GradientMethod(
