@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import Any
 
 from rapidun.artifacts import atomic_write_json, atomic_write_text, ensure_dir
 from rapidun.costs import CostLedger
-from rapidun.evaluation import evaluate_backdoor
 from rapidun.modeling.load import LoadedModel, load_model
 from rapidun.pipeline.datasets import (
     DatasetState,
@@ -37,6 +35,8 @@ from rapidun.pipeline.datasets import (
 )
 from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
+from rapidun.pipeline.study_eval import evaluate_cell
+from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
 from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.registry import is_reference, uses_influence
@@ -50,26 +50,6 @@ class StudyResult:
     out_dir: Path
     runs: list[dict[str, Any]]
     report_html: Path | None
-
-
-def _evaluate(model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[dict, float]:
-    t0 = time.perf_counter()
-    ev = cfg.evaluation
-    res = evaluate_backdoor(
-        model,
-        tok,
-        test_seen=state.rows.seen,
-        test_ood=state.rows.ood,
-        test_clean=state.rows.clean,
-        scorer=state.scorer,
-        max_new_tokens=ev.max_new_tokens,
-        batch_size=ev.batch_size,
-        prompt_style=cfg.backdoor.prompt_style,
-        progress=progress,
-    )
-    metrics = res.metrics()
-    metrics["scorer"] = {**state.scorer_record, **metrics.get("scorer", {})}
-    return metrics, time.perf_counter() - t0
 
 
 def _record(
@@ -104,7 +84,7 @@ def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> d
     if path.is_file():
         return dict(json.loads(path.read_text()))
     loaded = load_backdoored(state)
-    metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
+    metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, path.parent, progress)
     run = state.backdoor_run
     rec = _record(
         state,
@@ -228,7 +208,7 @@ def _run_cell(
         log.warning("[%s] %s seed %d: %s", state.spec.name, cell.key, seed, exc)
         run, result_model = json.loads((run_dir / "run.json").read_text()), None
     loaded = _unlearned_model(state, cell, run_dir, result_model)
-    metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
+    metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, cell_dir, progress)
     stages = {**_cell_stages(run, cell, influence), "evaluation_s": ev_s}
     weights = run_dir / "weights"
     rec = _record(
@@ -284,7 +264,10 @@ def run_study(
         config=cfg.to_dict(),
         name=cfg.name,
     )
-    atomic_write_json(out / "results.json", {"header": header, "runs": runs})
+    frontier = frontier_block(cfg, out)
+    atomic_write_json(
+        out / "results.json", {"header": header, "runs": runs} | ({"frontier": frontier} if frontier else {})
+    )
     atomic_write_text(out / "results.csv", results_csv(runs))
     html = None
     if report:
