@@ -105,3 +105,43 @@ def test_set_overrides_use_dotted_keys_and_yaml_values():
     assert data["x"] == {"y": 3}
     with pytest.raises(RapidunError, match="KEY=VALUE"):
         apply_overrides({}, ["seeds"])
+
+
+def test_frontier_sweep_expands_into_labelled_cells_weakest_first() -> None:
+
+    cfg = study_config(
+        {
+            "methods": ["uniform"],
+            "method_params": {"fisher_ssd": {"lam": 0.5}},
+            "frontier": {"sweep": {"uniform": {"lr": [1e-4, 5e-4]}, "fisher_ssd": {"alpha": [20.0, 5.0]}}},
+        }
+    )
+    assert [c.key for c in cfg.cells()] == [
+        "uniform",
+        "uniform~lr=0.0001",
+        "uniform~lr=0.0005",
+        "fisher_ssd~alpha=20.0",
+        "fisher_ssd~alpha=5.0",
+    ]
+    cells = cfg.frontier_cells()
+    assert cells[0].unlearn == {"lr": 1e-4} and cells[0].params == {}
+    assert cells[2].params == {"lam": 0.5, "alpha": 20.0} and cells[2].unlearn == {}
+    assert cfg.frontier is not None and cfg.frontier.budgets == (1.05, 1.10)
+
+
+@pytest.mark.parametrize(
+    ("frontier", "message"),
+    [
+        ({"sweep": {"uniform": {"lrr": [1.0]}}}, "'lrr' is neither an unlearning setting"),
+        ({"sweep": {"uniform": {"lr": [1e-4], "epochs": [1.0]}}}, "exactly one knob"),
+        ({"sweep": {"uniform": {"lr": []}}}, "non-empty list"),
+        ({"budgets": [0.95], "sweep": {"uniform": {"lr": [1e-4]}}}, "ratios >= 1"),
+        ({"sweep": {}}, "sweep is empty"),
+        ({"sweep": {"nope": {"lr": [1e-4]}}}, "unknown method 'nope'"),
+        ({"sweep": {"uniform": {"lr": [-1.0]}}}, "lr must be > 0"),
+    ],
+)
+def test_bad_frontier_blocks_name_the_fix(frontier: dict, message: str) -> None:
+
+    with pytest.raises(RapidunError, match=message):
+        study_config({"methods": [], "frontier": frontier})
