@@ -1,4 +1,4 @@
-"""A tiny frontier study end to end (nano model, 2 methods x 2 strengths x 2 seeds): per-prompt outcomes next to
+"""A tiny frontier study end to end (nano model, 2 methods x 2 strengths x 2 seeds, ~15 s): per-prompt outcomes next to
 each cell.json, validation outcomes, the results.json ``frontier`` block and the report's frontier figure."""
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import pytest
 
 from rapidun.pipeline.study import run_study
 from rapidun.pipeline.study_config import study_config
-
-pytestmark = pytest.mark.slow
 
 
 def _config() -> dict:
@@ -46,8 +44,19 @@ def _config() -> dict:
 
 def test_frontier_study_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    res = run_study(study_config(_config()), out, progress=False)
+    # Run in parts: seed 1 first, then both seeds (seed 1's cells are reused).
+    first = run_study(study_config({**_config(), "seeds": [1]}), out, progress=False, report=False)
+    assert len(first.runs) == 5
+    part = json.loads((out / "results.json").read_text())["frontier"]["datasets"]["toy"]
+    assert part["methods"]["ga"]["seeds"] == [1]
+    # A cell finished before outcomes were kept is evaluated again from its saved adapter, not retrained.
     root = out / "toy" / "cells"
+    (root / "ga~lr=0.003" / "seed1" / "outcomes.json").unlink()
+    adapter = root / "ga~lr=0.003" / "seed1" / "unlearn" / "adapter_model.safetensors"
+    trained_at = adapter.stat().st_mtime_ns
+    res = run_study(study_config(_config()), out, progress=False)
+    assert (root / "ga~lr=0.003" / "seed1" / "outcomes.json").is_file()
+    assert adapter.stat().st_mtime_ns == trained_at
     cell_dirs = sorted(p.parent for p in root.glob("*/seed*/cell.json"))
     assert [p.relative_to(root).as_posix() for p in cell_dirs] == [
         f"{m}~lr={lr}/seed{s}" for m in ("ga", "uniform") for lr in ("0.0001", "0.003") for s in (1, 2)

@@ -35,14 +35,13 @@ from rapidun.pipeline.datasets import (
 )
 from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
-from rapidun.pipeline.study_eval import evaluate_cell
+from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
 from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
 from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.registry import is_reference, uses_influence
 
 log = logging.getLogger(__name__)
-CELL_FILE = "cell.json"
 
 
 @dataclass
@@ -82,7 +81,7 @@ def _record(
 def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
     path = state.root / "cells" / BACKDOORED / CELL_FILE
     if path.is_file():
-        return dict(json.loads(path.read_text()))
+        return finished_cell(path.parent, lambda: load_backdoored(state), state, cfg, progress)
     loaded = load_backdoored(state)
     metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, path.parent, progress)
     run = state.backdoor_run
@@ -182,9 +181,9 @@ def _run_cell(
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
     settings = _cell_settings(cfg, cell, seed)
     check_settings(cell_dir / "cell_settings.json", json.loads(json.dumps(settings, default=str)), f"cell {cell.key}")
-    if (cell_dir / CELL_FILE).is_file():
-        return dict(json.loads((cell_dir / CELL_FILE).read_text()))
     run_dir = cell_dir / "unlearn"
+    if (cell_dir / CELL_FILE).is_file():
+        return finished_cell(cell_dir, lambda: _unlearned_model(state, cell, run_dir, None), state, cfg, progress)
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:

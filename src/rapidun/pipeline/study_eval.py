@@ -11,17 +11,22 @@ mark that a cell is done.
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rapidun.artifacts import atomic_write_json
+from rapidun.errors import RapidunError
 from rapidun.evaluation import evaluate_backdoor
 from rapidun.evaluation.outcomes import eval_outcomes
 from rapidun.pipeline.datasets import DatasetState, EvalRows
 from rapidun.pipeline.study_config import StudyConfig
 
+log = logging.getLogger(__name__)
 OUTCOMES_FILE = "outcomes.json"
+CELL_FILE = "cell.json"
 
 
 def _run(model: Any, tok: Any, rows: EvalRows, state: DatasetState, cfg: StudyConfig, progress: bool) -> Any:
@@ -60,3 +65,26 @@ def read_outcomes(cell_dir: Path) -> dict[str, Any] | None:
     """A cell's stored outcomes, or None when it has none (a cell finished before outcomes were kept)."""
     path = cell_dir / OUTCOMES_FILE
     return dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+def finished_cell(
+    cell_dir: Path, load: Callable[[], Any], state: DatasetState, cfg: StudyConfig, progress: bool
+) -> dict[str, Any]:
+    """The record of a finished cell. A cell finished before outcomes were kept is evaluated again from its saved
+    model (``load()``), and its ``cell.json`` rewritten so metrics and outcomes come from one evaluation."""
+    record = dict(json.loads((cell_dir / CELL_FILE).read_text()))
+    if (cell_dir / OUTCOMES_FILE).is_file():
+        return record
+    try:
+        loaded = load()
+    except (OSError, RapidunError) as exc:
+        log.warning(
+            "%s has no %s and its model cannot be loaded (%s); it stays off the frontier", cell_dir, OUTCOMES_FILE, exc
+        )
+        return record
+    log.info("%s: evaluating again to keep per-prompt outcomes", cell_dir)
+    metrics, seconds = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, cell_dir, progress)
+    record["metrics"] = metrics
+    record["timings"]["evaluation_s"] = seconds
+    atomic_write_json(cell_dir / CELL_FILE, record)
+    return record
