@@ -6,8 +6,9 @@ Layout of ``OUT``::
     OUT/<dataset>/backdoored/     the backdoored model (rapidun train) and its run.json
     OUT/<dataset>/influence/      FF/FR/RF/RR, computed once, shared by every influence-weighted cell
     OUT/<dataset>/cells/<method[~label]>/seed<S>/unlearn/   the unlearning run (rapidun unlearn)
+    OUT/<dataset>/cells/<method[~label]>/seed<S>/outcomes.json  per-prompt test and validation outcomes
     OUT/<dataset>/cells/<method[~label]>/seed<S>/cell.json  metrics + costs, written last: the cell is done
-    OUT/results.json, OUT/results.csv, OUT/report.html, OUT/report.md
+    OUT/results.json (with a ``frontier`` block when the config has one), OUT/results.csv, OUT/report.{html,md}
 
 Costs: ``total_s`` of a cell is what the method costs to unlearn (influence + weights + training); evaluation is
 reported apart. The shared influence time is charged in full to every cell that uses it. ``speedup_vs_retrain``

@@ -150,8 +150,8 @@ def frontier_blocks(frontier: dict[str, Any] | None, dataset: str) -> tuple[list
     out += [
         Para(
             "Test ASR at matched clean-perplexity increase: each method's operating point is chosen on validation "
-            "prompts (the lowest validation ASR along its strength sweep within the budget, docs/method.md section "
-            f"7) and its test ASR reported there. Intervals: {spread}."
+            "prompts (the lowest validation ASR along its strength sweep within the budget; see "
+            f"docs/method.md section 7) and its test ASR reported there. Intervals: {spread}."
         ),
         budget_table(block, budgets),
     ]
