@@ -150,9 +150,11 @@ def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: b
         val_rows = EvalRows(*(select_rows(r, limit, seed=spec.seed) for r in (pack.val_seen, pack.val_ood, pack.val)))
     else:
         log.warning(
-            "[%s] the pack has no val_seen/val_ood (made before they existed): cells are not evaluated on "
-            "validation and the frontier cannot choose its points; rebuild the pack to add them",
+            "[%s] pack '%s' has no val_seen/val_ood (made before they existed): cells are not evaluated on "
+            "validation and the frontier cannot choose its points; rerun 'rapidun poison' with the same settings "
+            "(or build the study in a new --out) to add them",
             spec.name,
+            pack.directory,
         )
     bd = root / "backdoored"
     if not (bd / "manifest.json").is_file():

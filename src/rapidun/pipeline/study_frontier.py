@@ -123,7 +123,12 @@ def dataset_frontier(root: Path, cfg: StudyConfig) -> dict[str, Any]:
     """The frontier of one dataset (directory ``root``), or a ``notes``-only block when it cannot be computed."""
     ref = read_outcomes(root / "cells" / BACKDOORED)
     if ref is None or ref.get("val") is None:
-        return {"notes": ["the backdoored model has no validation outcomes (an old pack or cell); rebuild the pack"]}
+        return {
+            "notes": [
+                "no frontier: the backdoored model has no validation outcomes (the pack predates val_seen/val_ood, "
+                "or validation is off); rebuild the pack with 'rapidun poison' to add them"
+            ]
+        }
     notes: list[str] = []
     blocks: dict[str, Any] = {}
     matrices: dict[str, Any] = {}

@@ -72,6 +72,7 @@ def frontier_figure(block: dict[str, Any], budgets: list[str], name: str) -> Plo
                     )
             for b in budgets:
                 ax.axvline(float(b), color=GREY, linestyle="--", linewidth=0.8)
+                ax.text(float(b), 101, f" +{100 * (float(b) - 1):.0f}%", color=GREY, fontsize=8, va="top")
             ax.set_xlabel("clean-perplexity ratio to the backdoored model (test)")
             ax.set_title(f"ASR on {words}", loc="left")
         top = max(p["test_ratio"] for m in methods for p in block["methods"][m]["points"])
