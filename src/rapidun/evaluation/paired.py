@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-N_RESAMPLES = 2000
-LEVEL = 0.95
+from rapidun.evaluation.intervals import LEVEL
+
+N_RESAMPLES = 1000  # as the perplexity bootstrap of evaluation.intervals
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rapidun.errors import RapidunError
+from rapidun.evaluation.paired import N_RESAMPLES
 from rapidun.settings import setting
 from rapidun.unlearning import UnlearnConfig
 
@@ -31,7 +32,7 @@ UNLEARN_KNOBS = frozenset(f.name for f in dataclasses.fields(UnlearnConfig))
 class FrontierSpec:
     budgets: tuple[float, ...] = setting((1.05, 1.10), "clean-perplexity budgets, as ratios to the backdoored model")
     sweep: dict[str, Any] = setting(help="method -> {knob: [values, weakest to strongest]}", factory=dict)
-    n_resamples: int = setting(2000, "paired-bootstrap resamples of the intervals")
+    n_resamples: int = setting(N_RESAMPLES, "paired-bootstrap resamples of the intervals")
     bootstrap_seed: int = setting(0, "seed of the bootstrap draws")
 
     def validate(self) -> None:
