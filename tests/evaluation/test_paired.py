@@ -13,6 +13,7 @@ from rapidun.evaluation.paired import (
     mean_interval,
     paired_difference,
     paired_ppl_ratio_difference,
+    ppl_ratio_interval,
     resampled_means,
     within_noise,
 )
@@ -73,9 +74,9 @@ def test_ppl_ratio_difference_with_a_constant_per_token_shift() -> None:
     rng = np.random.default_rng(0)
     tokens = rng.integers(3, 20, size=12).astype(float)
     ref_nll = tokens * rng.uniform(1.0, 3.0, size=12)
-    b = (np.tile(ref_nll, (2, 1)), np.tile(tokens, (2, 1)))
-    a = (b[0] + 0.1 * b[1], b[1])
-    iv = paired_ppl_ratio_difference(a, b, (ref_nll, tokens), n_resamples=300)
+    b = (1.0, np.tile(ref_nll, (2, 1)), np.tile(tokens, (2, 1)))
+    a = (1.0, b[1] + 0.1 * b[2], b[2])
+    iv = paired_ppl_ratio_difference([a], [b], (ref_nll, tokens), n_resamples=300)
     expected = math.exp(0.1) - 1.0
     assert iv.estimate == pytest.approx(expected)
     assert iv.low == pytest.approx(expected) and iv.high == pytest.approx(expected)
@@ -90,3 +91,13 @@ def test_within_noise_reads_the_interval() -> None:
 def test_mismatched_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="share seeds and prompts"):
         paired_difference(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_ppl_ratio_of_a_mixture_weights_the_two_settings() -> None:
+    # settings at +0.1 and +0.3 nat per token, mixed 3:1 -> ratio 0.75 e^0.1 + 0.25 e^0.3 on every resample
+    tokens = np.full((3, 6), 8.0)
+    ref_nll = np.linspace(10.0, 20.0, 6)
+    parts = [(0.75, ref_nll + 0.1 * tokens, tokens), (0.25, ref_nll + 0.3 * tokens, tokens)]
+    iv = ppl_ratio_interval(parts, (ref_nll, tokens[0]), n_resamples=200)
+    expected = 0.75 * math.exp(0.1) + 0.25 * math.exp(0.3)
+    assert (iv.estimate, iv.low, iv.high) == pytest.approx((expected, expected, expected))

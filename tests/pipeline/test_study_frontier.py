@@ -60,13 +60,17 @@ def test_operating_point_is_chosen_on_validation_and_read_on_test(root: Path) ->
     assert uniform["between"] == ["lr=0.001", "lr=0.002"] and uniform["t"] == pytest.approx(0.5)
     assert uniform["val_asr"] == pytest.approx(0.25) and uniform["asr"] == pytest.approx(0.25)
     assert uniform["test_ratio"] == pytest.approx(3.0)  # reported, never used to choose
+    assert uniform["test_ratio_ci95"] == pytest.approx([3.0, 3.0])  # every row at 3x: no spread
     ga = block["methods"]["ga"]["budgets"]["1.05"]["seen"]
     # the first ga setting is already at 1.2: a quarter of the way from the backdoored model (ASR 1) to it (ASR 0)
     assert ga["between"] == ["backdoored", "lr=0.001"] and ga["t"] == pytest.approx(0.25)
     assert ga["asr"] == pytest.approx(0.75)
+    assert ga["test_ratio"] == pytest.approx(0.75 * 1.0 + 0.25 * 1.2)
     vs = uniform["vs"]["ga"]
     # per prompt: uniform (0.5, 0.5, 0, 0) vs ga 0.75 everywhere -> every replicate lies in [-0.75, -0.25]
     assert vs["diff"] == pytest.approx(-0.5) and vs["within_noise"] is False
+    assert vs["test_ratio_diff"] == pytest.approx(3.0 - 1.05)
+    assert vs["test_ratio_ci95"] == pytest.approx([1.95, 1.95])
     assert -0.75 - 1e-9 <= vs["ci95"][0] <= vs["ci95"][1] <= -0.25 + 1e-9
     assert block["methods"]["ga"]["budgets"]["1.05"]["seen"]["vs"]["uniform"]["diff"] == pytest.approx(0.5)
 

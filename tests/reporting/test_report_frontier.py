@@ -35,6 +35,7 @@ def _entry(asr: float, ci: list[float], vs: dict) -> dict:
 
 def _method(asr: float, ci: list[float], other: str, diff: list[float]) -> dict:
     vs = {other: {"diff": diff[0], "ci95": diff[1:], "within_noise": diff[1] <= 0 <= diff[2], "seeds": [1]}}
+    vs[other] |= {"test_ratio_diff": 0.01, "test_ratio_ci95": [-0.02, 0.04]}
     points = [
         _point(lab, 1, r, a)
         for lab, r, a in (("backdoored", 1.0, 0.9), ("lr=0.001", 1.02, 0.5), ("lr=0.002", 1.08, 0.1))
@@ -76,8 +77,13 @@ def test_frontier_section_tables_and_figure(tmp_path: Path) -> None:
     assert (
         "| uniform | +5% | 25.0 [10.0, 40.0] | 25.0 [10.0, 40.0] | 1.050 | lr=0.001 + 0.50 toward lr=0.002 | 1 |" in md
     )
-    assert "| uniform | ga | +5% | -50.0 [-70.0, -30.0] | -50.0 [-70.0, -30.0] |" in md  # excludes 0: no mark
-    assert "| ga | uniform | +5% | 50.0 [-10.0, 70.0] (within noise) | 50.0 [-10.0, 70.0] (within noise) |" in md
+    assert (
+        "| uniform | ga | +5% | -50.0 [-70.0, -30.0] | -50.0 [-70.0, -30.0] | 0.010 [-0.020, 0.040] |" in md
+    )  # excludes 0: no mark
+    assert (
+        "| ga | uniform | +5% | 50.0 [-10.0, 70.0] (within noise) | 50.0 [-10.0, 70.0] (within noise) | 0.010 [-0.020, 0.040] |"
+        in md
+    )
     assert "ga seed 2 left out" in md
     assert any(p.name == "toy_frontier.png" for p in paths.figures)
     html = paths.html.read_text()

@@ -18,6 +18,7 @@ by the reference model's PPL on the same drawn rows; the ratio is averaged over 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ import numpy as np
 from rapidun.evaluation.intervals import LEVEL
 
 N_RESAMPLES = 1000  # as the perplexity bootstrap of evaluation.intervals
+PplParts = Sequence[tuple[float, np.ndarray, np.ndarray]]  # (weight, nll, tokens) of the models of a mixture
 
 
 @dataclass(frozen=True)
@@ -113,25 +115,57 @@ def paired_difference(
     return percentile_interval(float(diff.mean()), resampled_means(diff, draws), level)
 
 
+def mixed_ppl_ratios(parts: PplParts, ref: tuple[np.ndarray, np.ndarray], draws: Resamples) -> np.ndarray:
+    """sum_k w_k x (mean over drawn seeds of PPL_k / PPL_ref on the drawn rows), per replicate; ``parts`` lists
+    (w_k, nll_k, tokens_k) with nll_k, tokens_k of shape (n_seeds, n_rows) (one part of weight 1: one model; two:
+    a point between two sweep settings, docs/method.md section 7)."""
+    rn, rt = (np.asarray(x, dtype=np.float64) for x in ref)
+    out = np.zeros(draws.seeds.shape[0])
+    for weight, nll, tokens in parts:
+        if weight:
+            out += weight * resampled_ppl_ratios(_matrix(nll), _matrix(tokens), rn, rt, draws)
+    return out
+
+
+def _identity(n_seeds: int, n_rows: int) -> Resamples:
+    """The one "replicate" that keeps every seed and row once: the statistic on the data as drawn."""
+    return Resamples(np.arange(n_seeds)[None, :], np.arange(n_rows)[None, :])
+
+
+def _ppl_shape(parts: PplParts, ref: tuple[np.ndarray, np.ndarray]) -> tuple[int, int]:
+    shapes = {_matrix(nll).shape for _, nll, _ in parts}
+    if len(shapes) != 1 or next(iter(shapes))[1] != len(ref[0]):
+        raise ValueError(f"paired perplexity rows must match, got {sorted(shapes)} and {len(ref[0])} reference rows")
+    n_seeds, n_rows = next(iter(shapes))
+    return n_seeds, n_rows
+
+
+def ppl_ratio_interval(
+    parts: PplParts, ref: tuple[np.ndarray, np.ndarray], *, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> Interval:
+    """PPL ratio to the reference of one model (or mixture) with its bootstrap interval over seeds and rows."""
+    n_seeds, n_rows = _ppl_shape(parts, ref)
+    draws = draw_resamples(n_seeds, n_rows, n_resamples=n_resamples, seed=seed)
+    estimate = mixed_ppl_ratios(parts, ref, _identity(n_seeds, n_rows))[0]
+    return percentile_interval(float(estimate), mixed_ppl_ratios(parts, ref, draws))
+
+
 def paired_ppl_ratio_difference(
-    a: tuple[np.ndarray, np.ndarray],
-    b: tuple[np.ndarray, np.ndarray],
+    a: PplParts,
+    b: PplParts,
     ref: tuple[np.ndarray, np.ndarray],
     *,
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
     level: float = LEVEL,
 ) -> Interval:
-    """Difference of PPL ratios to the reference, ratio(A) - ratio(B), with its paired-bootstrap interval; each of
-    ``a``, ``b`` is (nll, tokens) of shape (n_seeds, n_rows), ``ref`` (nll, tokens) of shape (n_rows,)."""
-    (na, ta), (nb, tb) = (tuple(map(_matrix, a)), tuple(map(_matrix, b)))
-    rn, rt = (np.asarray(x, dtype=np.float64) for x in ref)
-    if na.shape != nb.shape or na.shape[1] != rn.shape[0]:
-        raise ValueError(f"paired perplexity rows must match, got {na.shape}, {nb.shape} and {rn.shape}")
-    draws = draw_resamples(na.shape[0], na.shape[1], n_resamples=n_resamples, seed=seed)
-    full = Resamples(np.arange(na.shape[0])[None, :], np.arange(na.shape[1])[None, :])
-    estimate = resampled_ppl_ratios(na, ta, rn, rt, full)[0] - resampled_ppl_ratios(nb, tb, rn, rt, full)[0]
-    reps = resampled_ppl_ratios(na, ta, rn, rt, draws) - resampled_ppl_ratios(nb, tb, rn, rt, draws)
+    """ratio(A) - ratio(B) of PPL ratios to the reference with its paired-bootstrap interval (the same seeds and
+    rows drawn for both); ``a``, ``b`` as in :func:`mixed_ppl_ratios`, ``ref`` (nll, tokens) of shape (n_rows,)."""
+    n_seeds, n_rows = _ppl_shape([*a, *b], ref)
+    draws = draw_resamples(n_seeds, n_rows, n_resamples=n_resamples, seed=seed)
+    full = _identity(n_seeds, n_rows)
+    estimate = mixed_ppl_ratios(a, ref, full)[0] - mixed_ppl_ratios(b, ref, full)[0]
+    reps = mixed_ppl_ratios(a, ref, draws) - mixed_ppl_ratios(b, ref, draws)
     return percentile_interval(float(estimate), reps, level)
 
 

@@ -16,7 +16,15 @@ import numpy as np
 
 from rapidun.evaluation.frontier import mix, operating_point
 from rapidun.evaluation.outcomes import outcome_rates
-from rapidun.evaluation.paired import draw_resamples, mean_interval, paired_difference, within_noise
+from rapidun.evaluation.paired import (
+    PplParts,
+    draw_resamples,
+    mean_interval,
+    paired_difference,
+    paired_ppl_ratio_difference,
+    ppl_ratio_interval,
+    within_noise,
+)
 from rapidun.pipeline.study_config import CellSpec, StudyConfig
 from rapidun.pipeline.study_eval import read_outcomes
 from rapidun.pipeline.study_results import BACKDOORED
@@ -56,12 +64,22 @@ def _arrays(found: dict[int, list[dict[str, Any]]], ref: dict[str, Any]) -> dict
     }
     for split in SPLITS:
         arr[f"val_{split}"] = np.array([[np.mean(o["val"][split]) for o in row] for row in per]).T
-        arr[f"test_{split}"] = np.array([[o["test"][split] for o in row] for row in per], dtype=float).swapaxes(0, 1)
+    for key in (*SPLITS, "ppl_nll", "ppl_tokens"):
+        arr[f"test_{key}"] = np.array([[o["test"][key] for o in row] for row in per], dtype=float).swapaxes(0, 1)
     return arr
 
 
-def _method_block(labels: list[str], seeds: list[int], arr: dict[str, np.ndarray], cfg: StudyConfig) -> Any:
+def _ppl_parts(arr: dict[str, np.ndarray], weights: np.ndarray, seeds: list[int] | slice) -> PplParts:
+    """(weight, nll, tokens) of the sweep positions a point mixes, restricted to the given seed indices."""
+    nll, tokens = arr["test_ppl_nll"], arr["test_ppl_tokens"]
+    return [(float(w), nll[k][seeds], tokens[k][seeds]) for k, w in enumerate(weights) if w]
+
+
+def _method_block(
+    labels: list[str], seeds: list[int], arr: dict[str, np.ndarray], ref_ppl: tuple[Any, Any], cfg: StudyConfig
+) -> Any:
     assert cfg.frontier is not None
+    n_res, boot_seed = cfg.frontier.n_resamples, cfg.frontier.bootstrap_seed
     points = [
         {
             "label": labels[k],
@@ -74,22 +92,22 @@ def _method_block(labels: list[str], seeds: list[int], arr: dict[str, np.ndarray
         for j, seed in enumerate(seeds)
     ]
     budgets: dict[str, Any] = {}
-    matrices: dict[tuple[str, str], np.ndarray] = {}
+    matrices: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for b in cfg.frontier.budgets:
         for split in SPLITS:
             test = arr[f"test_{split}"]
             point = operating_point(arr["val_ratio"].mean(axis=1), arr[f"val_{split}"].mean(axis=1), b)
             values = mix(test, point)  # (seeds, prompts)
-            draws = draw_resamples(
-                values.shape[0], values.shape[1], cfg.frontier.n_resamples, cfg.frontier.bootstrap_seed
-            )
-            iv = mean_interval(values, draws)
-            matrices[(budget_key(b), split)] = values
+            iv = mean_interval(values, draw_resamples(values.shape[0], values.shape[1], n_res, boot_seed))
+            weights = point.weights(len(labels))
+            matrices[(budget_key(b), split)] = (values, weights)
+            ppl = ppl_ratio_interval(_ppl_parts(arr, weights, slice(None)), ref_ppl, n_resamples=n_res, seed=boot_seed)
             end = min(point.segment + 1, len(labels) - 1)
             budgets.setdefault(budget_key(b), {})[split] = {
                 "asr": iv.estimate,
                 "ci95": [iv.low, iv.high],
-                "test_ratio": float(mix(arr["test_ratio"], point).mean()),
+                "test_ratio": ppl.estimate,
+                "test_ratio_ci95": [ppl.low, ppl.high],
                 "val_asr": point.asr,
                 "val_ratio": point.ratio,
                 "between": [labels[point.segment], labels[end]],
@@ -99,9 +117,13 @@ def _method_block(labels: list[str], seeds: list[int], arr: dict[str, np.ndarray
     return {"labels": labels, "seeds": seeds, "points": points, "budgets": budgets}, matrices
 
 
-def _differences(blocks: dict[str, Any], matrices: dict[str, Any], cfg: StudyConfig) -> None:
-    """Fill ``vs`` of every (method, budget, split) with the paired difference to each other method."""
+def _differences(
+    blocks: dict[str, Any], matrices: dict[str, Any], arrays: dict[str, Any], ref_ppl: Any, cfg: StudyConfig
+) -> None:
+    """Fill ``vs`` of every (method, budget, split) with the paired differences of test ASR and of test PPL ratio
+    to each other method, on the seeds both have."""
     assert cfg.frontier is not None
+    n_res, boot_seed = cfg.frontier.n_resamples, cfg.frontier.bootstrap_seed
     for m, block in blocks.items():
         for other, oblock in blocks.items():
             if other == m:
@@ -111,12 +133,24 @@ def _differences(blocks: dict[str, Any], matrices: dict[str, Any], cfg: StudyCon
                 continue
             mine = [block["seeds"].index(s) for s in common]
             theirs = [oblock["seeds"].index(s) for s in common]
-            for key, value in matrices[m].items():
-                a, b = value[mine], matrices[other][key][theirs]
-                iv = paired_difference(a, b, n_resamples=cfg.frontier.n_resamples, seed=cfg.frontier.bootstrap_seed)
-                entry = block["budgets"][key[0]][key[1]].setdefault("vs", {})
-                entry[other] = {"diff": iv.estimate, "ci95": [iv.low, iv.high], "within_noise": within_noise(iv)}
-                entry[other]["seeds"] = common
+            for key, (values, weights) in matrices[m].items():
+                other_values, other_weights = matrices[other][key]
+                iv = paired_difference(values[mine], other_values[theirs], n_resamples=n_res, seed=boot_seed)
+                ppl = paired_ppl_ratio_difference(
+                    _ppl_parts(arrays[m], weights, mine),
+                    _ppl_parts(arrays[other], other_weights, theirs),
+                    ref_ppl,
+                    n_resamples=n_res,
+                    seed=boot_seed,
+                )
+                block["budgets"][key[0]][key[1]].setdefault("vs", {})[other] = {
+                    "diff": iv.estimate,
+                    "ci95": [iv.low, iv.high],
+                    "within_noise": within_noise(iv),
+                    "test_ratio_diff": ppl.estimate,
+                    "test_ratio_ci95": [ppl.low, ppl.high],
+                    "seeds": common,
+                }
 
 
 def dataset_frontier(root: Path, cfg: StudyConfig) -> dict[str, Any]:
@@ -132,6 +166,8 @@ def dataset_frontier(root: Path, cfg: StudyConfig) -> dict[str, Any]:
     notes: list[str] = []
     blocks: dict[str, Any] = {}
     matrices: dict[str, Any] = {}
+    arrays: dict[str, Any] = {}
+    ref_ppl = (np.asarray(ref["test"]["ppl_nll"], dtype=float), np.asarray(ref["test"]["ppl_tokens"], dtype=float))
     groups: dict[str, list[CellSpec]] = {}
     for cell in cfg.frontier_cells():
         groups.setdefault(cell.method, []).append(cell)
@@ -141,8 +177,9 @@ def dataset_frontier(root: Path, cfg: StudyConfig) -> dict[str, Any]:
             notes.append(f"{method}: no seed has every sweep cell; not on the frontier")
             continue
         labels = [BACKDOORED, *(c.label for c in cells)]
-        blocks[method], matrices[method] = _method_block(labels, sorted(found), _arrays(found, ref), cfg)
-    _differences(blocks, matrices, cfg)
+        arrays[method] = _arrays(found, ref)
+        blocks[method], matrices[method] = _method_block(labels, sorted(found), arrays[method], ref_ppl, cfg)
+    _differences(blocks, matrices, arrays, ref_ppl, cfg)
     return {"methods": blocks, "notes": notes}
 
 

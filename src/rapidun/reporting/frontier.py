@@ -94,9 +94,17 @@ def _interval(entry: dict[str, Any], key: str) -> str:
     return f"{_pct(entry[key])} [{_pct(low)}, {_pct(high)}]"
 
 
+def _ratio(entry: dict[str, Any], key: str) -> str:
+    """A perplexity ratio (or difference of ratios) with its interval when the block has one."""
+    ci = entry.get(f"{key.removesuffix('_diff')}_ci95")
+    text = f"{entry[key]:.3f}" if key in entry else "n/a"
+    return f"{text} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and key in entry else text
+
+
 def budget_table(block: dict[str, Any], budgets: list[str]) -> Table:
     """One row per (method, budget): test seen/OOD ASR (%) with 95% interval, PPL ratio, where on the sweep."""
-    heads = ["method", "budget", "seen ASR % [95% CI]", "OOD ASR % [95% CI]", "test PPL ratio", "seen point", "seeds"]
+    heads = ["method", "budget", "seen ASR % [95% CI]", "OOD ASR % [95% CI]", "test PPL ratio [95% CI]", "seen point"]
+    heads.append("seeds")
     rows = []
     for m in _methods(block):
         method = block["methods"][m]
@@ -112,7 +120,7 @@ def budget_table(block: dict[str, Any], budgets: list[str]) -> Table:
                     f"+{100 * (float(b) - 1):.0f}%",
                     _interval(seen, "asr"),
                     _interval(ood, "asr"),
-                    f"{seen['test_ratio']:.3f}",
+                    _ratio(seen, "test_ratio"),
                     where,
                     seeds,
                 ]
@@ -122,7 +130,7 @@ def budget_table(block: dict[str, Any], budgets: list[str]) -> Table:
 
 def difference_table(block: dict[str, Any], budgets: list[str]) -> Table | None:
     """One row per ordered pair of methods and budget: paired ASR difference (points of %) with its interval."""
-    heads = ["method", "vs", "budget", "Δ seen ASR [95% CI]", "Δ OOD ASR [95% CI]"]
+    heads = ["method", "vs", "budget", "Δ seen ASR [95% CI]", "Δ OOD ASR [95% CI]", "Δ test PPL ratio (seen point)"]
     rows = []
     methods = _methods(block)
     for m in methods:
@@ -132,6 +140,7 @@ def difference_table(block: dict[str, Any], budgets: list[str]) -> Table | None:
                 if other == m or None in entries:
                     continue
                 cells = [_interval(e, "diff") + (" (within noise)" if e["within_noise"] else "") for e in entries if e]
+                cells.append(_ratio(entries[0], "test_ratio_diff") if entries[0] else "n/a")
                 rows.append([m, other, f"+{100 * (float(b) - 1):.0f}%", *cells])
     if not rows:
         return None
