@@ -70,10 +70,11 @@ def read_outcomes(cell_dir: Path) -> dict[str, Any] | None:
 def finished_cell(
     cell_dir: Path, load: Callable[[], Any], state: DatasetState, cfg: StudyConfig, progress: bool
 ) -> dict[str, Any]:
-    """The record of a finished cell. A cell finished before outcomes were kept is evaluated again from its saved
-    model (``load()``), and its ``cell.json`` rewritten so metrics and outcomes come from one evaluation."""
+    """The record of a finished cell. In a study with a frontier, a cell finished before outcomes were kept is
+    evaluated again from its saved model (``load()``) and its ``cell.json`` rewritten, so metrics and outcomes
+    come from one evaluation; other studies reuse such a cell as it is (a rerun stays cheap and its numbers fixed)."""
     record = dict(json.loads((cell_dir / CELL_FILE).read_text()))
-    if (cell_dir / OUTCOMES_FILE).is_file():
+    if (cell_dir / OUTCOMES_FILE).is_file() or cfg.frontier is None:
         return record
     try:
         loaded = load()
