@@ -13,7 +13,7 @@ from rapidun.pipeline.study import add_speedups, results_csv
 from rapidun.pipeline.study_config import study_config
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-REQUIRED = ("demo", "dolly_released", "ablation", "sensitivity")
+REQUIRED = ("demo", "dolly_released", "ablation", "sensitivity", "frontier_tiny", "frontier_small")
 # The required configs are listed by name, so a missing one fails to load here instead of silently not being tested.
 CONFIGS = sorted({p.stem for p in CONFIG_DIR.glob("*.yaml")} | set(REQUIRED))
 
@@ -26,6 +26,18 @@ def test_every_shipped_config_loads(name: str):
 
 def test_demo_yaml_is_the_demo():
     assert yaml.safe_load((CONFIG_DIR / "demo.yaml").read_text()) == demo_dict(quick=False)
+
+
+def test_frontier_configs_sweep_every_compared_method_with_enough_seeds():
+    compared = {"uniform", "ga", "npo", "simnpo", "loreun", "loreun_dynamic", "fisher_ssd", "rapidun"}
+    for name, seeds in (("frontier_tiny", 5), ("frontier_small", 3)):
+        cfg = study_config(yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text()))
+        assert cfg.frontier is not None and set(cfg.frontier.sweep) == compared, name
+        assert cfg.frontier.budgets == (1.05, 1.10) and len(cfg.seeds) == seeds
+        assert all(3 <= len(next(iter(knobs.values()))) <= 4 for knobs in cfg.frontier.sweep.values())
+    # frontier_small keeps the labels of its earlier sweep cells, so a rerun reuses them
+    small = {c.key for c in study_config(yaml.safe_load((CONFIG_DIR / "frontier_small.yaml").read_text())).cells()}
+    assert {"rapidun~lr=0.0002", "rapidun~lr=0.001", "uniform~lr=0.0003", "loreun~lr=0.0002"} <= small
 
 
 def test_ablation_and_sensitivity_cover_the_paper_checks():
@@ -105,3 +117,43 @@ def test_set_overrides_use_dotted_keys_and_yaml_values():
     assert data["x"] == {"y": 3}
     with pytest.raises(RapidunError, match="KEY=VALUE"):
         apply_overrides({}, ["seeds"])
+
+
+def test_frontier_sweep_expands_into_labelled_cells_weakest_first() -> None:
+
+    cfg = study_config(
+        {
+            "methods": ["uniform"],
+            "method_params": {"fisher_ssd": {"lam": 0.5}},
+            "frontier": {"sweep": {"uniform": {"lr": [1e-4, 5e-4]}, "fisher_ssd": {"alpha": [20.0, 5.0]}}},
+        }
+    )
+    assert [c.key for c in cfg.cells()] == [
+        "uniform",
+        "uniform~lr=0.0001",
+        "uniform~lr=0.0005",
+        "fisher_ssd~alpha=20.0",
+        "fisher_ssd~alpha=5.0",
+    ]
+    cells = cfg.frontier_cells()
+    assert cells[0].unlearn == {"lr": 1e-4} and cells[0].params == {}
+    assert cells[2].params == {"lam": 0.5, "alpha": 20.0} and cells[2].unlearn == {}
+    assert cfg.frontier is not None and cfg.frontier.budgets == (1.05, 1.10)
+
+
+@pytest.mark.parametrize(
+    ("frontier", "message"),
+    [
+        ({"sweep": {"uniform": {"lrr": [1.0]}}}, "'lrr' is neither an unlearning setting"),
+        ({"sweep": {"uniform": {"lr": [1e-4], "epochs": [1.0]}}}, "exactly one knob"),
+        ({"sweep": {"uniform": {"lr": []}}}, "non-empty list"),
+        ({"budgets": [0.95], "sweep": {"uniform": {"lr": [1e-4]}}}, "ratios >= 1"),
+        ({"sweep": {}}, "sweep is empty"),
+        ({"sweep": {"nope": {"lr": [1e-4]}}}, "unknown method 'nope'"),
+        ({"sweep": {"uniform": {"lr": [-1.0]}}}, "lr must be > 0"),
+    ],
+)
+def test_bad_frontier_blocks_name_the_fix(frontier: dict, message: str) -> None:
+
+    with pytest.raises(RapidunError, match=message):
+        study_config({"methods": [], "frontier": frontier})

@@ -29,13 +29,15 @@ CI_METHOD = "percentile bootstrap over rows, 1000 resamples"
 
 def clean_ppl(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult:
     """Token-weighted perplexity of the rows' responses; details hold ``tokens``, ``nll_sum``, ``mean_nll``,
-    ``skipped`` and ``truncated`` row counts."""
+    ``skipped`` and ``truncated`` row counts; ``records`` one ``{"index", "nll", "tokens"}`` per scored row, in row
+    order (``index`` = the row's position in ``rows``), so a paired bootstrap can recompute the perplexity."""
     max_length = ctx.max_length or model_max_positions(model)
     encoded = encode_rows(rows, ctx.tokenizer, max_length, ctx.prompt_style, name="clean_ppl")
     examples = sorted(encoded.examples, key=lambda e: len(e.input_ids))  # less padding per batch
     pad_id = pad_token_id(ctx.tokenizer)
     nll: list[float] = []
     tokens: list[float] = []
+    order = [e.index for e in examples]
     was_training = bool(getattr(model, "training", False))
     model.eval()
     batches = [examples[i : i + ctx.batch_size] for i in range(0, len(examples), ctx.batch_size)]
@@ -58,6 +60,7 @@ def clean_ppl(model: Any, rows: Sequence[Row], ctx: EvalContext) -> MetricResult
         value=math.exp(mean) if mean is not None else None,
         n=len(nll),
         ci95=ci,
+        records=[{"index": i, "nll": n, "tokens": int(t)} for i, n, t in sorted(zip(order, nll, tokens, strict=True))],
         details={
             "tokens": int(total_tokens),
             "nll_sum": total_nll,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
+LEVEL = 0.95  # coverage of every reported interval
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
@@ -39,7 +40,7 @@ def bootstrap_ratio_interval(
     transform: str = "exp",
     n_resamples: int = 1000,
     seed: int = 0,
-    level: float = 0.95,
+    level: float = LEVEL,
 ) -> tuple[float, float] | None:
     """Percentile bootstrap interval of ``f(sum num / sum den)`` resampling rows with replacement (seeded).
 

@@ -42,6 +42,7 @@ class DatasetState:
     rows: EvalRows
     backdoored_dir: Path
     backdoor_run: dict[str, Any]
+    val_rows: EvalRows | None = None  # the pack's validation prompts (None: a pack made before val_seen/val_ood)
 
     @property
     def clean_train(self) -> list[Row]:
@@ -144,6 +145,17 @@ def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: b
         select_rows(pack.test_ood, limit, seed=spec.seed),
         select_rows(pack.test_clean, limit, seed=spec.seed),
     )
+    val_rows = None
+    if pack.val_seen and pack.val_ood:
+        val_rows = EvalRows(*(select_rows(r, limit, seed=spec.seed) for r in (pack.val_seen, pack.val_ood, pack.val)))
+    else:
+        log.warning(
+            "[%s] pack '%s' has no val_seen/val_ood (made before they existed): cells are not evaluated on "
+            "validation and the frontier cannot choose its points; rerun 'rapidun poison' with the same settings "
+            "(or build the study in a new --out) to add them",
+            spec.name,
+            pack.directory,
+        )
     bd = root / "backdoored"
     if not (bd / "manifest.json").is_file():
         log.info("[%s] implanting the backdoor: training %s on %d rows", spec.name, cfg.model, len(pack.train))
@@ -151,7 +163,7 @@ def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: b
         loaded = load_model(cfg.model, corpus=corpus, arch=cfg.arch, seed=spec.seed)
         train_model(loaded.model, loaded.tokenizer, pack.train, bd, cfg.backdoor, progress=progress, source=cfg.model)
     run = json.loads((bd / "run.json").read_text())
-    return DatasetState(spec, root, pack, scorer, record, rows, bd, run)
+    return DatasetState(spec, root, pack, scorer, record, rows, bd, run, val_rows)
 
 
 def load_backdoored(state: DatasetState) -> LoadedModel:

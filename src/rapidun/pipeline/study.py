@@ -6,8 +6,9 @@ Layout of ``OUT``::
     OUT/<dataset>/backdoored/     the backdoored model (rapidun train) and its run.json
     OUT/<dataset>/influence/      FF/FR/RF/RR, computed once, shared by every influence-weighted cell
     OUT/<dataset>/cells/<method[~label]>/seed<S>/unlearn/   the unlearning run (rapidun unlearn)
+    OUT/<dataset>/cells/<method[~label]>/seed<S>/outcomes.json  per-prompt test and validation outcomes
     OUT/<dataset>/cells/<method[~label]>/seed<S>/cell.json  metrics + costs, written last: the cell is done
-    OUT/results.json, OUT/results.csv, OUT/report.html, OUT/report.md
+    OUT/results.json (with a ``frontier`` block when the config has one), OUT/results.csv, OUT/report.{html,md}
 
 Costs: ``total_s`` of a cell is what the method costs to unlearn (influence + weights + training); evaluation is
 reported apart. The shared influence time is charged in full to every cell that uses it. ``speedup_vs_retrain``
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +26,6 @@ from typing import Any
 
 from rapidun.artifacts import atomic_write_json, atomic_write_text, ensure_dir
 from rapidun.costs import CostLedger
-from rapidun.evaluation import evaluate_backdoor
 from rapidun.modeling.load import LoadedModel, load_model
 from rapidun.pipeline.datasets import (
     DatasetState,
@@ -37,12 +36,13 @@ from rapidun.pipeline.datasets import (
 )
 from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
+from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
+from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
 from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.registry import is_reference, uses_influence
 
 log = logging.getLogger(__name__)
-CELL_FILE = "cell.json"
 
 
 @dataclass
@@ -50,26 +50,6 @@ class StudyResult:
     out_dir: Path
     runs: list[dict[str, Any]]
     report_html: Path | None
-
-
-def _evaluate(model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[dict, float]:
-    t0 = time.perf_counter()
-    ev = cfg.evaluation
-    res = evaluate_backdoor(
-        model,
-        tok,
-        test_seen=state.rows.seen,
-        test_ood=state.rows.ood,
-        test_clean=state.rows.clean,
-        scorer=state.scorer,
-        max_new_tokens=ev.max_new_tokens,
-        batch_size=ev.batch_size,
-        prompt_style=cfg.backdoor.prompt_style,
-        progress=progress,
-    )
-    metrics = res.metrics()
-    metrics["scorer"] = {**state.scorer_record, **metrics.get("scorer", {})}
-    return metrics, time.perf_counter() - t0
 
 
 def _record(
@@ -102,9 +82,9 @@ def _record(
 def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
     path = state.root / "cells" / BACKDOORED / CELL_FILE
     if path.is_file():
-        return dict(json.loads(path.read_text()))
+        return finished_cell(path.parent, lambda: load_backdoored(state), state, cfg, progress)
     loaded = load_backdoored(state)
-    metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
+    metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, path.parent, progress)
     run = state.backdoor_run
     rec = _record(
         state,
@@ -202,9 +182,9 @@ def _run_cell(
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
     settings = _cell_settings(cfg, cell, seed)
     check_settings(cell_dir / "cell_settings.json", json.loads(json.dumps(settings, default=str)), f"cell {cell.key}")
-    if (cell_dir / CELL_FILE).is_file():
-        return dict(json.loads((cell_dir / CELL_FILE).read_text()))
     run_dir = cell_dir / "unlearn"
+    if (cell_dir / CELL_FILE).is_file():
+        return finished_cell(cell_dir, lambda: _unlearned_model(state, cell, run_dir, None), state, cfg, progress)
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:
@@ -228,7 +208,7 @@ def _run_cell(
         log.warning("[%s] %s seed %d: %s", state.spec.name, cell.key, seed, exc)
         run, result_model = json.loads((run_dir / "run.json").read_text()), None
     loaded = _unlearned_model(state, cell, run_dir, result_model)
-    metrics, ev_s = _evaluate(loaded.model, loaded.tokenizer, state, cfg, progress)
+    metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, cell_dir, progress)
     stages = {**_cell_stages(run, cell, influence), "evaluation_s": ev_s}
     weights = run_dir / "weights"
     rec = _record(
@@ -284,7 +264,10 @@ def run_study(
         config=cfg.to_dict(),
         name=cfg.name,
     )
-    atomic_write_json(out / "results.json", {"header": header, "runs": runs})
+    frontier = frontier_block(cfg, out)
+    atomic_write_json(
+        out / "results.json", {"header": header, "runs": runs} | ({"frontier": frontier} if frontier else {})
+    )
     atomic_write_text(out / "results.csv", results_csv(runs))
     html = None
     if report:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
+from rapidun.pipeline.frontier_config import FrontierSpec, sweep_cells
 from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
 from rapidun.training.sft import TrainConfig
 from rapidun.unlearning import UnlearnConfig
@@ -91,11 +92,20 @@ class StudyConfig:
     # study_config() fills max_length and prompt_style from the backdoor recipe unless the block sets them
     influence: InfluenceConfig = setting(help="the shared influence stage", factory=InfluenceConfig)
     evaluation: EvalSettings = setting(help="evaluation of every cell", factory=EvalSettings)
+    # Validation outcomes drive every choice (the frontier's operating points); test splits are only reported.
+    validation: bool = setting(True, "also evaluate every cell on the pack's validation prompts")
+    frontier: FrontierSpec | None = setting(None, "strength sweeps and perplexity budgets of the frontier")
 
     def cells(self) -> list[CellSpec]:
-        """Every unlearning cell of one (dataset, seed): the methods (with their params), then the sweeps."""
+        """Every unlearning cell of one (dataset, seed): the methods (with their params), the sweeps, then the
+        frontier's sweep cells (per method, weakest to strongest)."""
         out = [CellSpec(m, "", dict(self.method_params.get(m, {})), {}) for m in self.methods]
-        return out + list(self.sweeps)
+        return out + list(self.sweeps) + self.frontier_cells()
+
+    def frontier_cells(self) -> list[CellSpec]:
+        if self.frontier is None:
+            return []
+        return [CellSpec(*cell) for cell in sweep_cells(self.frontier, self.method_params)]
 
     def grid(self) -> list[tuple[int, CellSpec]]:
         """The (seed, cell) pairs of one dataset in run order: per seed, retraining first (when ``retrain`` is on
@@ -180,6 +190,11 @@ def study_config(data: dict[str, Any]) -> StudyConfig:
     return cfg
 
 
+def _field_names(method: Any) -> set[str]:
+    cls = method.params_cls
+    return {f.name for f in fields(cls)} if cls is not None and dataclasses.is_dataclass(cls) else set()
+
+
 def _check(cfg: StudyConfig) -> None:
     if not cfg.seeds:
         raise RapidunError("'seeds' must list at least one seed")
@@ -194,6 +209,18 @@ def _check(cfg: StudyConfig) -> None:
     for i, cell in enumerate(cfg.sweeps):
         method_params(cell.method, cell.params, f"sweeps[{i}].params")
         unlearn_config({**cfg.unlearn, **cell.unlearn}, cfg.seeds[0], f"sweeps[{i}].unlearn").validate()
+    if cfg.frontier is not None:
+        cfg.frontier.validate()
+        for cell in cfg.frontier_cells():
+            where = f"frontier.sweep.{cell.method}"
+            knob = next(iter(cfg.frontier.sweep[cell.method]))
+            if is_known(cell.method) and not cell.unlearn and knob not in _field_names(get_method(cell.method)):
+                raise RapidunError(
+                    f"{WHERE}: {where}: '{knob}' is neither an unlearning setting (lr, epochs, ...) nor a parameter "
+                    f"of {cell.method}; sweep one of those"
+                )
+            method_params(cell.method, cell.params, where)
+            unlearn_config({**cfg.unlearn, **cell.unlearn}, cfg.seeds[0], where).validate()
     labels = [c.key for c in cfg.cells()]
     if len(set(labels)) != len(labels):
         raise RapidunError(f"two cells share a method and label: {labels}; give each sweep a distinct 'label'")

@@ -16,7 +16,8 @@ from pathlib import Path
 from rapidun.artifacts import atomic_write_bytes, atomic_write_text, ensure_dir
 from rapidun.errors import RapidunError
 from rapidun.reporting.document import Block, Heading, Image, Note, Para, Table, to_html, to_markdown
-from rapidun.reporting.figure_style import Style, make_style
+from rapidun.reporting.figure_style import PlotResult, Style, make_style
+from rapidun.reporting.frontier import frontier_blocks, frontier_figure
 from rapidun.reporting.plots import make_plots
 from rapidun.reporting.results import RunResults, load_results
 from rapidun.reporting.sections import header_blocks, how_to_read, per_family_table, run_details
@@ -118,17 +119,26 @@ def _run_section(
         if fam is not None:
             blocks += [Para("ASR per trigger family (%, mean ± sample std over seeds):"), fam]
         for plot in make_plots(runs, style, f"{prefix}{slug}_"):
-            if plot.png is None:
-                blocks.append(Note(f"{plot.title}: {plot.note}"))
-                continue
-            path = fig_dir / f"{plot.name}.png"
-            atomic_write_bytes(path, plot.png)
-            figures.append(path)
-            blocks.append(Image(f"{FIGURES_DIR}/{path.name}", plot.png, plot.title, plot.caption))
-            if plot.note:
-                blocks.append(Note(f"{plot.title}: {plot.note}"))
+            blocks += _figure(plot, fig_dir, figures)
+        front, block = frontier_blocks(res.frontier, dataset)
+        if front:
+            blocks += [Heading(level + 1, f"Frontier at matched perplexity: {dataset}"), *front]
+        if block is not None and res.frontier is not None:
+            budgets = [str(b) for b in res.frontier["budgets"]]
+            blocks += _figure(frontier_figure(block, budgets, f"{prefix}{slug}_frontier"), fig_dir, figures)
         blocks += [Heading(level + 1, f"Per-run details: {dataset}"), run_details(runs)]
     return blocks
+
+
+def _figure(plot: PlotResult, fig_dir: Path, figures: list[Path]) -> list[Block]:
+    """A figure's blocks (its PNG written under ``fig_dir`` and listed in ``figures``), or a note when skipped."""
+    if plot.png is None:
+        return [Note(f"{plot.title}: {plot.note}")]
+    path = fig_dir / f"{plot.name}.png"
+    atomic_write_bytes(path, plot.png)
+    figures.append(path)
+    out: list[Block] = [Image(f"{FIGURES_DIR}/{path.name}", plot.png, plot.title, plot.caption)]
+    return out + ([Note(f"{plot.title}: {plot.note}")] if plot.note else [])
 
 
 def _comparison(results: Sequence[RunResults], names: Sequence[str]) -> list[Block]:

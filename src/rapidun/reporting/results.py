@@ -58,6 +58,7 @@ class RunResults:
     run_dir: Path
     header: dict[str, Any]
     runs: list[RunRecord] = field(default_factory=list)
+    frontier: dict[str, Any] | None = None  # results.json's matched-perplexity block (rapidun.pipeline.study_frontier)
 
     @property
     def datasets(self) -> list[str]:
@@ -99,7 +100,10 @@ def parse_results(obj: Any, run_dir: str | Path = ".", source: str = RESULTS_FIL
         )
     default_dataset = str(header.get("dataset") or "dataset")
     records = [_parse_run(r, i, run_dir, default_dataset, source) for i, r in enumerate(runs)]
-    return RunResults(run_dir=run_dir, header=header, runs=records)
+    frontier = obj.get("frontier")
+    if frontier is not None and not isinstance(frontier, dict):
+        raise RapidunError(f"{source}: 'frontier' must be an object, got {type(frontier).__name__}")
+    return RunResults(run_dir=run_dir, header=header, runs=records, frontier=frontier)
 
 
 def _parse_run(run: Any, i: int, run_dir: Path, default_dataset: str, source: str) -> RunRecord:

@@ -1,0 +1,91 @@
+"""Evaluation of one study cell: the test metrics (``cell.json``) and the per-prompt outcomes (``outcomes.json``)
+on the test splits and, when the pack has them, on its validation prompts (docs/method.md section 7).
+
+``outcomes.json`` = ``{"test": OUTCOMES, "val": OUTCOMES | null}`` with OUTCOMES as in
+:func:`rapidun.evaluation.outcomes.eval_outcomes`: per prompt 1/0 success on ``seen``/``ood``/``clean`` and per
+perplexity row its NLL sum and token count. Validation outcomes are what every choice of a study reads (the
+frontier's operating points); test outcomes are only reported. It is written before ``cell.json``, which stays the
+mark that a cell is done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rapidun.artifacts import atomic_write_json
+from rapidun.errors import RapidunError
+from rapidun.evaluation import evaluate_backdoor
+from rapidun.evaluation.outcomes import eval_outcomes
+from rapidun.pipeline.datasets import DatasetState, EvalRows
+from rapidun.pipeline.study_config import StudyConfig
+
+log = logging.getLogger(__name__)
+OUTCOMES_FILE = "outcomes.json"
+CELL_FILE = "cell.json"
+
+
+def _run(model: Any, tok: Any, rows: EvalRows, state: DatasetState, cfg: StudyConfig, progress: bool) -> Any:
+    ev = cfg.evaluation
+    return evaluate_backdoor(
+        model,
+        tok,
+        test_seen=rows.seen,
+        test_ood=rows.ood,
+        test_clean=rows.clean,
+        scorer=state.scorer,
+        max_new_tokens=ev.max_new_tokens,
+        batch_size=ev.batch_size,
+        prompt_style=cfg.backdoor.prompt_style,
+        progress=progress,
+    )
+
+
+def evaluate_cell(
+    model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, cell_dir: Path, progress: bool
+) -> tuple[dict[str, Any], float]:
+    """Test metrics of the model and the seconds spent evaluating (test and validation); writes
+    ``cell_dir/outcomes.json``."""
+    t0 = time.perf_counter()
+    res = _run(model, tok, state.rows, state, cfg, progress)
+    metrics = res.metrics()
+    metrics["scorer"] = {**state.scorer_record, **metrics.get("scorer", {})}
+    val = None
+    if cfg.validation and state.val_rows is not None:
+        val = eval_outcomes(_run(model, tok, state.val_rows, state, cfg, progress))
+    atomic_write_json(cell_dir / OUTCOMES_FILE, {"test": eval_outcomes(res), "val": val})
+    return metrics, time.perf_counter() - t0
+
+
+def read_outcomes(cell_dir: Path) -> dict[str, Any] | None:
+    """A cell's stored outcomes, or None when it has none (a cell finished before outcomes were kept)."""
+    path = cell_dir / OUTCOMES_FILE
+    return dict(json.loads(path.read_text())) if path.is_file() else None
+
+
+def finished_cell(
+    cell_dir: Path, load: Callable[[], Any], state: DatasetState, cfg: StudyConfig, progress: bool
+) -> dict[str, Any]:
+    """The record of a finished cell. In a study with a frontier, a cell finished before outcomes were kept is
+    evaluated again from its saved model (``load()``) and its ``cell.json`` rewritten, so metrics and outcomes
+    come from one evaluation; other studies reuse such a cell as it is (a rerun stays cheap and its numbers fixed)."""
+    record = dict(json.loads((cell_dir / CELL_FILE).read_text()))
+    if (cell_dir / OUTCOMES_FILE).is_file() or cfg.frontier is None:
+        return record
+    try:
+        loaded = load()
+    except (OSError, RapidunError) as exc:
+        log.warning(
+            "%s has no %s and its model cannot be loaded (%s); it stays off the frontier", cell_dir, OUTCOMES_FILE, exc
+        )
+        return record
+    log.info("%s: evaluating again to keep per-prompt outcomes", cell_dir)
+    metrics, seconds = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, cell_dir, progress)
+    record["metrics"] = metrics
+    record["timings"]["evaluation_s"] = seconds
+    atomic_write_json(cell_dir / CELL_FILE, record)
+    return record
