@@ -163,6 +163,24 @@ def build_eval_fn(settings: dict[str, Any], tokenizer: Any, cfg: Any) -> Any:
     )
 
 
+def check_dirs(s: dict[str, Any]) -> None:
+    """The directories named by --weights / --influence / --adapter / --eval-data exist, checked before the model
+    loads (their contents are checked against the rows later)."""
+    from rapidun.modeling.resolve import check_adapter_dir
+
+    if s.get("weights") and not Path(s["weights"]).is_dir():
+        raise RapidunError(f"--weights '{s['weights']}' is not a directory; pass the --out of 'rapidun weights'")
+    if s.get("influence") and not (Path(s["influence"]) / "manifest.json").is_file():
+        raise RapidunError(
+            f"--influence '{s['influence']}' is not a finished influence directory (no manifest.json); run "
+            "'rapidun influence' first"
+        )
+    if s.get("eval_data") and not Path(s["eval_data"]).is_dir():
+        raise RapidunError(f"--eval-data '{s['eval_data']}' is not a pack directory; pass the --out of 'rapidun poison'")
+    if s.get("adapter"):
+        check_adapter_dir(s["adapter"])
+
+
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.rows import load_rows
     from rapidun.unlearning import unlearn
@@ -184,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_unique(forget, f"--forget {s['forget']}")
     check_unique(retain, f"--retain {s['retain']}")
+    check_dirs(s)
 
     corpus = [f"{r.instruction} {r.context} {r.response}" for r in forget + retain]
     from rapidun.modeling.device import resolve_device
