@@ -63,3 +63,9 @@ def test_failed_validation_does_not_block_the_corrected_rerun(world: World, tmp_
     fixed = [a.format(**values) for a in bad.args if a not in ("--weights", "{tmp}/w")]
     assert main(["-q", *fixed]) == 0
     assert (Path(values["out"]) / "manifest.json").is_file()
+
+
+def test_every_case_is_in_the_docs_table() -> None:
+    table = (Path(__file__).resolve().parents[2] / "docs" / "robustness.md").read_text(encoding="utf-8")
+    missing = [c.id for c in CASES if f"| `{c.id}`" not in table]
+    assert not missing, f"add these cases to docs/robustness.md: {missing}"
