@@ -32,6 +32,7 @@ STAGES = (
     "evaluation",
     "reporting",
     "pipeline",
+    "api",
     "cli",
 )
 BOTTOM = ("errors", "artifacts", "costs", "settings")

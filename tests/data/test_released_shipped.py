@@ -11,8 +11,8 @@ import pytest
 
 from rapidun.cli.main import main
 from rapidun.data.pack import load_pack
-from rapidun.data.rows import load_rows
 from rapidun.data.released import RELEASED_N_TEST, released_dir, released_inputs
+from rapidun.data.rows import load_rows
 
 ASSETS = Path(__file__).resolve().parents[2] / "src" / "rapidun" / "data" / "assets" / "released"
 # Fields of meta.json / manifest.json that name where the inputs were read from (a path), not what they hold.

@@ -176,7 +176,9 @@ def check_dirs(s: dict[str, Any]) -> None:
             "'rapidun influence' first"
         )
     if s.get("eval_data") and not Path(s["eval_data"]).is_dir():
-        raise RapidunError(f"--eval-data '{s['eval_data']}' is not a pack directory; pass the --out of 'rapidun poison'")
+        raise RapidunError(
+            f"--eval-data '{s['eval_data']}' is not a pack directory; pass the --out of 'rapidun poison'"
+        )
     if s.get("adapter"):
         check_adapter_dir(s["adapter"])
 

@@ -60,7 +60,9 @@ def _probe_hub(spec: str) -> bool:
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     if offline:
         if not cached:
-            raise RapidunError(f"hub id '{spec}' is not in the local cache and HF_HUB_OFFLINE is set; download it first")
+            raise RapidunError(
+                f"hub id '{spec}' is not in the local cache and HF_HUB_OFFLINE is set; download it first"
+            )
         return True
     try:
         model_info(spec, timeout=HUB_PROBE_TIMEOUT_S)
