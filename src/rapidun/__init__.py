@@ -30,7 +30,9 @@ api -> cli``.
 
 from __future__ import annotations
 
+import importlib as _importlib
 import os as _os
+import types as _types
 from typing import TYPE_CHECKING, Any
 
 # torch's OpenMP threads spin-wait by default; on small shared CPU machines that made the same workload swing by
@@ -67,7 +69,6 @@ if TYPE_CHECKING:  # type checkers see the real signatures; at run time they loa
         UnlearnResult,
         WeightsResult,
         evaluate,
-        influence,
         poison,
         study,
         train,
@@ -76,8 +77,19 @@ if TYPE_CHECKING:  # type checkers see the real signatures; at run time they loa
     )
 
 
+class _CallableStagePackage(_types.ModuleType):
+    """The package ``rapidun.influence`` shares its name with the flat API's ``rapidun.influence(...)``: a Python
+    package attribute cannot be a function too, so the package is made callable and a call runs
+    :func:`rapidun.api.influence` (its attributes, ``rapidun.influence.stage`` etc., are unchanged)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from rapidun.api import influence as run_influence
+
+        return run_influence(*args, **kwargs)
+
+
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in __all__ and name != "influence":
         import rapidun.api as api
 
         value = getattr(api, name)
@@ -88,3 +100,8 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+# Imported here, after the names above exist, so the package is callable however it is reached first.
+_influence_package = _importlib.import_module("rapidun.influence")
+_influence_package.__class__ = _CallableStagePackage
