@@ -96,6 +96,8 @@ def unlearn(
     weights: PathLike | None = None,
     influence: PathLike | None = None,
     params: Any = None,
+    eval_data: PathLike | None = None,
+    eval_every: int = 0,
     merge: bool = False,
     overwrite: bool = False,
     progress: bool | None = None,
@@ -107,7 +109,9 @@ def unlearn(
     ``method`` (``rapidun`` or a baseline, see ``rapidun.unlearning.METHODS``), writing the adapter to ``out``
     (``rapidun unlearn``; docs/method.md section 4). ``weights`` / ``influence``: the directories of
     :func:`weights` / :func:`influence` (rapidun computes influence itself when neither is given). ``params``: the
-    method's parameters (its params dataclass or a dict). Settings: fields of
+    method's parameters (its params dataclass or a dict). ``eval_data``: a pack whose validation rows are evaluated
+    before training (and every ``eval_every`` steps; the best step is kept), which also checks that the model has a
+    trigger-conditioned backdoor (``run["backdoor_check"]``, a warning when not). Settings: fields of
     :class:`rapidun.unlearning.config.UnlearnConfig` (``lr``, ``epochs``, ``max_length``, ``seed``, ...)."""
     from rapidun.modeling.device import resolve_device
     from rapidun.modeling.load import load_model
@@ -134,6 +138,13 @@ def unlearn(
         seed=cfg.seed,
         device=resolve_device(device, None),
     )
+    eval_fn = None
+    if eval_data is not None:
+        from rapidun.evaluation.validation import validation_eval_fn
+
+        eval_fn = validation_eval_fn(
+            eval_data, loaded.tokenizer, seed=cfg.seed, prompt_style=cfg.prompt_style, max_length=cfg.max_length
+        )
     res = run_unlearn(
         loaded.model,
         loaded.tokenizer,
@@ -145,12 +156,21 @@ def unlearn(
         train=cfg,
         weights_dir=None if weights is None else Path(weights),
         influence_dir=None if influence is None else Path(influence),
+        eval_fn=eval_fn,
+        eval_every=eval_every if eval_fn is not None else 0,
         merge=merge,
         overwrite=overwrite,
         progress=shown,
         source=str(model) + (f"+{adapter}" if adapter else ""),
     )
-    return UnlearnResult(Path(res.out_dir), res.method, res.run, res.reused, res.model)
+    run = dict(res.run)
+    if eval_fn is not None:
+        from rapidun.evaluation.trigger_check import check_unlearn_run
+
+        check = check_unlearn_run(res.out_dir, res.evaluations)
+        if check is not None:
+            run["backdoor_check"] = check
+    return UnlearnResult(Path(res.out_dir), res.method, run, res.reused, res.model)
 
 
 def study(

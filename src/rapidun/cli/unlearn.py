@@ -244,6 +244,9 @@ def run(args: argparse.Namespace) -> int:
     finish(accelerator)  # every rank waits for rank 0's outputs, then leaves the process group
     if accelerator is not None and not accelerator.is_main_process:
         return 0
+    from rapidun.evaluation.trigger_check import check_unlearn_run
+
+    check_unlearn_run(s["out"], result.evaluations)  # with --eval-data: warn when there is no backdoor to remove
     run_info = result.run
     total = run_info.get("wall_clock_s", 0.0)
     state = "reused" if result.reused else "done"
