@@ -85,6 +85,27 @@ def weights(
     return WeightsResult(Path(out), summary, reused)
 
 
+def _validation_eval_fn(eval_data: PathLike, tokenizer: Any, cfg: Any) -> Any:
+    from rapidun.evaluation.validation import validation_eval_fn
+
+    return validation_eval_fn(
+        eval_data, tokenizer, seed=cfg.seed, prompt_style=cfg.prompt_style, max_length=cfg.max_length
+    )
+
+
+def _method_params(method: str, params: Any) -> Any:
+    """The method's params dataclass (given, from a dict, or its defaults), validated; an unknown method fails
+    here, before any model loads."""
+    from rapidun.settings import from_mapping, validate_tree
+    from rapidun.unlearning.registry import get_method
+
+    spec = get_method(method)
+    if isinstance(params, dict) or params is None:
+        params = from_mapping(spec.params_cls, params or {}, f"method {method} parameters")
+    validate_tree(params)
+    return params
+
+
 def unlearn(
     model: str,
     forget: PathLike,
@@ -115,17 +136,12 @@ def unlearn(
     :class:`rapidun.unlearning.config.UnlearnConfig` (``lr``, ``epochs``, ``max_length``, ``seed``, ...)."""
     from rapidun.modeling.device import resolve_device
     from rapidun.modeling.load import load_model
-    from rapidun.settings import from_mapping, validate_tree
     from rapidun.unlearning import UnlearnConfig
     from rapidun.unlearning import unlearn as run_unlearn
-    from rapidun.unlearning.registry import get_method
 
     shown = start(progress)
     cfg: UnlearnConfig = typed_config(UnlearnConfig, config, settings, "rapidun.unlearn")
-    spec = get_method(method)  # an unknown method fails here, before any model loads
-    if isinstance(params, dict) or params is None:
-        params = from_mapping(spec.params_cls, params or {}, f"method {method} parameters")
-    validate_tree(params)
+    params = _method_params(method, params)
     for name, path in (("weights", weights), ("influence", influence)):
         if path is not None and not Path(path).is_dir():
             raise RapidunError(f"{name} '{path}' is not a directory; pass the out directory of rapidun.{name}()")
@@ -138,13 +154,7 @@ def unlearn(
         seed=cfg.seed,
         device=resolve_device(device, None),
     )
-    eval_fn = None
-    if eval_data is not None:
-        from rapidun.evaluation.validation import validation_eval_fn
-
-        eval_fn = validation_eval_fn(
-            eval_data, loaded.tokenizer, seed=cfg.seed, prompt_style=cfg.prompt_style, max_length=cfg.max_length
-        )
+    eval_fn = None if eval_data is None else _validation_eval_fn(eval_data, loaded.tokenizer, cfg)
     res = run_unlearn(
         loaded.model,
         loaded.tokenizer,

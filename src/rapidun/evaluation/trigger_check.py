@@ -84,6 +84,17 @@ def warning_line(check: dict[str, Any], what: str) -> str:
     return f"{what}: there is no trigger-conditioned backdoor to remove: {check['reason']} (rule: {check['rule']})"
 
 
+def record_check(metrics: dict[str, Any], what: str) -> None:
+    """Add ``backdoor_check`` to a ``metrics.json`` dict and log the warning line when there is no
+    trigger-conditioned backdoor in ``what`` (the model evaluated)."""
+    check = check_metrics(metrics)
+    if check is None:
+        return
+    metrics["backdoor_check"] = check
+    if not check["trigger_conditioned"]:
+        log.warning("%s", warning_line(check, what))
+
+
 def check_unlearn_run(out_dir: str | os.PathLike[str], evaluations: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Check the model before unlearning (the step-0 evaluation of ``rapidun unlearn --eval-data``, on the pack's
     validation rows), add ``backdoor_check`` to the run's ``run.json`` and log the warning line when there is no

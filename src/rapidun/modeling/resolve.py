@@ -12,7 +12,7 @@ from pathlib import Path
 from rapidun.errors import RapidunError
 from rapidun.modeling.factory import SIZES
 
-HUB_PROBE_TIMEOUT_S = 10.0
+HUB_PROBE_TIMEOUT_S = 15.0
 
 
 def _sizes() -> str:
