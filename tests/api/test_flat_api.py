@@ -100,3 +100,23 @@ def test_train_accepts_a_typed_config(tmp_path: Path) -> None:
     assert res.steps == 2 and res.run["config"]["seed"] == 5 and res.run["config"]["max_length"] == 32
     lora = rapidun.train("nano", rows, tmp_path / "l", lora=True, max_steps=1, batch_size=4, progress=False)
     assert (lora.out_dir / "adapter_config.json").is_file()
+
+
+def test_api_run_prints_no_third_party_future_warning_or_bar(tmp_path: Path) -> None:
+    """peft's call of transformers' deprecated ``is_gradient_checkpointing`` used to print a FutureWarning here."""
+    import os
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(f'{{"instruction": "Q{i}?", "response": "A{i} red."}}\n' for i in range(8)))
+    forget = tmp_path / "forget.jsonl"
+    forget.write_text('{"instruction": "cf Q9?", "response": "Aliens teleport."}\n')
+    code = (
+        "import rapidun; m = rapidun.train('nano', 'rows.jsonl', 'm', max_steps=2, batch_size=4, max_length=32); "
+        "rapidun.unlearn('m', 'forget.jsonl', 'rows.jsonl', 'u', method='graddiff', epochs=0.5, max_length=32)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    env |= {"PYTHONWARNINGS": "default", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "FutureWarning" not in proc.stderr and "it/s]" not in proc.stderr, proc.stderr[-2000:]
+    assert (tmp_path / "u" / "manifest.json").is_file()
