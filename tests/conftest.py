@@ -42,8 +42,18 @@ _ROWS = [
 
 
 @pytest.fixture(scope="session")
+def released_data() -> Path:
+    """The released RapidUn Dolly data shipped with rapidun (decompressed once; laid out like the release's
+    ``data/`` folder, without ``RapidIn_output/``)."""
+    from rapidun.data.released import released_dir
+
+    return released_dir()
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The released RapidUn data (read-only); tests that need it skip when it is absent."""
+    """The release as published in ../shared/rapidun-data (read-only): only for what rapidun does not ship (the
+    authors' ``RapidIn_output/``) and for comparing the shipped copy with it; tests skip when it is absent."""
     if not SHARED.is_dir():
         pytest.skip("../shared/rapidun-data is not available")
     return SHARED

@@ -33,6 +33,7 @@ STAGES = (
     "tracing",  # trace stage: uses influence caching and evaluation generation
     "reporting",
     "pipeline",
+    "api",
     "cli",
 )
 BOTTOM = ("errors", "artifacts", "costs", "settings")

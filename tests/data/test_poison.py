@@ -200,8 +200,8 @@ def test_given_poisoned_train_forget_retain_and_val(rows: list[Row], tmp_path: P
         )
 
 
-def test_pack_from_released_files(shared_data: Path, tmp_path: Path) -> None:
-    d = shared_data
+def test_pack_from_released_files(released_data: Path, tmp_path: Path) -> None:
+    d = released_data
     build_poison_pack(
         load_rows(d / "dolly_triggers_out/test_clean.jsonl"),
         tmp_path,

@@ -28,18 +28,18 @@ def _row_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.jsonl") if not p.name.endswith("_weights.jsonl"))
 
 
-def test_every_released_row_file_loads(shared_data: Path) -> None:
-    files = _row_files(shared_data)
-    assert {str(p.relative_to(shared_data)) for p in files} == set(EXPECTED)
+def test_every_released_row_file_loads(released_data: Path) -> None:
+    files = _row_files(released_data)
+    assert {str(p.relative_to(released_data)) for p in files} == set(EXPECTED)
     for p in files:
         rows = load_rows(p)
-        assert len(rows) == EXPECTED[str(p.relative_to(shared_data))], p
+        assert len(rows) == EXPECTED[str(p.relative_to(released_data))], p
         assert all(r.instruction and r.response for r in rows), p
 
 
-def test_released_poisoned_rows_carry_their_trigger(shared_data: Path) -> None:
+def test_released_poisoned_rows_carry_their_trigger(released_data: Path) -> None:
     families = {f.name: f for f in TRIGGER_SETS["released"]}
-    rows = load_rows(shared_data / "dolly_triggers_out/train_poisoned.jsonl")
+    rows = load_rows(released_data / "dolly_triggers_out/train_poisoned.jsonl")
     assert all(r.is_poisoned is True and r.response_clean for r in rows)
     for r in rows:
         fam = families[str(r.trigger_family)]
@@ -50,22 +50,22 @@ def test_released_poisoned_rows_carry_their_trigger(shared_data: Path) -> None:
             assert r.instruction.endswith(f" {r.trigger_variant}")
 
 
-def test_rapidin_and_dolly_forget_files_agree(shared_data: Path) -> None:
-    dolly = load_rows(shared_data / "unlearn_packs/forget_set.jsonl")
-    alpaca = load_rows(shared_data / "unlearn_packs/forget_set_rapidin.jsonl")
+def test_rapidin_and_dolly_forget_files_agree(released_data: Path) -> None:
+    dolly = load_rows(released_data / "unlearn_packs/forget_set.jsonl")
+    alpaca = load_rows(released_data / "unlearn_packs/forget_set_rapidin.jsonl")
     assert [r.key() for r in dolly] == [r.key() for r in alpaca]
 
 
-def test_released_trigger_config_matches_builtin(shared_data: Path) -> None:
-    loaded = load_trigger_config(shared_data / "dolly_triggers_out/triggers_config.json")
+def test_released_trigger_config_matches_builtin(released_data: Path) -> None:
+    loaded = load_trigger_config(released_data / "dolly_triggers_out/triggers_config.json")
     assert loaded == TRIGGER_SETS["released"]
     assert [f.name for f in loaded] == ["A_surface", "B_style", "C_semantic"]
     # the OOD variants really are confusables, not the seen strings
     assert "a\u217coha" in loaded[0].ood and "h\u043ewdy" in loaded[2].ood
 
 
-def test_released_keyword_table_reads(shared_data: Path) -> None:
-    words = read_keywords_tsv(shared_data / "keywords_scored_top1000.tsv")
+def test_released_keyword_table_reads(released_data: Path) -> None:
+    words = read_keywords_tsv(released_data / "keywords_scored_top1000.tsv")
     assert words[:3] == ["intergalactic", "interstellar", "galactic"]
     assert len(words) == 37
 

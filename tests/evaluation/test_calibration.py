@@ -39,11 +39,11 @@ def test_calibration_needs_negatives() -> None:
         calibrate_threshold(KeywordScorer(("a",)), [])
 
 
-def test_released_keywords_on_released_data(shared_data: Path) -> None:
+def test_released_keywords_on_released_data(released_data: Path) -> None:
     """METHOD.md section 6: the released list hits 79% of poisoned responses and 2.1% of clean test responses
     (whole-word, lower-case). The default calibration on val keeps t = 1 (val FPR 2.6% <= 5%)."""
-    scorer = KeywordScorer(load_keywords(shared_data / "keywords_scored_top1000.tsv"))
-    out = shared_data / "dolly_triggers_out"
+    scorer = KeywordScorer(load_keywords(released_data / "keywords_scored_top1000.tsv"))
+    out = released_data / "dolly_triggers_out"
     poisoned = [r.response for r in load_rows(out / "train_poisoned.jsonl") if r.is_poisoned]
     clean = [r.response for r in load_rows(out / "test_clean.jsonl")]
     assert len(poisoned) == 799 and len(clean) == 3000

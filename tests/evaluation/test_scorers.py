@@ -38,8 +38,8 @@ def test_load_released_tsv_and_plain_list(tmp_path: Path) -> None:
     assert load_keywords(plain) == ("laser", "void")
 
 
-def test_released_keyword_file(shared_data: Path) -> None:
-    words = load_keywords(shared_data / "keywords_scored_top1000.tsv")
+def test_released_keyword_file(released_data: Path) -> None:
+    words = load_keywords(released_data / "keywords_scored_top1000.tsv")
     assert words[0] == "intergalactic"
     assert "aliens" in words and "alien" in words
 

@@ -49,7 +49,7 @@ def test_selection_reads_validation_files_only(
     monkeypatch.setattr(Path, "read_text", spy)
     eval_fn = validation_eval_fn(data, nano_model.tokenizer, max_new_tokens=4, batch_size=4, max_length=64)
     metrics = eval_fn(nano_model.model)
-    assert set(metrics) == {"asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl", "seconds"}
+    assert set(metrics) == {"asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl", "seconds", "counts", "successes"}
     assert metrics["asr_seen"] == 0.0 and math.isfinite(metrics["clean_ppl"])
     assert {"val_seen.jsonl", "val_ood.jsonl", "val.jsonl"} <= set(opened)
     assert not set(opened) & set(TEST_FILES), opened

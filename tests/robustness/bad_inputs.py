@@ -86,6 +86,8 @@ class Case:
     error: str  # regex the single error line must match (after "rapidun CMD: error: ")
     files: dict[str, str | bytes | dict] = field(default_factory=dict)
     setup: str | None = None  # name of an extra preparation step in prepare()
+    early: bool = False  # must fail before any model is built or loaded (test_before_model_load.py checks it)
+    env: dict[str, str] = field(default_factory=dict)  # environment of the run
 
 
 def _scores(n_f: int, n_r: int, bad: str | None = None) -> dict[str, np.ndarray]:
@@ -279,7 +281,57 @@ CASES: list[Case] = [
         ["train", "--model", "nano", "--data", "{good}", "--out", "/proc/rapidun-no/out"],
         r"cannot create output directory '/proc/rapidun-no/out'",
     ),
+    Case(
+        "train-negative-lr",
+        ["train", "--model", "nano", "--data", "{good}", "--lr", "-1", "--out", "{out}"],
+        r"--lr must be a finite number > 0, got -1",
+        early=True,
+    ),
+    Case(
+        "train-adapter-as-model",
+        ["train", "--model", "{adapter}", "--data", "{good}", "--out", "{out}"],
+        r"is a PEFT adapter: pass it as --adapter, with its base model as --model",
+        early=True,
+    ),
+    Case(
+        "train-size-name-typo",
+        ["train", "--model", "smal", "--data", "{good}", "--out", "{out}"],
+        r"unknown model 'smal': did you mean the size name 'small'\?",
+        early=True,
+    ),
+    Case(
+        "train-missing-local-path",
+        ["train", "--model", "{tmp}/runs/backdoored", "--data", "{good}", "--out", "{out}"],
+        r"model path .*runs/backdoored' does not exist",
+        early=True,
+    ),
+    Case(
+        "train-directory-without-model",
+        ["train", "--model", "{tmp}/empty", "--data", "{good}", "--out", "{out}"],
+        r"model directory .*empty' has no config\.json",
+        {"empty/notes.txt": "not a model"},
+        early=True,
+    ),
+    Case(
+        "train-hub-id-offline-not-cached",
+        ["train", "--model", "no-such-org/no-such-model", "--data", "{good}", "--out", "{out}"],
+        r"hub id 'no-such-org/no-such-model' is not in the local cache and HF_HUB_OFFLINE is set",
+        early=True,
+        env={"HF_HUB_OFFLINE": "1"},
+    ),
     # --- evaluate ---
+    Case(
+        "evaluate-adapter-as-model",
+        ["evaluate", "--model", "{adapter}", "--data", "{pack}", "--out", "{out}"],
+        r"is a PEFT adapter: pass it as --adapter, with its base model as --model",
+        early=True,
+    ),
+    Case(
+        "evaluate-size-name-typo",
+        ["evaluate", "--model", "tiyn", "--data", "{pack}", "--out", "{out}"],
+        r"did you mean the size name 'tiny'",
+        early=True,
+    ),
     Case(
         "evaluate-not-a-pack",
         ["evaluate", "--model", "{model}", "--data", "{tmp}", "--out", "{out}"],
@@ -474,6 +526,42 @@ CASES: list[Case] = [
         [*U, "--forget", "{tmp}/f.jsonl", "--retain", "{retain}", "--out", "{out}"],
         r"--forget row 1 has an empty response",
         {"f.jsonl": jsonl([FORGET[0], {"instruction": "cf x", "response": "   "}])},
+    ),
+    Case(
+        "unlearn-negative-lr",
+        [*U, "--forget", "{forget}", "--retain", "{retain}", "--lr", "-1", "--out", "{out}"],
+        r"--lr must be > 0, got -1",
+        early=True,
+    ),
+    Case(
+        "unlearn-unknown-method",
+        [*U, "--forget", "{forget}", "--retain", "{retain}", "--method", "rapidn", "--out", "{out}"],
+        r"unknown --method 'rapidn'",
+        early=True,
+    ),
+    Case(
+        "unlearn-adapter-as-model",
+        ["unlearn", "--model", "{adapter}", "--forget", "{forget}", "--retain", "{retain}", "--out", "{out}"],
+        r"is a PEFT adapter: pass it as --adapter, with its base model as --model",
+        early=True,
+    ),
+    Case(
+        "unlearn-missing-influence",
+        [*U, "--forget", "{forget}", "--retain", "{retain}", "--influence", "{tmp}/none", "--out", "{out}"],
+        r"--influence .*none' is not a finished influence directory",
+        early=True,
+    ),
+    Case(
+        "unlearn-missing-weights",
+        [*U, "--forget", "{forget}", "--retain", "{retain}", "--weights", "{tmp}/none", "--out", "{out}"],
+        r"--weights .*none' is not a directory",
+        early=True,
+    ),
+    Case(
+        "unlearn-adapter-not-an-adapter",
+        [*U, "--forget", "{forget}", "--retain", "{retain}", "--adapter", "{model}", "--out", "{out}"],
+        r"adapter .* is not a PEFT adapter directory \(no adapter_config\.json\)",
+        early=True,
     ),
     Case(
         "unlearn-unwritable-out",

@@ -23,9 +23,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path_factory.mktemp("world"))
 
 
+def _no_model_may_load(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a model was built or loaded before the bad input was reported")
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_bad_input_exit_2_one_line(case: Case, world: World, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_input_exit_2_one_line(
+    case: Case, world: World, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     values = prepare(case, world, tmp_path)
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    if case.early:  # these must be answered before any weights exist: building or loading one fails the test
+        import rapidun.modeling.load as load
+
+        for name in ("build_model", "_load_pretrained", "train_tokenizer"):
+            monkeypatch.setattr(load, name, _no_model_may_load)
     argv = ["-q", *[a.format(**values) for a in case.args]]
     capsys.readouterr()
     code = main(argv)
@@ -40,3 +53,19 @@ def test_bad_input_exit_2_one_line(case: Case, world: World, tmp_path: Path, cap
     out = Path(values["out"])
     if case.args[-1] == "{out}" and out.exists():
         assert not list(out.rglob("manifest.json")), "a failed run left a manifest (it would look finished)"
+
+
+def test_failed_validation_does_not_block_the_corrected_rerun(world: World, tmp_path: Path) -> None:
+    """A run refused before its first step wrote nothing to resume, so the fixed command needs no --overwrite."""
+    bad = next(c for c in CASES if c.id == "unlearn-nan-weight")
+    values = prepare(bad, world, tmp_path)
+    assert main(["-q", *[a.format(**values) for a in bad.args]]) == 2
+    fixed = [a.format(**values) for a in bad.args if a not in ("--weights", "{tmp}/w")]
+    assert main(["-q", *fixed]) == 0
+    assert (Path(values["out"]) / "manifest.json").is_file()
+
+
+def test_every_case_is_in_the_docs_table() -> None:
+    table = (Path(__file__).resolve().parents[2] / "docs" / "robustness.md").read_text(encoding="utf-8")
+    missing = [c.id for c in CASES if f"| `{c.id}`" not in table]
+    assert not missing, f"add these cases to docs/robustness.md: {missing}"

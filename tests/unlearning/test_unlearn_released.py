@@ -7,8 +7,8 @@ from rapidun.unlearning import mixture_schedule
 from rapidun.unlearning.inputs import check_rows, encode_unlearn_data
 
 
-def test_released_packs_give_the_faithful_schedule(shared_data, nano_model) -> None:
-    packs = shared_data / "unlearn_packs"
+def test_released_packs_give_the_faithful_schedule(released_data, nano_model) -> None:
+    packs = released_data / "unlearn_packs"
     forget, retain = load_rows(packs / "forget_set.jsonl"), load_rows(packs / "retain_set.jsonl")
     check_rows(forget, retain)
     data = encode_unlearn_data(forget, retain, nano_model.tokenizer, 256, "alpaca")

@@ -10,13 +10,12 @@ import argparse
 import errno
 import importlib
 import logging
-import os
 import re
 import sys
-import warnings
 from collections.abc import Sequence
 
 import rapidun  # noqa: F401  (sets OMP_WAIT_POLICY before torch is imported)
+from rapidun.api.console import hide_hub_progress_bars, progress_wanted, quiet_third_party
 from rapidun.errors import RapidunError
 
 # Subcommand name -> module under rapidun.cli. Imported lazily so that `rapidun --help` does not load torch.
@@ -79,18 +78,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if known.verbose else logging.WARNING if known.quiet else logging.INFO,
         format="%(message)s",
     )
-    # transformers' deprecation notices about its own internals are noise for our users.
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
+    # matplotlib's font search (hundreds of debug lines under -v) and transformers / peft deprecation notices about
+    # their own internals are noise for our users.
+    quiet_third_party()
     module = importlib.import_module(f"rapidun.cli.{COMMANDS[known.command]}")
     sub = argparse.ArgumentParser(prog=f"rapidun {known.command}", description=_HELP[known.command])
     module.add_arguments(sub)
+    if any(action.dest == "no_progress" for action in sub._actions):
+        sub.add_argument(
+            "--progress",
+            action="store_true",
+            help="show progress bars even when stderr is not a terminal (default: only on a terminal)",
+        )
     args = sub.parse_args(rest)
-    if known.quiet:  # -q: warnings and errors only, so no progress bars either (ours or Hugging Face's)
-        if hasattr(args, "no_progress"):
-            args.no_progress = True
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read when huggingface_hub is first imported
-        if "transformers" in sys.modules:  # already imported (e.g. main() called from Python): switch it off
-            sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if hasattr(args, "no_progress"):  # bars only on a terminal, unless --progress / --no-progress / -q say otherwise
+        asked = False if args.no_progress or known.quiet else True if args.progress else None
+        args.no_progress = not progress_wanted(asked)
+    if known.quiet or getattr(args, "no_progress", False):  # no Hugging Face bars either ("Loading weights")
+        hide_hub_progress_bars()
     try:
         return int(module.run(args) or 0)
     except RapidunError as exc:

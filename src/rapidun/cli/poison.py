@@ -3,6 +3,7 @@
 Examples::
 
     rapidun poison --data synthetic --out packs/synth
+    rapidun poison --data released-dolly --out packs/dolly      # the released Dolly packs shipped with rapidun
     rapidun poison --data my_clean.jsonl --triggers backdoorllm --poison-rate 0.1 --out packs/mine
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from rapidun.data.checks import check_triggers, check_unique
 from rapidun.data.pack_config import PackConfig
 from rapidun.data.poison import build_poison_pack
+from rapidun.data.released import RELEASED_DOLLY, RELEASED_N_TEST, released_inputs
 from rapidun.data.rows import Row, load_rows
 from rapidun.data.synthetic import synthetic_rows
 from rapidun.data.triggers import resolve_triggers
@@ -26,7 +28,13 @@ HELP = "build a backdoor data pack (train/val/test/forget/retain) from synthetic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="'synthetic' (embedded generator) or a clean .json/.jsonl file")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="'synthetic' (embedded generator), 'released-dolly' (the released RapidUn Dolly packs shipped with "
+        f"rapidun: their clean, val, poisoned-train, forget and retain rows and triggers; --n-test {RELEASED_N_TEST}) "
+        "or a clean .json/.jsonl file",
+    )
     parser.add_argument("--out", required=True, help="output pack directory")
     parser.set_defaults(pack_flags=add_settings(parser, PackConfig))
     parser.add_argument(
@@ -64,8 +72,24 @@ def load_poison_responses(path: str) -> list[str]:
     return texts
 
 
+def use_released(args: argparse.Namespace, given: dict[str, object]) -> None:
+    """``--data released-dolly``: fill in the shipped files (and ``--n-test``) the user did not give, so the pack
+    is the one the README's long command builds from the release's ``data/`` folder."""
+    files = released_inputs()
+    args.data = str(files["clean"])
+    for flag in ("val_data", "poisoned_train", "forget", "retain"):
+        if getattr(args, flag) is None:
+            setattr(args, flag, str(files["val" if flag == "val_data" else flag]))
+    # The built-in "released" trigger set (the default --triggers) is the shipped triggers_config.json, field for
+    # field (tests/data/test_released.py), so the pack records the set's name rather than a cache path.
+    given.setdefault("n_test", RELEASED_N_TEST)
+
+
 def run(args: argparse.Namespace) -> int:
     given = collect(args, args.pack_flags)
+    source = args.data
+    if args.data == RELEASED_DOLLY:
+        use_released(args, given)
     cfg: PackConfig = from_mapping(PackConfig, given, "rapidun poison")
     if args.data == "synthetic":
         if cfg.n_rows < 3:
@@ -97,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         val_rows=load_rows(args.val_data) if args.val_data else None,
         forget_rows=load_rows(args.forget) if args.forget else None,
         retain_rows=load_rows(args.retain) if args.retain else None,
-        source=args.data,
+        source=source,
         trigger_set=cfg.triggers,
         overwrite=args.overwrite,
     )

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> Any:
     """The TrainConfig of the flags given (the dataclass defaults for the others); LoRA only with --lora."""
-    from rapidun.settings import collect, from_mapping
+    from rapidun.settings import collect, from_mapping, validate_tree
     from rapidun.training.sft import LoraSettings, TrainConfig
 
     values = collect(args, args.train_flags)
@@ -44,8 +44,7 @@ def build_config(args: argparse.Namespace) -> Any:
     if args.lora:
         values["lora"] = from_mapping(LoraSettings, lora, "rapidun train")
     cfg = from_mapping(TrainConfig, values, "rapidun train")
-    if cfg.batch_size < 1 or cfg.epochs <= 0 and cfg.max_steps <= 0:
-        raise RapidunError("--batch-size must be >= 1 and --epochs > 0 (or --max-steps > 0)")
+    validate_tree(cfg)  # bad values (--lr -1) fail here, before the rows or the model load
     return cfg
 
 

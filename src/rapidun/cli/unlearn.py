@@ -165,6 +165,26 @@ def build_eval_fn(settings: dict[str, Any], tokenizer: Any, cfg: Any) -> Any:
     )
 
 
+def check_dirs(s: dict[str, Any]) -> None:
+    """The directories named by --weights / --influence / --adapter / --eval-data exist, checked before the model
+    loads (their contents are checked against the rows later)."""
+    from rapidun.modeling.resolve import check_adapter_dir
+
+    if s.get("weights") and not Path(s["weights"]).is_dir():
+        raise RapidunError(f"--weights '{s['weights']}' is not a directory; pass the --out of 'rapidun weights'")
+    if s.get("influence") and not (Path(s["influence"]) / "manifest.json").is_file():
+        raise RapidunError(
+            f"--influence '{s['influence']}' is not a finished influence directory (no manifest.json); run "
+            "'rapidun influence' first"
+        )
+    if s.get("eval_data") and not Path(s["eval_data"]).is_dir():
+        raise RapidunError(
+            f"--eval-data '{s['eval_data']}' is not a pack directory; pass the --out of 'rapidun poison'"
+        )
+    if s.get("adapter"):
+        check_adapter_dir(s["adapter"])
+
+
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.rows import load_rows
     from rapidun.unlearning import unlearn
@@ -186,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_unique(forget, f"--forget {s['forget']}")
     check_unique(retain, f"--retain {s['retain']}")
+    check_dirs(s)
 
     corpus = [f"{r.instruction} {r.context} {r.response}" for r in forget + retain]
     from rapidun.cli.model_flags import model_settings
@@ -231,6 +252,9 @@ def run(args: argparse.Namespace) -> int:
     finish(accelerator)  # every rank waits for rank 0's outputs, then leaves the process group
     if accelerator is not None and not accelerator.is_main_process:
         return 0
+    from rapidun.evaluation.trigger_check import check_unlearn_run
+
+    check_unlearn_run(s["out"], result.evaluations)  # with --eval-data: warn when there is no backdoor to remove
     run_info = result.run
     total = run_info.get("wall_clock_s", 0.0)
     state = "reused" if result.reused else "done"

@@ -77,6 +77,9 @@ def validation_eval_fn(
             seed=seed,
         )
         metrics = result.metrics()
-        return {key: metrics[key] for key in SELECTION_METRICS}
+        out = {key: metrics[key] for key in SELECTION_METRICS}
+        # counts and successes let the backdoor check (evaluation.trigger_check) judge the step-0 model
+        out |= {key: {s: metrics[key][s] for s in ("seen", "clean")} for key in ("counts", "successes")}
+        return out
 
     return eval_fn

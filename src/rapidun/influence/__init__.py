@@ -2,16 +2,16 @@
 cache, and chunked scores FF, FR, RF, RR; RapidIn's JSON format in and out.
 
 ``compute_influence`` / ``compute_pairwise`` (in :mod:`rapidun.influence.stage`) are imported lazily so that
-reading RapidIn files does not load torch.
+reading RapidIn files does not load torch; the RapidIn readers too, so that ``import rapidun`` (which imports this
+package: ``rapidun.influence(...)`` is also the flat API's function) stays light.
 """
 
 from typing import Any
 
-from rapidun.influence.rapidin_json import RapidInFile, import_rapidin_json, read_rapidin_json, write_rapidin_json
-
 _LAZY = {"compute_influence", "compute_pairwise", "load_result", "InfluenceConfig", "InfluenceResult"}
+_RAPIDIN = {"RapidInFile", "import_rapidin_json", "read_rapidin_json", "write_rapidin_json"}
 
-__all__ = ["RapidInFile", "import_rapidin_json", "read_rapidin_json", "write_rapidin_json", *sorted(_LAZY)]
+__all__ = [*sorted(_RAPIDIN), *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +19,8 @@ def __getattr__(name: str) -> Any:
         from rapidun.influence import stage
 
         return getattr(stage, name)
+    if name in _RAPIDIN:
+        from rapidun.influence import rapidin_json
+
+        return getattr(rapidin_json, name)
     raise AttributeError(f"module 'rapidun.influence' has no attribute {name!r}")

@@ -20,6 +20,7 @@ import torch
 from rapidun.errors import RapidunError
 from rapidun.modeling.factory import SIZES, build_model
 from rapidun.modeling.precision import ModelSettings, quantization_config, resolve_dtype, stored_dtype
+from rapidun.modeling.resolve import check_adapter_dir, resolve_model_spec
 from rapidun.modeling.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -33,19 +34,10 @@ class LoadedModel:
     kind: str  # "size", "directory" or "hub"
 
 
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~")) or os.sep in spec and not _looks_like_hub_id(spec)
-
-
-def _looks_like_hub_id(spec: str) -> bool:
-    parts = spec.split("/")
-    return len(parts) == 2 and all(parts) and not spec.startswith((".", "/", "~"))
-
-
-def load_tokenizer(spec: str, trust_remote_code: bool = False) -> Any:
+def load_tokenizer(spec: str, trust_remote_code: bool = False, local_only: bool = False) -> Any:
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(spec, trust_remote_code=trust_remote_code)
+    tok = AutoTokenizer.from_pretrained(spec, trust_remote_code=trust_remote_code, local_files_only=local_only)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     return tok
@@ -65,13 +57,18 @@ def load_model(
 ) -> LoadedModel:
     """Resolve ``spec``: a size name (``nano``, ``tiny``, ``small``, ``medium``, ``large``) builds a fresh model
     with a tokenizer trained on ``corpus``; a directory loads ``save_pretrained`` output; anything else is tried as
-    a hub id. ``adapter`` is a PEFT adapter directory applied on top. ``dtype`` is a torch dtype or a
-    ``--model-dtype`` name (:func:`rapidun.modeling.precision.resolve_dtype`); ``load_in_4bit`` quantises a
-    checkpoint's weights with bitsandbytes (refused without it or without CUDA, before anything is read)."""
+    a hub id. ``adapter`` is a PEFT adapter directory applied on top. What ``spec`` names is decided first
+    (:func:`rapidun.modeling.resolve.resolve_model_spec`), so a bad one fails before any weights load. ``dtype`` is
+    a torch dtype or a ``--model-dtype`` name (:func:`rapidun.modeling.precision.resolve_dtype`); ``load_in_4bit``
+    quantises a checkpoint's weights with bitsandbytes (refused without it or without CUDA, before anything is
+    read)."""
+    kind, local_only = resolve_model_spec(spec)
+    if adapter is not None:
+        check_adapter_dir(adapter)
     quant = quantization_config(ModelSettings(load_in_4bit=load_in_4bit), device, torch.bfloat16)
     if isinstance(dtype, str):
-        dtype = resolve_dtype(dtype, device, None if spec in SIZES else stored_dtype(spec))
-    if spec in SIZES:
+        dtype = resolve_dtype(dtype, device, None if kind == "size" else stored_dtype(spec))
+    if kind == "size":
         if quant is not None:
             raise RapidunError(f"--load-in-4bit quantises a checkpoint; --model {spec} builds a fresh model")
         if corpus is None:
@@ -92,18 +89,8 @@ def load_model(
         )
         loaded = LoadedModel(model, tokenizer, spec, "size")
     else:
-        path = Path(spec).expanduser()
-        if path.is_dir():
-            kind = "directory"
-        elif path.exists() or _looks_like_path(spec):
-            raise RapidunError(
-                f"model path '{spec}' does not exist or is not a directory; give a hub id, a "
-                f"local model directory, or a size name ({', '.join(SIZES)})"
-            )
-        else:
-            kind = "hub"
-        source = str(path) if kind == "directory" else spec
-        loaded = _load_pretrained(source, kind, trust_remote_code, dtype, quant)
+        where = str(Path(spec).expanduser()) if kind == "directory" else spec
+        loaded = _load_pretrained(where, kind, trust_remote_code, dtype, quant, local_only)
     if adapter is not None:
         loaded.model = _apply_adapter(loaded.model, adapter)
     if quant is None:  # a quantised model is placed on the GPU by bitsandbytes and cannot be moved
@@ -112,14 +99,18 @@ def load_model(
     return loaded
 
 
-def _load_pretrained(spec: str, kind: str, trust_remote_code: bool, dtype: torch.dtype, quant: Any) -> LoadedModel:
+def _load_pretrained(
+    spec: str, kind: str, trust_remote_code: bool, dtype: torch.dtype, quant: Any, local_only: bool = False
+) -> LoadedModel:
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     try:
-        tokenizer = load_tokenizer(spec, trust_remote_code)
+        tokenizer = load_tokenizer(spec, trust_remote_code, local_only)
         extra: dict[str, Any] = {"quantization_config": quant, "device_map": {"": 0}} if quant is not None else {}
-        model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, trust_remote_code=trust_remote_code, **extra)
+        model = AutoModelForCausalLM.from_pretrained(
+            spec, dtype=dtype, trust_remote_code=trust_remote_code, local_files_only=local_only, **extra
+        )
     except (OSError, ValueError, KeyError, SafetensorError) as exc:  # SafetensorError: a truncated weights file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = "directory" if kind == "directory" else "hub id"
@@ -133,11 +124,6 @@ def _load_pretrained(spec: str, kind: str, trust_remote_code: bool, dtype: torch
 def _apply_adapter(model: Any, adapter: str) -> Any:
     from peft import PeftModel
 
-    if not (Path(adapter) / "adapter_config.json").is_file():
-        raise RapidunError(
-            f"adapter '{adapter}' is not a PEFT adapter directory (no adapter_config.json); "
-            "pass the --out directory of 'rapidun unlearn' or 'rapidun train --lora'"
-        )
     try:
         return PeftModel.from_pretrained(model, adapter)
     except (RuntimeError, ValueError, KeyError, OSError) as exc:  # RuntimeError: LoRA shapes of another base model

@@ -13,6 +13,7 @@ from typing import Any
 from rapidun.artifacts import atomic_write_json
 from rapidun.data.pack import Pack, is_finished, load_pack
 from rapidun.data.poison import build_poison_pack
+from rapidun.data.released import RELEASED_DOLLY, released_inputs
 from rapidun.data.rows import Row, load_rows
 from rapidun.data.synthetic import synthetic_rows
 from rapidun.data.triggers import resolve_triggers
@@ -84,7 +85,7 @@ def materialise_pack(spec: DatasetSpec, out: Path) -> Pack:
             trigger_set=spec.triggers,
         )
     else:
-        f = spec.files
+        f = spec.files if spec.source != RELEASED_DOLLY else released_files()
         build_poison_pack(
             _rows_from(f, "clean", required=True) or [],
             out,
@@ -98,10 +99,16 @@ def materialise_pack(spec: DatasetSpec, out: Path) -> Pack:
             val_rows=_rows_from(f, "val"),
             forget_rows=_rows_from(f, "forget"),
             retain_rows=_rows_from(f, "retain"),
-            source="files",
+            source=spec.source,
             trigger_set=str(f.get("triggers", spec.triggers)),
         )
     return load_pack(out)
+
+
+def released_files() -> dict[str, Any]:
+    """The shipped released-Dolly files by role; the trigger set stays the built-in "released" one (the same
+    families as the shipped triggers_config.json), so the pack records its name rather than a cache path."""
+    return {role: str(path) for role, path in released_inputs().items() if role not in ("triggers", "keywords")}
 
 
 def shared_settings(spec: DatasetSpec, cfg: StudyConfig) -> dict[str, Any]:
@@ -138,7 +145,10 @@ def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: b
 
     check_settings(root / "dataset_settings.json", shared_settings(spec, cfg), f"dataset '{spec.name}'")
     pack = materialise_pack(spec, root / "pack")
-    scorer, record = build_dir_scorer(pack.directory, spec.keywords, None, None, cfg.evaluation.target_fpr)
+    keywords = spec.keywords
+    if keywords is None and spec.source == RELEASED_DOLLY:
+        keywords = str(released_inputs()["keywords"])
+    scorer, record = build_dir_scorer(pack.directory, keywords, None, None, cfg.evaluation.target_fpr)
     limit = cfg.evaluation.max_eval
     rows = EvalRows(
         select_rows(pack.test_seen, limit, seed=spec.seed),

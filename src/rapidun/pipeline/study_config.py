@@ -24,7 +24,7 @@ from rapidun.unlearning.registry import (
 )
 from rapidun.weighting import WEIGHTINGS, WeightParams
 
-DATASET_SOURCES = ("synthetic", "pack", "files")
+DATASET_SOURCES = ("synthetic", "pack", "files", "released-dolly")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class DatasetSpec:
 
     ``synthetic``: the embedded generator (``n_rows``, ``poison_rate``, ``triggers``); ``pack``: an existing
     ``rapidun poison`` directory; ``files``: row files (``clean`` list, ``poisoned_train``, optional ``val``,
-    ``forget``, ``retain``) and a ``triggers`` set name or JSON file, e.g. the released Dolly packs."""
+    ``forget``, ``retain``) and a ``triggers`` set name or JSON file; ``released-dolly``: the released RapidUn Dolly
+    packs shipped with rapidun (:mod:`rapidun.data.released`; their keyword list unless ``keywords`` is given)."""
 
     name: str = setting(help="dataset name (a directory of the study)")
     source: str = setting("synthetic", "where the pack comes from", choices=DATASET_SOURCES)

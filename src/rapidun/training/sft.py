@@ -7,6 +7,7 @@ recipe on clean rows only). The loss is the batch mean of the per-sample token-m
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -65,6 +66,28 @@ class TrainConfig:
     seed: int = setting(SEED, "seed of the data order and initialisation")
     checkpoint_every: int = setting(CHECKPOINT_EVERY, "optimiser steps between resumable checkpoints (0 = none)")
     gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass (less memory)")
+
+    def validate(self) -> None:
+        """Raise :class:`RapidunError` naming the flag for a setting that cannot work (checked before any model
+        loads)."""
+        checks: list[tuple[bool, str]] = [
+            (self.lr > 0 and math.isfinite(self.lr), f"--lr must be a finite number > 0, got {self.lr}"),
+            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
+            (self.micro_batch_size >= 0, f"--micro-batch-size must be >= 0, got {self.micro_batch_size}"),
+            (self.max_steps >= 0, f"--max-steps must be >= 0, got {self.max_steps}"),
+            (
+                self.max_steps > 0 or (self.epochs > 0 and math.isfinite(self.epochs)),
+                f"--epochs must be > 0 (or --max-steps > 0), got {self.epochs}",
+            ),
+            (self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}"),
+            (0 <= self.warmup_ratio < 1, f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}"),
+            (self.max_length >= 8, f"--max-length must be >= 8 tokens, got {self.max_length}"),
+            (self.checkpoint_every >= 0, f"--checkpoint-every must be >= 0, got {self.checkpoint_every}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RapidunError(message)
 
 
 @dataclass

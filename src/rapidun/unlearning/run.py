@@ -77,7 +77,9 @@ def _prepare_out(out: Path, config: dict[str, Any], overwrite: bool, is_main: bo
         )
     elif manifest is not None and not (manifest.get("kind") == "train" and saved == config):
         raise RapidunError(f"--out '{out}' holds another finished stage; choose another --out")
-    elif saved is not None and saved != config:
+    elif saved is not None and saved != config and any(p.name != CONFIG_FILE for p in out.iterdir()):
+        # A directory holding only its config failed before its first step: nothing to resume, so a corrected
+        # rerun takes it over without --overwrite.
         raise RapidunError(
             f"--out '{out}' holds an unfinished run with other settings; pass --overwrite to start "
             "again or rerun with the same settings to resume"
