@@ -18,6 +18,7 @@ _RUN_KEYS = (
     "adapter",
     "forget",
     "retain",
+    "forget_from",
     "method",
     "out",
     "weights",
@@ -46,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapter", help="PEFT adapter on --model (e.g. the backdoor LoRA); merged before unlearning")
     parser.add_argument("--forget", help="rows to unlearn (.json/.jsonl; poisoned response, optional response_clean)")
     parser.add_argument("--retain", help="clean rows to keep (.json/.jsonl); for the retraining reference: the corpus")
+    parser.add_argument(
+        "--forget-from",
+        help="a 'rapidun trace' output dir: its proposed forget.jsonl and retain.jsonl (not with --forget)",
+    )
     parser.add_argument("--method", help=f"{', '.join(METHODS)} (default: {DEFAULT_METHOD})")
     parser.add_argument("--out", help="output directory (adapter, run.json, manifest.json)")
     parser.add_argument(
@@ -185,12 +190,25 @@ def check_dirs(s: dict[str, Any]) -> None:
         check_adapter_dir(s["adapter"])
 
 
+def use_traced_sets(s: dict[str, Any]) -> None:
+    """--forget-from DIR: the forget and retain files a finished trace proposed (checked against its manifest)."""
+    from rapidun.tracing import load_traced_sets
+
+    if s.get("forget") or s.get("retain"):
+        raise RapidunError("give either --forget-from DIR or --forget and --retain, not both")
+    load_traced_sets(s["forget_from"])
+    s["forget"] = str(Path(s["forget_from"]) / "forget.jsonl")
+    s["retain"] = str(Path(s["forget_from"]) / "retain.jsonl")
+
+
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.rows import load_rows
     from rapidun.unlearning import unlearn
     from rapidun.unlearning.registry import DEFAULT_METHOD, get_method
 
     s = resolve_settings(args)
+    if s.get("forget_from"):
+        use_traced_sets(s)
     for flag in ("model", "forget", "retain", "out"):
         if not s.get(flag):
             raise RapidunError(f"--{flag} is required (on the command line or in --config)")
