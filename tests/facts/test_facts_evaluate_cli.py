@@ -32,3 +32,24 @@ def test_reference_on_a_backdoor_pack_is_refused(tmp_path: Path, capsys) -> None
     pack.mkdir()
     code = main(["evaluate", "--model", "nano", "--data", str(pack), "--out", str(tmp_path / "o"), "--reference", "x"])
     assert code == 2 and "--reference is for facts packs" in capsys.readouterr().err
+
+
+def test_a_size_name_model_trained_on_a_facts_pack_gets_the_whole_pack_tokenizer(tmp_path: Path, monkeypatch) -> None:
+    import rapidun.data.facts as facts
+
+    pack = tmp_path / "facts"
+    assert main(["-q", "facts", "--out", str(pack), "--n-people", "10", "--n-holdout", "2", "--n-perturbed", "2"]) == 0
+    seen: list[str] = []
+    real = facts.tokenizer_corpus
+
+    def spy(directory):
+        seen.append(str(directory))
+        return real(directory)
+
+    monkeypatch.setattr(facts, "tokenizer_corpus", spy)
+    code = main(
+        ["-q", "train", "--model", "nano", "--data", str(pack), "--max-steps", "1", "--out", str(tmp_path / "m")]
+    )
+    assert code == 0 and seen == [str(pack)]
+    holdout = (pack / "holdout.jsonl").read_text()
+    assert any(line and json.loads(line)["instruction"] in " ".join(real(pack)) for line in holdout.splitlines())

@@ -61,6 +61,7 @@ def _data_file(data: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from rapidun.data.checks import check_unique
+    from rapidun.data.facts import pack_task, tokenizer_corpus
     from rapidun.data.rows import load_rows
     from rapidun.modeling.limits import check_max_length
     from rapidun.modeling.load import load_model
@@ -70,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     rows = load_rows(_data_file(args.data))
     check_unique(rows, f"--data {args.data}")
     corpus = [f"{r.instruction} {r.context} {r.response} {r.response_clean or ''}" for r in rows]
+    if Path(args.data).is_dir() and pack_task(args.data) == "facts":
+        # a size-name model's tokenizer sees the holdout people too, so membership inference compares like with like
+        corpus = tokenizer_corpus(args.data)
     from rapidun.modeling.device import resolve_device
     from rapidun.pipeline.distributed import finish, maybe_accelerator
 
