@@ -190,15 +190,21 @@ def check_dirs(s: dict[str, Any]) -> None:
         check_adapter_dir(s["adapter"])
 
 
-def use_traced_sets(s: dict[str, Any]) -> None:
-    """--forget-from DIR: the forget and retain files a finished trace proposed (checked against its manifest)."""
-    from rapidun.tracing import load_traced_sets
+def required_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's settings (YAML, then flags), with the required ones present. --forget-from DIR: the forget and
+    retain files a finished trace proposed (checked against its manifest)."""
+    s = resolve_settings(args)
+    if s.get("forget_from"):
+        from rapidun.tracing import load_traced_sets
 
-    if s.get("forget") or s.get("retain"):
-        raise RapidunError("give either --forget-from DIR or --forget and --retain, not both")
-    load_traced_sets(s["forget_from"])
-    s["forget"] = str(Path(s["forget_from"]) / "forget.jsonl")
-    s["retain"] = str(Path(s["forget_from"]) / "retain.jsonl")
+        if s.get("forget") or s.get("retain"):
+            raise RapidunError("give either --forget-from DIR or --forget and --retain, not both")
+        load_traced_sets(s["forget_from"])
+        s["forget"], s["retain"] = (str(Path(s["forget_from"]) / f"{n}.jsonl") for n in ("forget", "retain"))
+    for flag in ("model", "forget", "retain", "out"):
+        if not s.get(flag):
+            raise RapidunError(f"--{flag} is required (on the command line or in --config)")
+    return s
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,12 +212,7 @@ def run(args: argparse.Namespace) -> int:
     from rapidun.unlearning import unlearn
     from rapidun.unlearning.registry import DEFAULT_METHOD, get_method
 
-    s = resolve_settings(args)
-    if s.get("forget_from"):
-        use_traced_sets(s)
-    for flag in ("model", "forget", "retain", "out"):
-        if not s.get(flag):
-            raise RapidunError(f"--{flag} is required (on the command line or in --config)")
+    s = required_settings(args)
     method = s.get("method") or DEFAULT_METHOD
     cfg = build_config(s, args.unlearn_flags)
     params = build_params(method, s["params"], cfg)
