@@ -18,6 +18,7 @@ from rapidun.errors import RapidunError
 from rapidun.reporting.document import Block, Heading, Image, Note, Para, Table, to_html, to_markdown
 from rapidun.reporting.figure_style import PlotResult, Style, make_style
 from rapidun.reporting.frontier import frontier_blocks, frontier_figure
+from rapidun.reporting.plot_relearn import relearn_bars, relearn_section
 from rapidun.reporting.plots import make_plots
 from rapidun.reporting.results import RunResults, load_results
 from rapidun.reporting.sections import header_blocks, how_to_read, per_family_table, run_details
@@ -120,6 +121,11 @@ def _run_section(
             blocks += [Para("ASR per trigger family (%, mean ± sample std over seeds):"), fam]
         for plot in make_plots(runs, style, f"{prefix}{slug}_"):
             blocks += _figure(plot, fig_dir, figures)
+        relearn = relearn_section(runs)
+        bars = relearn_bars(runs, style, f"{prefix}{slug}_relearn")
+        if relearn:
+            blocks += [Heading(level + 1, f"Relearning: {dataset}"), *relearn]
+            blocks += _figure(bars, fig_dir, figures) if bars is not None else []
         front, block = frontier_blocks(res.frontier, dataset)
         if front:
             blocks += [Heading(level + 1, f"Frontier at matched perplexity: {dataset}"), *front]
