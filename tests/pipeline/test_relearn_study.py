@@ -94,5 +94,7 @@ def test_study_with_relearn_records_recovery_column_and_figure(tmp_path: Path) -
     assert [row["relearn_recovery"] for row in rows if row["method"] == "backdoored"] == [""]
     md = (res.out_dir / "report.md").read_text()
     assert "Relearning: toy" in md
+    # A nano backdoor this small may not implant (recovery then undefined: no figure, said in a note); the figure
+    # itself is checked on fixture results in tests/reporting/test_report_verdict_relearn.py.
     has_value = any(c.get("relearn_recovery") is not None for c in cells.values())
     assert (res.out_dir / "report_figures" / "toy_relearn.png").is_file() == has_value

@@ -31,6 +31,7 @@ from rapidun.reporting.tables import (
     html_table,
     markdown_table,
 )
+from rapidun.reporting.verdict import verdict_blocks
 
 log = logging.getLogger(__name__)
 REPORT_MD = "report.md"
@@ -76,6 +77,7 @@ def render_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Report
     blocks: list[Block] = [Heading(1, "rapidun report")]
     sources = ", ".join(f"`{d}`" for d in dirs)
     blocks.append(Para(f"Rendered from {len(dirs)} run director{'ies' if multi else 'y'}: {sources}."))
+    blocks += _verdicts(results, names, multi)  # the answer first; how to read it and the setup follow
     blocks += [Heading(2, "How to read this"), *how_to_read()]
     if multi:
         blocks += _comparison(results, names)
@@ -95,6 +97,16 @@ def render_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Report
     atomic_write_text(html_path, to_html(blocks, title=f"rapidun report: {', '.join(names)}"))
     log.debug("wrote %s, %s and %d figures", html_path, md_path, len(figures))
     return ReportPaths(html=html_path, markdown=md_path, figures=figures)
+
+
+def _verdicts(results: Sequence[RunResults], names: Sequence[str], multi: bool) -> list[Block]:
+    """The verdict of every (run directory, dataset): see :mod:`rapidun.reporting.verdict`."""
+    blocks: list[Block] = []
+    for res, name in zip(results, names, strict=True):
+        for dataset in res.datasets:
+            where = f"{name} / {dataset}" if multi else dataset
+            blocks += [Heading(2, f"Verdict: {where}"), *verdict_blocks(res, dataset)]
+    return blocks
 
 
 def _run_section(
