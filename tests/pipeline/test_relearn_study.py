@@ -29,6 +29,7 @@ CELL_KEYS = {
     "steps",
     "final_loss",
 }
+RELEARN = {"steps": 2, "rows": 2, "batch_size": 2, "eval_max": 6, "max_new_tokens": 4}
 
 
 def _config(**extra: object) -> dict:
@@ -54,7 +55,7 @@ def _cells(out: Path) -> dict[str, dict]:
     return cells | {"backdoored": json.loads((root / "backdoored" / "cell.json").read_text())}
 
 
-def test_study_without_relearn_keeps_its_records(tmp_path: Path) -> None:
+def test_study_without_relearn_keeps_its_records_and_relearns_when_asked_later(tmp_path: Path) -> None:
     res = run_study(study_config(_config()), tmp_path / "plain", progress=False, report=False)
     cells = _cells(res.out_dir)
     assert set(cells) == {"backdoored", "retrain", "uniform", "ga"}
@@ -62,6 +63,15 @@ def test_study_without_relearn_keeps_its_records(tmp_path: Path) -> None:
         assert set(cells[name]) == CELL_KEYS
     header = (res.out_dir / "results.csv").read_text().splitlines()[0]
     assert tuple(header.split(",")) == CSV_COLUMNS
+    # Adding the block to the finished study relearns its cells without unlearning them again.
+    adapter = res.out_dir / "toy" / "cells" / "ga" / "seed1" / "unlearn" / "adapter_model.safetensors"
+    trained_at = adapter.stat().st_mtime_ns
+    run_study(study_config(_config(relearn=RELEARN)), res.out_dir, progress=False, report=False)
+    again = _cells(res.out_dir)
+    assert adapter.stat().st_mtime_ns == trained_at
+    for name in ("retrain", "uniform", "ga"):
+        assert set(again[name]) == CELL_KEYS | {"relearn_recovery", "relearn_reason"}
+        assert again[name]["metrics"] == cells[name]["metrics"]
 
 
 @pytest.mark.parametrize("bad", [{"steps": 0}, {"share": 1.5}])
@@ -71,7 +81,7 @@ def test_bad_relearn_block_is_one_error_before_any_work(bad: dict) -> None:
 
 
 def test_study_with_relearn_records_recovery_column_and_figure(tmp_path: Path) -> None:
-    cfg = study_config(_config(relearn={"steps": 2, "rows": 2, "batch_size": 2, "eval_max": 6, "max_new_tokens": 4}))
+    cfg = study_config(_config(relearn=RELEARN))
     res = run_study(cfg, tmp_path / "out", progress=False)
     cells = _cells(res.out_dir)
     assert "relearn_recovery" not in cells["backdoored"]  # nothing was unlearned there

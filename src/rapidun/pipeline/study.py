@@ -38,7 +38,7 @@ from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
 from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
 from rapidun.pipeline.study_frontier import frontier_block
-from rapidun.pipeline.study_relearn import relearn_fields
+from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
 from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.registry import is_reference, uses_influence
@@ -186,8 +186,10 @@ def _run_cell(
     settings = _cell_settings(cfg, cell, seed)
     check_settings(cell_dir / "cell_settings.json", json.loads(json.dumps(settings, default=str)), f"cell {cell.key}")
     run_dir = cell_dir / "unlearn"
+    fresh = lambda: _unlearned_model(state, cell, run_dir, None)  # noqa: E731 - relearning trains its copy in place
     if (cell_dir / CELL_FILE).is_file():
-        return finished_cell(cell_dir, lambda: _unlearned_model(state, cell, run_dir, None), state, cfg, progress)
+        done = finished_cell(cell_dir, fresh, state, cfg, progress)
+        return relearn_finished(cfg.relearn, state, cell_dir, fresh, backdoored, done, progress)
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:
@@ -214,7 +216,6 @@ def _run_cell(
     metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, cell_dir, progress)
     stages = {**_cell_stages(run, cell, influence), "evaluation_s": ev_s}
     weights = run_dir / "weights"
-    fresh = lambda: _unlearned_model(state, cell, run_dir, None)  # noqa: E731 - relearning trains its copy in place
     relearned = relearn_fields(cfg.relearn, state, cell_dir, fresh, backdoored, metrics, progress)
     rec = _record(
         state,

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rapidun.artifacts import atomic_write_json
 from rapidun.modeling.load import LoadedModel
 from rapidun.pipeline.datasets import DatasetState
 from rapidun.pipeline.relearn import relearn_model
 from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.study_eval import CELL_FILE
 
 log = logging.getLogger(__name__)
 RELEARN_DIR = "relearn"
@@ -54,3 +56,22 @@ def relearn_fields(
     )
     log.info("%s: relearning recovery %s", cell_dir, res.recovery if res.recovery is not None else res.recovery_reason)
     return {"relearn_recovery": res.recovery, "relearn_reason": res.recovery_reason}
+
+
+def relearn_finished(
+    cfg: RelearnConfig | None,
+    state: DatasetState,
+    cell_dir: Path,
+    load_unlearned: Callable[[], LoadedModel],
+    backdoored_metrics: dict[str, Any],
+    record: dict[str, Any],
+    progress: bool,
+) -> dict[str, Any]:
+    """A finished cell's ``record``, with the relearning fields added (and ``cell.json`` rewritten) when the study
+    asks for relearning and the cell was finished without it (a ``relearn`` block added to an existing study)."""
+    if cfg is None or "relearn_recovery" in record:
+        return record
+    fields = relearn_fields(cfg, state, cell_dir, load_unlearned, backdoored_metrics, record["metrics"], progress)
+    record = {**record, **fields}
+    atomic_write_json(cell_dir / CELL_FILE, record)
+    return record
