@@ -38,6 +38,7 @@ from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
 from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
 from rapidun.pipeline.study_frontier import frontier_block
+from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
 from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.registry import is_reference, uses_influence
@@ -176,15 +177,19 @@ def _run_cell(
     seed: int,
     influence: tuple[Path, float] | None,
     progress: bool,
+    backdoored: dict[str, Any],
 ) -> dict[str, Any]:
+    """One cell: unlearn, evaluate, relearn when the config asks (``backdoored``: the metrics before unlearning)."""
     from rapidun.unlearning import unlearn
 
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
     settings = _cell_settings(cfg, cell, seed)
     check_settings(cell_dir / "cell_settings.json", json.loads(json.dumps(settings, default=str)), f"cell {cell.key}")
     run_dir = cell_dir / "unlearn"
+    fresh = lambda: _unlearned_model(state, cell, run_dir, None)  # noqa: E731 - relearning trains its copy in place
     if (cell_dir / CELL_FILE).is_file():
-        return finished_cell(cell_dir, lambda: _unlearned_model(state, cell, run_dir, None), state, cfg, progress)
+        done = finished_cell(cell_dir, fresh, state, cfg, progress)
+        return relearn_finished(cfg.relearn, state, cell_dir, fresh, backdoored, done, progress)
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:
@@ -211,6 +216,7 @@ def _run_cell(
     metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, cell_dir, progress)
     stages = {**_cell_stages(run, cell, influence), "evaluation_s": ev_s}
     weights = run_dir / "weights"
+    relearned = relearn_fields(cfg.relearn, state, cell_dir, fresh, backdoored, metrics, progress)
     rec = _record(
         state,
         cell.method,
@@ -221,7 +227,8 @@ def _run_cell(
         run.get("peak_rss_mb", 0.0),
         str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
         {"steps": run.get("steps"), "final_loss": run.get("final_loss")}
-        | ({"diverged": run["diverged"]} if "diverged" in run else {}),
+        | ({"diverged": run["diverged"]} if "diverged" in run else {})
+        | relearned,
     )
     atomic_write_json(cell_dir / CELL_FILE, rec)
     return rec
@@ -244,6 +251,7 @@ def run_study(
     for spec in cfg.datasets:
         state = prepare_dataset(spec, cfg, out / spec.name, progress)
         rec = _backdoored_cell(state, cfg, progress)
+        backdoored = rec["metrics"]
         runs.append(rec)
         if on_cell:
             on_cell(rec)
@@ -251,7 +259,7 @@ def run_study(
         needs = any(uses_influence(c.method) and "weights_dir" not in c.params for c in cells)
         influence = _influence(state, cfg, progress) if needs else None
         for seed, cell in cfg.grid():
-            rec = _run_cell(state, cfg, cell, seed, influence, progress)
+            rec = _run_cell(state, cfg, cell, seed, influence, progress, backdoored)
             runs.append(rec)
             if on_cell:
                 on_cell(rec)

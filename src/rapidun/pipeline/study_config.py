@@ -11,6 +11,7 @@ from typing import Any
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
 from rapidun.pipeline.frontier_config import FrontierSpec, sweep_cells
+from rapidun.pipeline.relearn_config import RelearnConfig
 from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
 from rapidun.training.sft import TrainConfig
 from rapidun.unlearning import UnlearnConfig
@@ -96,6 +97,8 @@ class StudyConfig:
     # Validation outcomes drive every choice (the frontier's operating points); test splits are only reported.
     validation: bool = setting(True, "also evaluate every cell on the pack's validation prompts")
     frontier: FrontierSpec | None = setting(None, "strength sweeps and perplexity budgets of the frontier")
+    # Off by default: a study without the block writes exactly the cell records it always did.
+    relearn: RelearnConfig | None = setting(None, "relearning check of every unlearned cell (retraining included)")
 
     def cells(self) -> list[CellSpec]:
         """Every unlearning cell of one (dataset, seed): the methods (with their params), the sweeps, then the
@@ -186,9 +189,22 @@ def study_config(data: dict[str, Any]) -> StudyConfig:
     values["sweeps"] = tuple(
         from_mapping(CellSpec, s, WHERE, section=f"sweeps[{i}]") for i, s in enumerate(values.get("sweeps") or [])
     )
+    if isinstance(values.get("relearn"), dict):
+        values["relearn"] = _relearn(values["relearn"], values["backdoor"])
     cfg: StudyConfig = from_mapping(StudyConfig, values, WHERE)
     _check(cfg)
     return cfg
+
+
+def _relearn(data: dict[str, Any], backdoor: TrainConfig) -> RelearnConfig:
+    """The relearning block; it reads the examples as the backdoor was trained unless it says otherwise."""
+    run = {"max_length": backdoor.max_length, "prompt_style": backdoor.prompt_style}
+    config: RelearnConfig = from_mapping(RelearnConfig, {**run, **data}, WHERE, section="relearn")
+    try:
+        config.validate()
+    except RapidunError as exc:  # the check names the CLI flag; here the key lives in the relearn block
+        raise RapidunError(f"{WHERE}: relearn: {exc}") from exc
+    return config
 
 
 def _field_names(method: Any) -> set[str]:

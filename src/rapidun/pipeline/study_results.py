@@ -49,14 +49,22 @@ CSV_COLUMNS = (
 )
 
 
+RELEARN_COLUMN = "relearn_recovery"
+
+
 def results_csv(runs: list[dict[str, Any]]) -> str:
-    """One CSV row per record: its metrics, its seconds per stage and its speed-up."""
+    """One CSV row per record: its metrics, its seconds per stage and its speed-up; plus ``relearn_recovery`` when
+    some record has one (a study with a ``relearn`` block), so other studies keep their columns."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    relearned = any(RELEARN_COLUMN in r for r in runs)
+    columns = CSV_COLUMNS + ((RELEARN_COLUMN,) if relearned else ())
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in runs:
         row = {k: r.get(k) for k in ("dataset", "method", "label", "seed", "speedup_vs_retrain", "peak_memory_mb")}
         row.update({k: r["metrics"].get(k) for k in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl")})
         row.update(r["timings"])
+        if relearned:
+            row[RELEARN_COLUMN] = r.get(RELEARN_COLUMN)
         writer.writerow(row)
     return buf.getvalue()

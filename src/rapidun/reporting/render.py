@@ -18,6 +18,7 @@ from rapidun.errors import RapidunError
 from rapidun.reporting.document import Block, Heading, Image, Note, Para, Table, to_html, to_markdown
 from rapidun.reporting.figure_style import PlotResult, Style, make_style
 from rapidun.reporting.frontier import frontier_blocks, frontier_figure
+from rapidun.reporting.plot_relearn import relearn_bars, relearn_section
 from rapidun.reporting.plots import make_plots
 from rapidun.reporting.results import RunResults, load_results
 from rapidun.reporting.sections import header_blocks, how_to_read, per_family_table, run_details
@@ -30,6 +31,7 @@ from rapidun.reporting.tables import (
     html_table,
     markdown_table,
 )
+from rapidun.reporting.verdict import verdict_blocks
 
 log = logging.getLogger(__name__)
 REPORT_MD = "report.md"
@@ -75,6 +77,7 @@ def render_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Report
     blocks: list[Block] = [Heading(1, "rapidun report")]
     sources = ", ".join(f"`{d}`" for d in dirs)
     blocks.append(Para(f"Rendered from {len(dirs)} run director{'ies' if multi else 'y'}: {sources}."))
+    blocks += _verdicts(results, names, multi)  # the answer first; how to read it and the setup follow
     blocks += [Heading(2, "How to read this"), *how_to_read()]
     if multi:
         blocks += _comparison(results, names)
@@ -94,6 +97,16 @@ def render_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Report
     atomic_write_text(html_path, to_html(blocks, title=f"rapidun report: {', '.join(names)}"))
     log.debug("wrote %s, %s and %d figures", html_path, md_path, len(figures))
     return ReportPaths(html=html_path, markdown=md_path, figures=figures)
+
+
+def _verdicts(results: Sequence[RunResults], names: Sequence[str], multi: bool) -> list[Block]:
+    """The verdict of every (run directory, dataset): see :mod:`rapidun.reporting.verdict`."""
+    blocks: list[Block] = []
+    for res, name in zip(results, names, strict=True):
+        for dataset in res.datasets:
+            where = f"{name} / {dataset}" if multi else dataset
+            blocks += [Heading(2, f"Verdict: {where}"), *verdict_blocks(res, dataset)]
+    return blocks
 
 
 def _run_section(
@@ -120,6 +133,11 @@ def _run_section(
             blocks += [Para("ASR per trigger family (%, mean ± sample std over seeds):"), fam]
         for plot in make_plots(runs, style, f"{prefix}{slug}_"):
             blocks += _figure(plot, fig_dir, figures)
+        relearn = relearn_section(runs)
+        bars = relearn_bars(runs, style, f"{prefix}{slug}_relearn")
+        if relearn:
+            blocks += [Heading(level + 1, f"Relearning: {dataset}"), *relearn]
+            blocks += _figure(bars, fig_dir, figures) if bars is not None else []
         front, block = frontier_blocks(res.frontier, dataset)
         if front:
             blocks += [Heading(level + 1, f"Frontier at matched perplexity: {dataset}"), *front]

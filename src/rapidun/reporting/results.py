@@ -40,6 +40,9 @@ class RunRecord:
     weights_dir: Path | None  # absolute (resolved against the run directory), or None
     index: int  # position in ``runs``, for messages
     diverged_at: int | None = None  # the step at which training diverged (the last good state was evaluated)
+    relearned: bool = False  # the run has a relearning result (a study with a ``relearn`` block)
+    relearn_recovery: float | None = None  # docs/method.md section 6; None when undefined (see relearn_reason)
+    relearn_reason: str | None = None
 
     @property
     def name(self) -> str:
@@ -148,6 +151,9 @@ def _parse_run(run: Any, i: int, run_dir: Path, default_dataset: str, source: st
         weights_dir=(run_dir / weights_dir).resolve() if isinstance(weights_dir, str) and weights_dir else None,
         index=i,
         diverged_at=_diverged_step(run.get("diverged")),
+        relearned="relearn_recovery" in run,
+        relearn_recovery=_opt_float(run.get("relearn_recovery")),
+        relearn_reason=str(run["relearn_reason"]) if run.get("relearn_reason") else None,
     )
 
 

@@ -1,0 +1,77 @@
+"""The relearning column of a study (docs/method.md section 6): after a cell is evaluated, a fresh copy of its
+unlearned model is fine-tuned for a few steps on forget rows and evaluated again; the cell records
+
+    relearn_recovery = (m_relearned - m_unlearned) / (m_backdoored - m_unlearned)   (m = seen-trigger ASR)
+
+and ``relearn_reason`` (why the recovery is None, else None). The run lives in ``cell_dir/relearn`` and is reused
+when finished with the same settings. Only studies whose config has a ``relearn`` block do any of this, so the cell
+records of other studies keep exactly their keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rapidun.artifacts import atomic_write_json
+from rapidun.modeling.load import LoadedModel
+from rapidun.pipeline.datasets import DatasetState
+from rapidun.pipeline.relearn import relearn_model
+from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.study_eval import CELL_FILE
+
+log = logging.getLogger(__name__)
+RELEARN_DIR = "relearn"
+
+
+def relearn_fields(
+    cfg: RelearnConfig | None,
+    state: DatasetState,
+    cell_dir: Path,
+    load_unlearned: Callable[[], LoadedModel],
+    backdoored_metrics: dict[str, Any],
+    cell_metrics: dict[str, Any],
+    progress: bool,
+) -> dict[str, Any]:
+    """``{"relearn_recovery", "relearn_reason"}`` of one cell, or ``{}`` when relearning is off (``cfg`` None).
+    ``load_unlearned`` must load the unlearned model afresh: relearning trains it in place."""
+    from rapidun.unlearning.outputs import merge_existing_adapter
+
+    if cfg is None:
+        return {}
+    loaded = load_unlearned()
+    model = merge_existing_adapter(loaded.model)
+    res = relearn_model(
+        model,
+        loaded.tokenizer,
+        state.pack.directory,
+        cell_dir / RELEARN_DIR,
+        cfg,
+        before=backdoored_metrics,
+        unlearned=cell_metrics,
+        inputs={"cell": str(cell_dir)},
+        progress=progress,
+    )
+    log.info("%s: relearning recovery %s", cell_dir, res.recovery if res.recovery is not None else res.recovery_reason)
+    return {"relearn_recovery": res.recovery, "relearn_reason": res.recovery_reason}
+
+
+def relearn_finished(
+    cfg: RelearnConfig | None,
+    state: DatasetState,
+    cell_dir: Path,
+    load_unlearned: Callable[[], LoadedModel],
+    backdoored_metrics: dict[str, Any],
+    record: dict[str, Any],
+    progress: bool,
+) -> dict[str, Any]:
+    """A finished cell's ``record``, with the relearning fields added (and ``cell.json`` rewritten) when the study
+    asks for relearning and the cell was finished without it (a ``relearn`` block added to an existing study)."""
+    if cfg is None or "relearn_recovery" in record:
+        return record
+    fields = relearn_fields(cfg, state, cell_dir, load_unlearned, backdoored_metrics, record["metrics"], progress)
+    record = {**record, **fields}
+    atomic_write_json(cell_dir / CELL_FILE, record)
+    return record
