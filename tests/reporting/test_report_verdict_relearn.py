@@ -29,6 +29,17 @@ def test_verdict_comes_first_then_how_to_read_then_setup(run_dir: Path, tmp_path
     assert "ga vs rapidun, seen ASR:" in verdict and "do not overlap: outside noise" in verdict
 
 
+def test_a_collapsed_method_is_not_the_best(tmp_path: Path) -> None:
+    start = _run("backdoored", 0, 0.6, (0.5, 0.7))
+    collapsed = _run("ga", 0, 0.0, (0.0, 0.02))
+    collapsed.metrics["clean_ppl"] = 16.0  # > 3 x the backdoored model's 5.0
+    kept = _run("uniform", 0, 0.2, (0.15, 0.25))
+    kept.metrics["clean_ppl"] = 14.0  # < 15.0: still a candidate
+    lines = comparisons(tmp_path, [start, collapsed, kept])
+    assert lines[0] == "Best on seen-trigger ASR: uniform."
+    assert lines[1].startswith("Not candidates: ga (clean perplexity above 3x")
+
+
 def test_interval_overlap_decides_without_outcomes(tmp_path: Path) -> None:
     apart = [_run("uniform", 0, 0.15, (0.1, 0.2)), _run("ga", 0, 0.35, (0.3, 0.4))]
     assert (

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rapidun.evaluation.paired import paired_difference
 from rapidun.reporting.document import Block, Bullets, Para, Table
+from rapidun.reporting.plot_tradeoff import OFF_SCALE
 from rapidun.reporting.results import RunRecord, RunResults
 from rapidun.reporting.tables import (
     BACKDOORED,
@@ -136,6 +137,16 @@ def _overlap(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> str:
     return f"{diff}; their 95% intervals overlap: not shown to be outside noise (no per-prompt outcomes to pair)."
 
 
+def _collapsed(groups: dict[str, list[RunRecord]]) -> list[str]:
+    """Methods whose mean clean perplexity is above OFF_SCALE x the backdoored model's (the trade-off plot's rule)."""
+    start = [summarize([r.headline("clean_ppl") for r in g]).mean for g in groups.values() if g[0].method == BACKDOORED]
+    if not start or start[0] is None:
+        return []
+    limit = OFF_SCALE * start[0]
+    ppl = {n: summarize([r.headline("clean_ppl") for r in g]).mean for n, g in groups.items()}
+    return [n for n, m in ppl.items() if m is not None and m > limit and groups[n][0].method != BACKDOORED]
+
+
 def comparisons(run_dir: Path, runs: Sequence[RunRecord]) -> list[str]:
     """One sentence per method against the best one on seen ASR; empty when there is no unlearning method."""
     groups = _groups(runs)
@@ -144,11 +155,17 @@ def comparisons(run_dir: Path, runs: Sequence[RunRecord]) -> list[str]:
         for n, g in groups.items()
         if g[0].method != BACKDOORED and not is_reference(g[0].method)
     }
-    scored = {n: m for n, m in candidates.items() if m is not None}
+    collapsed = _collapsed(groups)
+    scored = {n: m for n, m in candidates.items() if m is not None and n not in collapsed}
     if not scored:
         return []
     best = min(scored, key=lambda n: (scored[n], list(groups).index(n)))
     out = [f"Best on seen-trigger ASR: {best}."]
+    if collapsed:
+        out.append(
+            f"Not candidates: {', '.join(collapsed)} (clean perplexity above {OFF_SCALE:g}x the backdoored model's: "
+            "the model collapsed, so its low ASR says nothing about unlearning)."
+        )
     for name, members in groups.items():
         if name == best or members[0].method == BACKDOORED:
             continue
