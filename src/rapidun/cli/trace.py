@@ -51,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache-dir", default=None, help="training-row gradient cache, shareable between traces (default OUT/cache)"
     )
     _add_config_flags(parser)
-    parser.add_argument("--arch", default="llama", choices=["llama", "mistral"], help="architecture for size names")
+    from rapidun.cli.model_flags import add_model_flags
+
+    add_model_flags(parser)  # --arch, --model-dtype, --load-in-4bit, as on the other commands that load a model
     parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu, cuda, cuda:N")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
     parser.add_argument(
@@ -89,8 +91,13 @@ def run(args: argparse.Namespace) -> int:
         accelerator = maybe_accelerator()  # torchrun: the training rows' caching is sharded across processes
         corpus = [f"{r.instruction} {r.context} {r.response}" for r in train_rows]
         corpus += [f"{r.instruction} {r.context} {r.response or ''}" for r in reports]
+        from rapidun.cli.model_flags import model_settings
+
+        weights = model_settings(args, "trace")
         loaded = load_model(
             args.model,
+            dtype=weights.dtype,
+            load_in_4bit=weights.load_in_4bit,
             corpus=corpus,
             arch=args.arch,
             adapter=args.adapter,
