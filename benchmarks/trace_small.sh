@@ -47,6 +47,19 @@ for d in sorted(out.glob("trace_*")):
         "quality": json.loads((d / "quality.json").read_text()),
         "timings": json.loads((d / "timings.json").read_text()),
     }
+def family_auc(ranking: Path) -> dict:
+    """ROC AUC of each trigger family's poisoned rows against the clean rows (ties count half)."""
+    rows = [json.loads(line) for line in ranking.read_text().splitlines() if line.strip()]
+    clean = [r["score"] for r in rows if r["row"].get("is_poisoned") not in (True, "True")]
+    out = {}
+    for fam in sorted({r["row"].get("trigger_family") for r in rows if r["row"].get("is_poisoned") in (True, "True")}):
+        pos = [r["score"] for r in rows if r["row"].get("trigger_family") == fam and r["row"].get("is_poisoned") in (True, "True")]
+        wins = sum((p > c) + 0.5 * (p == c) for p in pos for c in clean)
+        out[fam] = round(wins / (len(pos) * len(clean)), 4)
+    return out
+for d in sorted(out.glob("trace_*")):
+    summary["rankers"][d.name[len("trace_"):]]["auc_by_family"] = family_auc(d / "ranking.jsonl")
 Path("benchmarks/results/trace_small.json").write_text(json.dumps(summary, indent=1) + "\n")
-print(json.dumps({r: v["quality"] for r, v in summary["rankers"].items()}, indent=1)[:3000])
+for r, v in summary["rankers"].items():
+    print(r, round(v["quality"]["roc_auc"], 3), v["auc_by_family"])
 PY
