@@ -57,8 +57,23 @@ def family_auc(ranking: Path) -> dict:
         wins = sum((p > c) + 0.5 * (p == c) for p in pos for c in clean)
         out[fam] = round(wins / (len(pos) * len(clean)), 4)
     return out
+def report_auc(trace_dir: Path) -> list[float]:
+    """ROC AUC of the poisoned rows against the clean rows under each single report's scores (before any
+    aggregation), from the influence ranker's scores.safetensors (n_reports, n_train)."""
+    from safetensors.numpy import load_file
+
+    labels = [json.loads(line).get("is_poisoned") in (True, "True") for line in
+              (out / "pack" / "train.jsonl").read_text().splitlines() if line.strip()]
+    out_aucs = []
+    for scores in load_file(str(trace_dir / "scores.safetensors"))["scores"]:
+        pos = [s for s, y in zip(scores, labels) if y]
+        neg = [s for s, y in zip(scores, labels) if not y]
+        out_aucs.append(float(round(sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg)), 4)))
+    return out_aucs
 for d in sorted(out.glob("trace_*")):
     summary["rankers"][d.name[len("trace_"):]]["auc_by_family"] = family_auc(d / "ranking.jsonl")
+summary["rankers"]["influence"]["auc_per_report"] = report_auc(out / "trace_influence")
+print("influence AUC per single report:", summary["rankers"]["influence"]["auc_per_report"])
 Path("benchmarks/results/trace_small.json").write_text(json.dumps(summary, indent=1) + "\n")
 for r, v in summary["rankers"].items():
     print(r, round(v["quality"]["roc_auc"], 3), v["auc_by_family"])
