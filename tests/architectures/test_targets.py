@@ -79,3 +79,13 @@ def test_no_projection_layer_names_what_was_found() -> None:
         resolve_targets(_NoProjections())
     with pytest.raises(RapidunError, match="found no projection layer"):
         select_layers(_NoProjections(), "all-linear")
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "phi", "gpt_neox"])
+def test_fisher_methods_edit_the_auto_targets(arch: str) -> None:
+    from rapidun.unlearning.fisher_info import target_weights
+
+    model = tiny(arch, 300)
+    attention, mlp = EXPECTED_TARGETS[arch]
+    names = {name.split(".")[-2] for name, _ in target_weights(model, ("auto",))}
+    assert names == attention | mlp  # Conv1D (GPT-2) and fused projections included, not the Llama names only

@@ -125,10 +125,12 @@ def test_ga_matched_budget_has_the_mixed_schedules_forget_draws(make_config) -> 
     mixed = build_schedule(METHODS["uniform"], UniformParams(), ctx)
     matched = build_schedule(METHODS["ga"], GAParams(draws="matched"), ctx)
     default = build_schedule(METHODS["ga"], GAParams(), ctx)
+    old = build_schedule(METHODS["ga"], GAParams(draws="all"), ctx)
     n_forget_draws = sum(i < 40 for b in mixed for i in b)
     assert 60 < n_forget_draws < 100  # about a quarter of 320 draws
     assert len(matched) == n_forget_draws and all(i < 40 for b in matched for i in b)
-    assert len(default) == 320  # the default is unchanged: 4x the forget-row steps
+    assert default == matched  # the fair budget is the default
+    assert len(old) == 320  # the earlier default: 4x the forget-row steps
     assert forget_draw_count(mixed, 40) == n_forget_draws
     assert mixture_schedule(40, 120, forget_only=True, draws=7) == mixture_schedule(40, 0, draws=7)
     with pytest.raises(RapidunError, match="draws must be one of all, matched, forget"):

@@ -120,7 +120,7 @@ def test_yaml_config_then_flags_resolve_into_run_json(files, tmp_path, capsys) -
     train = run["config"]["train"]
     assert run["method"] == "loreun" and train["lr"] == 0.003 and train["batch_size"] == 2
     assert train["lora"]["r"] == 4 and train["lora"]["targets"] == ["q_proj", "v_proj"]
-    assert run["config"]["params"] == {"tau": 2.0, "variant": "hard_high", "tau_scale": "absolute"}
+    assert run["config"]["params"] == {"tau": 2.0, "variant": "hard_high", "tau_scale": "loss_mad"}
     adapter_cfg = json.loads((out / "adapter_config.json").read_text())
     assert sorted(adapter_cfg["target_modules"]) == ["q_proj", "v_proj"] and adapter_cfg["r"] == 4
 

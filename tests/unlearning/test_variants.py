@@ -135,7 +135,7 @@ def test_loreun_tau_on_the_loss_scale() -> None:
     assert effective_tau(np.array([1.0, 1.0, 3.0]), 1.0, "loss_mad") == pytest.approx(np.std([1.0, 1.0, 3.0]))
     assert effective_tau(np.full(3, 2.0), 1.0, "loss_mad") == float("inf")
     np.testing.assert_array_equal(loss_weights(np.full(3, 2.0), float("inf")), np.ones(3))
-    assert LoreunParams().tau_scale == "absolute"  # today's behaviour stays the default
+    assert LoreunParams().tau_scale == "loss_mad"  # the fair setting is the default
     with pytest.raises(RapidunError, match="tau_scale"):
         LoreunParams(tau_scale="relative")
 
@@ -152,14 +152,19 @@ def _ssd(nano_model, new_model, split, tmp_path, make_config, name, **kw):
 
 def test_fisher_ssd_importance_data(nano_model, new_model, split, tmp_path, make_config) -> None:
     forget, retain = split
-    base, used = _ssd(nano_model, new_model, split, tmp_path, make_config, "retain")
-    assert used == "retain set" and FisherSsdParams().importance == "retain"
+    base, used = _ssd(nano_model, new_model, split, tmp_path, make_config, "retain", importance="retain")
+    assert used == "retain set"
+    fallback, used = _ssd(nano_model, new_model, split, tmp_path, make_config, "auto")  # default, no train_file
+    assert used == "retain set (fallback: no train_file given)" and FisherSsdParams().importance == "auto"
+    assert all(torch.equal(fallback[n], p) for n, p in base.items())
     train_file = tmp_path / "train.jsonl"
     atomic_write_jsonl(train_file, [r.to_dict() for r in retain])  # training data = the retain rows: same edit
     same, used = _ssd(nano_model, new_model, split, tmp_path, make_config, "train", importance="train",
                       train_file=str(train_file))  # fmt: skip
     assert used.startswith("training data: 6 rows")
     assert all(torch.equal(same[n], p) for n, p in base.items())
+    auto, used = _ssd(nano_model, new_model, split, tmp_path, make_config, "auto_train", train_file=str(train_file))
+    assert used.startswith("training data: 6 rows")  # auto reads the training data when it is given
     union, used = _ssd(nano_model, new_model, split, tmp_path, make_config, "union", importance="forget_retain")
     assert used.startswith("forget + retain") and any(not torch.equal(union[n], p) for n, p in base.items())
     with pytest.raises(RapidunError, match="train_file"):

@@ -152,6 +152,8 @@ def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: in
         start = clean_start_model(state, cfg, seed)
         return start, RetrainParams(train=replace(cfg.backdoor, seed=seed)), (state.pack.forget, state.clean_train)
     params = method_params(cell.method, cell.params)
+    if getattr(params, "train_file", "") is None:  # a method that reads the training data gets the pack's rows
+        params = replace(params, train_file=str(state.pack.directory / "train.jsonl"))
     return load_backdoored(state), params, (state.pack.forget, state.pack.retain)
 
 

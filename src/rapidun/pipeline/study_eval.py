@@ -41,6 +41,7 @@ def _run(model: Any, tok: Any, rows: EvalRows, state: DatasetState, cfg: StudyCo
         max_new_tokens=ev.max_new_tokens,
         batch_size=ev.batch_size,
         prompt_style=cfg.backdoor.prompt_style,
+        max_length=cfg.backdoor.max_length,  # prompts and perplexity at the length the model was trained at
         progress=progress,
     )
 

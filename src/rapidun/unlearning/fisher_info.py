@@ -1,4 +1,4 @@
-"""Diagonal Fisher information of the LoRA-target linear weights, shared by ``fisher_ssd`` and ``fisher_noise``.
+"""Diagonal Fisher information of the LoRA-target projection weights, shared by ``fisher_ssd`` and ``fisher_noise``.
 
 F(theta) = (1/n) sum_z (dL(z)/dtheta)^2, elementwise, with L(z) the token-mean response CE of row z (the poisoned
 response for forget rows). Per-sample gradients come from one backward pass per row in eval mode (no dropout).
@@ -17,18 +17,21 @@ from tqdm.auto import tqdm
 from rapidun.data.tokenize import Encoded, collate
 from rapidun.errors import RapidunError
 from rapidun.modeling.loss import per_sample_loss
+from rapidun.modeling.targets import leaf, projection_layers, resolve_targets
 
 
 def target_weights(model: Any, targets: Sequence[str]) -> list[tuple[str, torch.Tensor]]:
-    """(name, weight) of every ``nn.Linear`` whose module name ends in one of ``targets``."""
-    found = [
-        (f"{n}.weight", m.weight)
-        for n, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and n.split(".")[-1] in set(targets)
-    ]
+    """(name, weight) of every projection layer (``nn.Linear`` or GPT-2 ``Conv1D``) whose leaf name is one of
+    ``targets``; ``("auto",)`` resolves them as LoRA does (:func:`rapidun.modeling.targets.resolve_targets`).
+
+    Fisher and the edits of ``fisher_ssd`` / ``fisher_noise`` are elementwise, so a Conv1D's transposed weight needs
+    no special case."""
+    names = set(resolve_targets(model, tuple(targets)))
+    layers = projection_layers(model, keep_routers=True)
+    found = [(f"{n}.weight", m.weight) for n, m in layers if leaf(n) in names and isinstance(m.weight, torch.Tensor)]
     if not found:
         raise RapidunError(
-            f"no linear layer named {', '.join(targets)} in the model; pass --targets with its projection names"
+            f"no projection layer named {', '.join(sorted(names))} in the model; pass targets with its projection names"
         )
     return found
 

@@ -26,9 +26,12 @@ from rapidun.weighting.mapping import MAD_SCALE
 
 VARIANTS = ("low_loss", "hard_high")
 TAU_SCALES = ("absolute", "loss_mad")
+# loss_mad by default: an absolute tau of 1 on forget losses that spread over ~0.1 nats gives flat weights
+# (LoReUn = uniform); scaled by the losses' spread the weights follow the losses at any loss scale
+DEFAULT_TAU_SCALE = "loss_mad"
 
 
-def check_loreun(tau: float, variant: str, tau_scale: str = "absolute") -> None:
+def check_loreun(tau: float, variant: str, tau_scale: str = DEFAULT_TAU_SCALE) -> None:
     if tau_scale not in TAU_SCALES:
         raise RapidunError(f"loreun parameter tau_scale must be one of {', '.join(TAU_SCALES)}, got {tau_scale!r}")
     if not tau > 0:

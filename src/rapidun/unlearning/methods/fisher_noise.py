@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from rapidun.errors import RapidunError
-from rapidun.training.sft import LORA_TARGETS
+from rapidun.modeling.targets import AUTO
 from rapidun.unlearning.fisher_info import diagonal_fisher, target_weights
 from rapidun.unlearning.kinds import EditMethod, MethodContext
 
@@ -26,7 +26,7 @@ class FisherNoiseParams:
     eps: float = 1e-8
     max_rel_std: float = 0.1
     seed: int | None = None
-    targets: tuple[str, ...] = LORA_TARGETS
+    targets: tuple[str, ...] = (AUTO,)  # the projections LoRA would adapt (every architecture)
 
     def __post_init__(self) -> None:
         if not (self.sigma > 0 and self.eps > 0 and self.max_rel_std > 0):

@@ -5,8 +5,9 @@ for every element with F_f > alpha F_r, theta <- theta x min(1, lambda F_r / F_f
 lambda = 1 (the paper's selection weight and dampening constant). No training loop and no adapter: the edited
 model is saved as a merged model directory ``OUT/merged``.
 
-SSD compares the forget rows with the *training data* D. ``importance`` says what stands in for D: ``"retain"``
-(today's default: the retain set), ``"train"`` (the rows of ``train_file``, e.g. a pack's ``train.jsonl``, poisoned
+SSD compares the forget rows with the *training data* D. ``importance`` says what stands in for D: ``"auto"``
+(default: ``"train"`` when ``train_file`` is given -- a study passes its pack's ``train.jsonl`` -- else the retain
+set, recorded as a fallback), ``"retain"`` (the retain set, the default before round 4), ``"train"`` (the rows of ``train_file``, e.g. a pack's ``train.jsonl``, poisoned
 rows included, at most ``max_train_rows`` of them, a seeded subset) or ``"forget_retain"`` (the union of the forget
 and retain rows, a labelled stand-in when the training data is not at hand). ``run.json`` records which was used.
 """
@@ -23,7 +24,7 @@ import torch
 from rapidun.data.rows import load_rows
 from rapidun.data.tokenize import Encoded, encode_rows
 from rapidun.errors import RapidunError
-from rapidun.training.sft import LORA_TARGETS
+from rapidun.modeling.targets import AUTO
 from rapidun.unlearning.fisher_info import diagonal_fisher, target_weights
 from rapidun.unlearning.kinds import EditMethod, MethodContext
 
@@ -32,9 +33,13 @@ from rapidun.unlearning.kinds import EditMethod, MethodContext
 class FisherSsdParams:
     alpha: float = 10.0  # selection weight: dampen where F_forget > alpha F_retain
     lam: float = 1.0  # dampening constant: factor min(1, lam F_retain / F_forget)
-    targets: tuple[str, ...] = LORA_TARGETS
+    targets: tuple[str, ...] = (AUTO,)  # the projections LoRA would adapt (every architecture)
     importance: str = field(
-        default="retain", metadata={"help": "what stands in for the training data: retain | train | forget_retain"}
+        default="auto",
+        metadata={
+            "help": "what stands in for the training data: auto (train if train_file, else retain) | retain | "
+            "train | forget_retain"
+        },
     )
     train_file: str | None = field(default=None, metadata={"help": "training rows (.jsonl/.json) for importance=train"})
     max_train_rows: int = field(default=0, metadata={"help": "seeded subset of train_file rows (0 = all)"})
@@ -44,7 +49,8 @@ class FisherSsdParams:
             raise RapidunError(f"fisher_ssd parameters alpha and lam must be > 0, got {self.alpha}, {self.lam}")
         if self.importance not in IMPORTANCE:
             raise RapidunError(f"fisher_ssd parameter importance must be one of {', '.join(IMPORTANCE)}")
-        if self.importance == "train" and (self.train_file is None or not Path(self.train_file).is_file()):
+        needs_file = self.importance == "train" or (self.importance == "auto" and self.train_file is not None)
+        if needs_file and (self.train_file is None or not Path(self.train_file).is_file()):
             raise RapidunError(
                 f"fisher_ssd importance=train needs train_file, an existing rows file (got {self.train_file!r}); "
                 "pass --param train_file=PACK/train.jsonl"
@@ -53,11 +59,13 @@ class FisherSsdParams:
             raise RapidunError(f"fisher_ssd parameter max_train_rows must be >= 0, got {self.max_train_rows}")
 
 
-IMPORTANCE = ("retain", "train", "forget_retain")
+IMPORTANCE = ("auto", "retain", "train", "forget_retain")
 
 
 def importance_examples(ctx: MethodContext, params: FisherSsdParams) -> tuple[list[Encoded], str]:
     """The encoded rows whose Fisher stands for the training data's, and a label saying which they are."""
+    if params.importance == "auto" and params.train_file is None:
+        return list(ctx.data.retain), "retain set (fallback: no train_file given)"
     if params.importance == "retain":
         return list(ctx.data.retain), "retain set"
     if params.importance == "forget_retain":

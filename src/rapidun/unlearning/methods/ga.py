@@ -2,10 +2,10 @@
 
 No retain term and no clean-label term. Its budget (``draws``, docs/method.md section 5):
 
-- ``"all"`` (default, kept so earlier results reproduce): ``epochs x (|F| + |R|)`` draws, every one a forget row:
+- ``"all"`` (the default before round 4; set it to reproduce earlier results): ``epochs x (|F| + |R|)`` draws, every one a forget row:
   the same number of *steps* as the mixed methods, but about ``1 + retain_ratio`` times (4x by default) more
   forget-row steps (40 forget / 120 retain rows, 2 epochs: 320 ascent steps where the others make ~80);
-- ``"matched"`` (the fair setting): exactly as many forget-row draws as the mixed schedule of the same seed holds,
+- ``"matched"`` (default, the fair setting): exactly as many forget-row draws as the mixed schedule of the same seed holds,
   so GA gets the same forget-row budget as graddiff, npo and the rest (80 in the example above);
 - ``"forget"``: ``epochs x |F|`` draws (the expected forget-row count of the mixed schedule when
   ``retain_ratio = |R| / |F|``).
@@ -32,7 +32,7 @@ DRAWS = {"all": "forget_all", "matched": "forget_matched", "forget": "forget"}  
 class GAParams:
     # "all": epochs x (|F| + |R|) forget draws; "matched" (fair): the mixed schedule's forget draws; "forget":
     # epochs x |F|
-    draws: str = "all"
+    draws: str = "matched"
 
     def __post_init__(self) -> None:
         if self.draws not in DRAWS:

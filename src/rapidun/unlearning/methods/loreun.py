@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
-from rapidun.unlearning.loreun_weights import check_loreun, effective_tau, forget_losses, loss_weights
+from rapidun.unlearning.loreun_weights import (
+    DEFAULT_TAU_SCALE,
+    check_loreun,
+    effective_tau,
+    forget_losses,
+    loss_weights,
+)
 
 
 @dataclass(frozen=True)
@@ -18,8 +24,8 @@ class LoreunParams:
     tau: float = 1.0
     variant: str = "low_loss"  # "low_loss" (LoReUn: exp(-L/tau)) or "hard_high" (released code: exp(+L/tau))
     tau_scale: str = field(
-        default="absolute",
-        metadata={"help": "absolute: tau as given; loss_mad: tau x 1.4826 MAD of the starting forget losses"},
+        default=DEFAULT_TAU_SCALE,
+        metadata={"help": "loss_mad (default): tau x 1.4826 MAD of the starting forget losses; absolute: tau as given"},
     )
 
     def __post_init__(self) -> None:

@@ -14,7 +14,13 @@ import numpy as np
 
 from rapidun.errors import RapidunError
 from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
-from rapidun.unlearning.loreun_weights import check_loreun, effective_tau, forget_losses, loss_weights
+from rapidun.unlearning.loreun_weights import (
+    DEFAULT_TAU_SCALE,
+    check_loreun,
+    effective_tau,
+    forget_losses,
+    loss_weights,
+)
 from rapidun.unlearning.objective import RefreshFn
 from rapidun.unlearning.refresh_history import history_refresh
 
@@ -27,8 +33,8 @@ class LoreunDynamicParams:
     variant: str = "low_loss"
     refresh_every: int = 20  # optimiser steps between recomputations
     tau_scale: str = field(
-        default="absolute",
-        metadata={"help": "absolute: tau as given; loss_mad: tau x 1.4826 MAD of the starting forget losses"},
+        default=DEFAULT_TAU_SCALE,
+        metadata={"help": "loss_mad (default): tau x 1.4826 MAD of the starting forget losses; absolute: tau as given"},
     )
 
     def __post_init__(self) -> None:
