@@ -159,7 +159,8 @@ def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: in
 
 def _cell_stages(run: dict[str, Any], cell: CellSpec, influence: tuple[Path, float] | None) -> dict[str, float]:
     """Seconds per stage of the unlearning run. Everything it did that is not influence or weights (tokenising,
-    training or the edit, saving) counts as its training time; the shared influence stage is charged in full."""
+    training or the edit, saving) counts as its training time; the shared influence stage is charged in full to a
+    cell that read it, and a cell that computed its own scores (``rapidun_contrastive``) is charged those instead."""
     own = {k: float(v["seconds"]) for k, v in run.get("stages", {}).items()}
     wall = float(run.get("wall_clock_s", sum(own.values())))
     stages = {
@@ -167,8 +168,8 @@ def _cell_stages(run: dict[str, Any], cell: CellSpec, influence: tuple[Path, flo
         "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
     }
     stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
-    if influence and uses_influence(cell.method):
-        stages["influence_s"] = influence[1]
+    if influence and uses_influence(cell.method) and "influence" not in own:
+        stages["influence_s"] = influence[1]  # read the shared scores; a run that computed its own is charged those
     return stages
 
 
