@@ -1,4 +1,4 @@
-"""Per-row weights as a plug-in for every forget loss (ga, graddiff, uniform, npo, simnpo), the check that a
+"""Per-row weights as a plug-in for every forget loss (ga, graddiff, uniform, npo, simnpo, wga), the check that a
 weights directory belongs to these rows, and GA's forget-row budget."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rapidun.unlearning.plugin_weights import check_weights_dir, write_row_weigh
 from rapidun.unlearning.sampling import forget_draw_count, mixture_schedule
 from rapidun.weighting import WeightParams, weights_stage
 
-PLUGIN = ["ga", "uniform", "npo", "simnpo"]  # graddiff is an alias of uniform
+PLUGIN = ["ga", "uniform", "npo", "simnpo", "wga"]  # graddiff is an alias of uniform
 
 
 def test_the_plugin_methods_declare_it() -> None:

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from rapidun.artifacts import read_manifest
 from rapidun.data.tokenize import collate
-from rapidun.modeling.loss import per_sample_loss
+from rapidun.modeling.loss import per_sample_loss, response_token_ce
 from rapidun.training.sft import apply_lora
 from rapidun.unlearning import METHODS, unlearn
 from rapidun.unlearning.inputs import encode_unlearn_data
@@ -138,6 +138,10 @@ def test_unit_weights_equal_the_unweighted_objective(name, nano_model, new_model
             return c * (2.0 / beta) * math.log(2.0)
         if terms.forget_loss == "length_normalised":  # -(beta/|y|) log p = beta * token-mean CE
             return c * (2.0 / beta) * math.log1p(math.exp(-(beta * ce(example) - terms.gamma)))
+        if terms.forget_loss == "likelihood_weighted":  # -c mean_t p_t^beta CE_t, from the per-token CE
+            with torch.no_grad():
+                tok, mask = response_token_ce(model, collate([example], pad))
+            return -c * float((torch.exp(-beta * tok) * tok).sum() / mask.sum())
         return -c * ce(example)
 
     ids = [0, 1, len(forget), len(forget) + 1]

@@ -41,9 +41,14 @@ def per_sample_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return ce.sum(dim=1) / mask.sum(dim=1).clamp_min(1)
 
 
-def response_nll(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed response CE and response-token count per sample, each (batch,); perplexity is exp(sum nll / sum n)."""
+def response_token_ce(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token response CE (zero off the response) and its mask, both (batch, seq-1), in one forward pass."""
     batch = _on_model(model, batch)
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    ce, mask = token_losses(out.logits, batch["labels"])
+    return token_losses(out.logits, batch["labels"])
+
+
+def response_nll(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed response CE and response-token count per sample, each (batch,); perplexity is exp(sum nll / sum n)."""
+    ce, mask = response_token_ce(model, batch)
     return ce.sum(dim=1), mask.sum(dim=1)

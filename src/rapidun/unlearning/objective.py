@@ -18,6 +18,9 @@ by ``c_asc w_f(i) L(i)`` with, for the poisoned response y of prompt x (log p = 
 - ``npo`` (Zhang et al. 2024):  L = -(2/beta) log sigmoid(-beta (log p_theta(y|x) - log p_ref(y|x))), p_ref the
   starting model (frozen; the backbone with the new adapter disabled);
 - ``simnpo`` (Fan et al. 2024): L = -(2/beta) log sigmoid(-(beta/|y|) log p_theta(y|x) - gamma), reference-free.
+
+The token-weighted ascent of ``wga`` (Wang et al. 2025) keeps the ascent sign and replaces A(CE) by
+(1/|y|) sum_t p_t^beta CE_t, p_t = exp(-CE_t) the current probability of response token t, its weight detached.
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ import torch
 import torch.nn.functional as F
 
 from rapidun.data.tokenize import Encoded, collate
-from rapidun.modeling.loss import response_nll
+from rapidun.modeling.loss import response_nll, response_token_ce
 from rapidun.unlearning.inputs import UnlearnData
 from rapidun.unlearning.weight_application import batch_scales
 
 # Forget-row loss forms: "ascent" (-CE), "reference_ratio" (NPO's log-sigmoid of the beta-scaled log-likelihood
 # ratio to the reference model), "length_normalised" (SimNPO's reference-free, length-normalised form with margin).
-FORGET_LOSSES = ("ascent", "reference_ratio", "length_normalised")
+# "likelihood_weighted": WGA's ascent with each token's CE weighted by its current probability to the power beta.
+FORGET_LOSSES = ("ascent", "reference_ratio", "length_normalised", "likelihood_weighted")
+ASCENT_LOSSES = ("ascent", "likelihood_weighted")  # maximised (negated coefficient); the others are minimised
 
 RefreshFn = Callable[[int], "np.ndarray | None"]
 """(optimiser step, 0-based) -> new forget weights (nF,) to use from this step on, or None to keep the current.
@@ -56,12 +61,12 @@ class ObjectiveTerms:
     retain_term: bool = True
     bounded_ascent: float | None = None
     forget_loss: str = "ascent"  # one of FORGET_LOSSES: the loss of a forget row's poisoned response
-    beta: float = 0.0  # npo / simnpo inverse temperature (unused by "ascent")
+    beta: float = 0.0  # npo / simnpo inverse temperature, wga token-weight exponent (unused by "ascent")
     gamma: float = 0.0  # simnpo reward margin (unused otherwise)
 
     def __post_init__(self) -> None:  # internal invariants: the methods' params classes check user input
         assert self.forget_loss in FORGET_LOSSES, self.forget_loss
-        assert self.forget_loss == "ascent" or self.beta > 0, "npo / simnpo need beta > 0"
+        assert self.forget_loss == "ascent" or self.beta > 0, "npo / simnpo / wga need beta > 0"
 
 
 def npo_loss(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.Tensor:
@@ -122,7 +127,7 @@ Term = tuple[Encoded, float, str, int]
 def weighted_terms(ids: Sequence[int], data: UnlearnData, weights: WeightState, terms: ObjectiveTerms) -> list[Term]:
     """Every loss term of the given sample ids, with its coefficient (the row's weight times the term's)."""
     n_f = data.n_forget
-    ascent = terms.forget_loss == "ascent"
+    ascent = terms.forget_loss in ASCENT_LOSSES
     out: list[Term] = []
     for k in ids:
         if k < n_f:
@@ -143,7 +148,8 @@ def objective_sum(
 ) -> torch.Tensor:
     """Sum of coefficient x per-item loss over the items, in one padded forward pass. Returns a scalar tensor.
     ``reference`` (nF,): the starting model's summed response NLL of every forget row (npo only)."""
-    nll, n_tok = response_nll(model, collate([e for e, _, _, _ in items], pad_id))  # (n_items,) each
+    ce, mask = response_token_ce(model, collate([e for e, _, _, _ in items], pad_id))  # (n_items, seq-1) each
+    nll, n_tok = ce.sum(dim=1), mask.sum(dim=1)
     loss = nll / n_tok.clamp_min(1)  # token-mean CE, exactly as per_sample_loss computes it
     coef = torch.tensor([c for _, c, _, _ in items], dtype=loss.dtype, device=loss.device)
     kinds = [kind for _, _, kind, _ in items]
@@ -158,6 +164,9 @@ def objective_sum(
         rows = torch.tensor([max(r, 0) for _, _, _, r in items], device=reference.device)
         ref_logp = -reference[rows].to(device=loss.device, dtype=loss.dtype)
         loss = torch.where(where("reference_ratio"), npo_loss(-nll, ref_logp, terms.beta), loss)
+    if "likelihood_weighted" in kinds:
+        weighted = (torch.exp(-terms.beta * ce).detach() * ce).sum(dim=1) / n_tok.clamp_min(1)  # ce is 0 off y
+        loss = torch.where(where("likelihood_weighted"), weighted.to(loss.dtype), loss)
     if "length_normalised" in kinds:
         length = n_tok.clamp_min(1).to(loss.dtype)
         loss = torch.where(where("length_normalised"), simnpo_loss(-nll, length, terms.beta, terms.gamma), loss)

@@ -31,6 +31,7 @@ from rapidun.unlearning.methods import (
     self_only,
     simnpo,
     uniform,
+    wga,
 )
 
 Method = GradientMethod | EditMethod | RetrainMethod
@@ -53,6 +54,7 @@ METHODS: dict[str, Method] = {
     "loreun_dynamic": loreun_dynamic.METHOD,
     "npo": npo.METHOD,
     "simnpo": simnpo.METHOD,
+    "wga": wga.METHOD,
     "fisher_ssd": fisher_ssd.METHOD,
     "fisher_noise": fisher_noise.METHOD,
 }
