@@ -126,7 +126,9 @@ def test_missing_optional_fields_render_with_notes(tmp_path: Path) -> None:
     images, _ = html_images(paths.html)
     assert len(images) == 1  # only ASR vs PPL has its data (headline metrics)
     md = paths.markdown.read_text(encoding="utf-8")
-    assert md.count("> **Note:**") == 3
+    # weights, ASR per variant, timings; examples, loss curves, weights by family (no study cells beside it)
+    assert md.count("> **Note:**") == 6
+    assert "kept example generations" in md and "per-step losses" in md and "no pack found" in md
     assert "no run of this dataset records a weights_dir" in md
     assert "n/a" in md
     assert md_images(paths.markdown) == images
