@@ -89,7 +89,7 @@ def to_markdown(blocks: list[Block]) -> str:
 
 def _md_cell(text: str) -> str:
     # Model output may hold markup or pipes: escaped as HTML entities (GitHub shows them as the characters).
-    return html.escape(" ".join(text.split()) or "(empty)").replace("|", "&#124;")
+    return html.escape(" ".join(text.split()) or "(empty)", quote=False).replace("|", "&#124;")
 
 
 def _example_markdown(b: Example) -> str:
@@ -121,14 +121,16 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:
 padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #0072B2;padding-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em;max-width:100%}th,td{border:1px solid #ccc;
-padding:.3em .6em;overflow-wrap:anywhere}th{background:#f3f6fa;vertical-align:bottom}th small{font-weight:normal;
+padding:.3em .6em;overflow-wrap:break-word}table.settings{width:100%}table.settings td{overflow-wrap:anywhere}
+table.settings td:first-child{white-space:nowrap;width:1%}th{background:#f3f6fa;vertical-align:bottom}th small{font-weight:normal;
 color:#555}td.num{text-align:right;font-variant-numeric:tabular-nums}tbody tr:nth-child(even){background:#fafafa}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444}.note{background:#fff8e1;border-left:4px solid #E69F00;padding:.4em .8em}
 code{background:#f2f2f2;padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}
 pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}.scroll{overflow-x:auto}
-.example{margin:1.2em 0}.example pre{margin:.3em 0}table.examples{width:100%}
-table.examples td.answer{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:.95em}
+.example{margin:1.2em 0}.example pre{margin:.3em 0}table.examples{width:100%;table-layout:fixed}
+table.examples th:first-child{width:16em}table.examples th:nth-child(2){width:6.5em}
+table.examples td.answer{white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:.95em}
 td.fired{color:#B00020;font-weight:bold}td.clean{color:#00695C}
 """
 

@@ -82,7 +82,10 @@ def header_blocks(res: RunResults) -> list[Block]:
     pairs += [(k, _text(v) if not isinstance(v, dict) else json.dumps(v)) for k, v in h.items() if k not in known]
     pairs.append(("run directory", str(res.run_dir)))
     blocks: list[Block] = [
-        Table(markdown_table(["field", "value"], pairs, n_text=2), html_table(["field", "value"], pairs, n_text=2))
+        Table(
+            markdown_table(["field", "value"], pairs, n_text=2),
+            html_table(["field", "value"], pairs, n_text=2, css_class="settings"),
+        )
     ]
     blocks += evaluation_settings(res.runs)
     if isinstance(h.get("config"), dict):
@@ -98,9 +101,10 @@ def evaluation_settings(runs: Sequence[RunRecord]) -> list[Block]:
         values = list(dict.fromkeys(_text(r.metrics.get(key)) for r in runs))
         items.append(f"{title}: {' | '.join(values) if values else 'n/a'}")
     blocks: list[Block] = [Para("Evaluation settings (from each run's metrics):"), Bullets(tuple(items))]
-    scorers = list(
-        {json.dumps(r.metrics["scorer"], sort_keys=True): r.metrics["scorer"] for r in runs if "scorer" in r.metrics}
-    )
+    distinct = {
+        json.dumps(r.metrics["scorer"], sort_keys=True): r.metrics["scorer"] for r in runs if "scorer" in r.metrics
+    }
+    scorers = list(distinct.values())
     if scorers:
         blocks += [Para("Scorer (the judge of backdoor behaviour in a generation):"), scorer_table(scorers)]
     return blocks
@@ -115,16 +119,16 @@ def _setting(value: Any) -> str:
     return _text(value)
 
 
-def scorer_table(scorers: Sequence[str]) -> Table:
-    """Settings as rows, one column per distinct scorer (JSON strings, as collected from the runs' metrics)."""
-    objs = [json.loads(s) for s in scorers]
+def scorer_table(objs: Sequence[Any]) -> Table:
+    """Settings as rows (in the order the run wrote them), one column per distinct scorer of the runs' metrics."""
     heads = ["setting", *(["value"] if len(objs) == 1 else [f"scorer {i + 1}" for i in range(len(objs))])]
     if not all(isinstance(o, dict) for o in objs):
         rows = [["scorer", *(_setting(o) for o in objs)]]
     else:
         keys = list(dict.fromkeys(k for o in objs for k in o))
         rows = [[k, *(_setting(o.get(k)) for o in objs)] for k in keys]
-    return Table(markdown_table(heads, rows, n_text=len(heads)), html_table(heads, rows, n_text=len(heads)))
+    md = markdown_table(heads, rows, n_text=len(heads))
+    return Table(md, html_table(heads, rows, n_text=len(heads), css_class="settings"))
 
 
 def _ci(metrics: dict[str, Any], key: str, scale: float) -> str:
