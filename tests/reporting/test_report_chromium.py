@@ -72,19 +72,25 @@ def probe(html: str, tmp_path: Path, name: str = "probe.html") -> dict[str, str]
 
 @pytest.fixture(scope="module")
 def study_report(tmp_path_factory: pytest.TempPathFactory) -> ReportPaths:
-    """The fixture study with its cells, plus a long unbroken command in the header (a path a user might pass)."""
-    run = write_run_dir(tmp_path_factory.mktemp("chromium") / "run", seeds=(0, 1))
-    write_study_cells(run, seeds=(0, 1))
-    results = json.loads((run / "results.json").read_text())
-    results["header"]["command"] = "rapidun study --config " + "/a_rather_long_directory_name" * 12 + "/study.yaml"
-    (run / "results.json").write_text(json.dumps(results))
-    return render_report([run], run)
+    """Two run directories compared (the fixture study with its cells, and a bare one), with what makes tables wide
+    in real headers: a long unbroken command, a full git commit hash, a long CPU name."""
+    root = tmp_path_factory.mktemp("chromium")
+    study = write_run_dir(root / "a_study_run_directory", seeds=(0, 1))
+    write_study_cells(study, seeds=(0, 1))
+    other = write_run_dir(root / "another_run_directory", seeds=(0,), full=False)
+    for run in (study, other):
+        results = json.loads((run / "results.json").read_text())
+        results["header"]["command"] = "rapidun study --config " + "/a_rather_long_directory_name" * 12 + "/x.yaml"
+        results["header"]["git_commit"] = "5df320061c78cf57a7f367e32e9aee1a2d4605b4+dirty"
+        results["header"]["cpu"] = "Intel(R) Xeon(R) Platinum 8480C Processor @ 2.0GHz"
+        (run / "results.json").write_text(json.dumps(results))
+    return render_report([study, other], root / "report")
 
 
 def test_report_fits_1280px_and_every_image_decodes(study_report: ReportPaths, tmp_path: Path) -> None:
     html = study_report.html.read_text(encoding="utf-8")
     expected = len(html_images(study_report.html)[0])
-    assert expected >= 5  # weights, ASR per variant, ASR vs PPL, timings, loss curves
+    assert expected >= 6  # weights, ASR per variant, ASR vs PPL, timings, loss curves; the bare run's ASR vs PPL
     found = probe(html, tmp_path)
     assert found["width"] == str(WIDTH)
     assert found["images"] == f"{expected}/{expected}"

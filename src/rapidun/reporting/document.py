@@ -124,7 +124,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.9em;max-width:100%}th,td{
 padding:.3em .6em;overflow-wrap:break-word}table.settings{width:100%}table.settings td{overflow-wrap:anywhere}
 table.settings td:first-child{white-space:nowrap;width:1%}th{background:#f3f6fa;vertical-align:bottom}th small{font-weight:normal;
 color:#555}td.num{text-align:right;font-variant-numeric:tabular-nums}tbody tr:nth-child(even){background:#fafafa}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee;box-sizing:border-box}
 figcaption{font-size:.9em;color:#444}.note{background:#fff8e1;border-left:4px solid #E69F00;padding:.4em .8em}
 code{background:#f2f2f2;padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}
 pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}.scroll{overflow-x:auto}

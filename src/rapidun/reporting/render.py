@@ -202,7 +202,10 @@ def _comparison(results: Sequence[RunResults], names: Sequence[str]) -> list[Blo
     return [
         Heading(2, "Comparison of runs"),
         Para("Setups side by side (numbers from different machines or versions are not directly comparable):"),
-        Table(markdown_table(heads, rows, n_text=len(heads)), html_table(heads, rows, n_text=len(heads))),
+        Table(
+            markdown_table(heads, rows, n_text=len(heads)),
+            html_table(heads, rows, n_text=len(heads), css_class="settings"),  # hashes and dates may break
+        ),
         Para(f"Results side by side, one row per dataset, method and run ({SPREAD_NOTE}):"),
         Table(md, html),
     ]
