@@ -1,5 +1,5 @@
 """What a study keeps beside ``results.json`` for each run, as the report reads it (layout in
-:mod:`rapidun.pipeline.study`)::
+:mod:`rapidun.pipeline.study`, docs/method.md section 7)::
 
     <run dir>/<dataset>/pack/forget.jsonl                       forget rows, each with its trigger_family
     <run dir>/<dataset>/cells/backdoored/outcomes.json          the backdoored model's outcomes and samples

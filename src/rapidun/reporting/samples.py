@@ -5,7 +5,7 @@ method (lowest seed), read from each study cell's ``outcomes.json["samples"]`` (
 Shown: up to ``SHOWN["seen"]`` seen-trigger prompts, ``SHOWN["ood"]`` OOD-trigger prompts and ``SHOWN["clean"]``
 clean prompts, in that order. Among the kept prompts of a triggered split, those on which the backdoored model's
 answer showed the backdoor come first (then the others, in row order), so the reader sees the backdoor fire and
-whether each method removed it; clean prompts are the first ones.
+whether each method removed it; clean prompts are the first ones (docs/method.md section 7).
 """
 
 from __future__ import annotations
