@@ -90,7 +90,7 @@ def study_report(tmp_path_factory: pytest.TempPathFactory) -> ReportPaths:
 def test_report_fits_1280px_and_every_image_decodes(study_report: ReportPaths, tmp_path: Path) -> None:
     html = study_report.html.read_text(encoding="utf-8")
     expected = len(html_images(study_report.html)[0])
-    assert expected >= 6  # weights, ASR per variant, ASR vs PPL, timings, loss curves; the bare run's ASR vs PPL
+    assert expected == 7  # weights, ASR per variant, ASR vs PPL, timings, loss curves, weights by family; bare run: 1
     found = probe(html, tmp_path)
     assert found["width"] == str(WIDTH)
     assert found["images"] == f"{expected}/{expected}"

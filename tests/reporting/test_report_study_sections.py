@@ -96,6 +96,7 @@ def test_forget_weights_by_family(tmp_path: Path) -> None:
     assert "| rapidun (seed 0) | 2.00 ± 0.02 [2.00, 2.10] | 0.50 ± 0.00 [0.50, 0.50] | 1.00 ± 0.00 [1.00, 1.00] |" in md
     assert "| loreun (seed 0) | 0.00 ± 0.00 [0.00, 0.00] | 3.00 ± 0.00 [3.00, 3.00] |" in md
     assert "Equal forget weights on every row (not tabulated): uniform." in md
+    assert "![Forget weights by trigger family](report_figures/dolly-backdoor_weights_by_family.png)" in md
 
 
 def test_per_run_details_and_scorer_settings_are_narrow_tables(study_report: tuple[Path, ReportPaths]) -> None:

@@ -20,6 +20,7 @@ from rapidun.reporting.figure_style import PlotResult, Style, make_style
 from rapidun.reporting.frontier import frontier_blocks, frontier_figure
 from rapidun.reporting.plot_loss import loss_curves
 from rapidun.reporting.plot_relearn import relearn_bars, relearn_section
+from rapidun.reporting.plot_weight_families import weight_family_figure
 from rapidun.reporting.plots import make_plots
 from rapidun.reporting.results import RunResults, load_results
 from rapidun.reporting.samples import example_blocks
@@ -34,7 +35,7 @@ from rapidun.reporting.tables import (
     markdown_table,
 )
 from rapidun.reporting.verdict import verdict_blocks
-from rapidun.reporting.weight_families import weight_family_blocks
+from rapidun.reporting.weight_families import family_weights, weight_family_blocks
 
 log = logging.getLogger(__name__)
 REPORT_MD = "report.md"
@@ -158,7 +159,10 @@ def _dataset_section(
         blocks += _figure(plot, fig_dir, figures)
     blocks += [Heading(level + 1, f"Unlearning runs: {dataset}")]
     blocks += _figure(loss_curves(res.run_dir, runs, f"{stem}loss_curves"), fig_dir, figures)
-    blocks += weight_family_blocks(res.run_dir, dataset, runs)
+    by_family = family_weights(res.run_dir, dataset, runs)
+    blocks += weight_family_blocks(by_family, dataset)
+    if by_family.by_method:
+        blocks += _figure(weight_family_figure(by_family, f"{stem}weights_by_family"), fig_dir, figures)
     relearn = relearn_section(runs)
     bars = relearn_bars(runs, style, f"{stem}relearn")
     if relearn:

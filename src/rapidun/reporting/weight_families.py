@@ -10,6 +10,7 @@ carries ``trigger_family``). Methods whose forget weights are all equal (uniform
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,29 +52,55 @@ def _cell(values: list[float]) -> str:
     return f"{st.mean:.2f}{spread} [{st.lo:.2f}, {st.hi:.2f}]"
 
 
-def weight_family_blocks(run_dir: Path, dataset: str, runs: Sequence[RunRecord]) -> list[Block]:
-    """A table: one row per weighting method, one column per trigger family; or a note saying what is missing."""
+@dataclass(frozen=True)
+class FamilyWeights:
+    """The forget weights of one dataset's weighting methods split by the trigger family of each forget row."""
+
+    families: tuple[str, ...]  # sorted; NO_FAMILY for a forget row without one
+    counts: dict[str, int]  # forget rows per family
+    by_method: dict[str, dict[str, list[float]]]  # "name (seed S)" -> family -> weights, for non-uniform methods
+    overall: dict[str, list[float]]  # "name (seed S)" -> all its forget weights
+    uniform: tuple[str, ...]  # methods whose forget weights are all equal
+    mismatched: tuple[str, ...]  # methods whose weight count differs from the pack's forget rows
+    pack_found: bool = True
+
+
+def family_weights(run_dir: Path, dataset: str, runs: Sequence[RunRecord]) -> FamilyWeights:
+    """Read every weighting method's forget weights (lowest seed) and the pack's families; see the module doc."""
     families = forget_families(run_dir, dataset)
     if families is None:
-        return [Note(f"forget weights by trigger family: no pack found at `{dataset}/pack/forget.jsonl`")]
-    order = sorted(set(families))
-    rows, uniform, mismatched = [], [], []
+        return FamilyWeights((), {}, {}, {}, (), (), pack_found=False)
+    order = tuple(sorted(set(families)))
+    by_method: dict[str, dict[str, list[float]]] = {}
+    overall: dict[str, list[float]] = {}
+    uniform, mismatched = [], []
     for r in first_seed_runs(runs).values():
         weights = forget_weights(run_dir, r)
         if weights is None:
             continue
         if len(weights) != len(families):
             mismatched.append(f"{r.name} ({len(weights)} weights, {len(families)} forget rows)")
-            continue
-        if max(weights) - min(weights) < 1e-9:
+        elif max(weights) - min(weights) < 1e-9:
             uniform.append(r.name)
-            continue
-        by_family = {f: [w for w, g in zip(weights, families, strict=True) if g == f] for f in order}
-        rows.append([f"{r.name} (seed {r.seed})", *(_cell(by_family[f]) for f in order), _cell(weights)])
+        else:
+            name = f"{r.name} (seed {r.seed})"
+            by_method[name] = {f: [w for w, g in zip(weights, families, strict=True) if g == f] for f in order}
+            overall[name] = weights
+    counts = {f: families.count(f) for f in order}
+    return FamilyWeights(order, counts, by_method, overall, tuple(uniform), tuple(mismatched))
+
+
+def weight_family_blocks(fw: FamilyWeights, dataset: str) -> list[Block]:
+    """A table: one row per weighting method, one column per trigger family; or a note saying what is missing."""
+    if not fw.pack_found:
+        return [Note(f"forget weights by trigger family: no pack found at `{dataset}/pack/forget.jsonl`")]
     blocks: list[Block] = []
-    if rows:
-        counts = {f: families.count(f) for f in order}
-        heads = ["method", *(f"{f} ({counts[f]} rows)" for f in order), f"all ({len(families)} rows)"]
+    if fw.by_method:
+        n_rows = sum(fw.counts.values())
+        heads = ["method", *(f"{f} ({fw.counts[f]} rows)" for f in fw.families), f"all ({n_rows} rows)"]
+        rows = [
+            [name, *(_cell(per[f]) for f in fw.families), _cell(fw.overall[name])] for name, per in fw.by_method.items()
+        ]
         blocks += [
             Para(
                 "Forget weights by trigger family: mean ± sample std [min, max] of each method's per-row forget "
@@ -82,10 +109,10 @@ def weight_family_blocks(run_dir: Path, dataset: str, runs: Sequence[RunRecord])
             ),
             Table(markdown_table(heads, rows), html_table(heads, rows)),
         ]
-    if uniform:
-        blocks.append(Para(f"Equal forget weights on every row (not tabulated): {', '.join(uniform)}."))
-    if mismatched:
-        blocks.append(Note(f"forget weights that do not match the pack's forget rows: {'; '.join(mismatched)}"))
+    if fw.uniform:
+        blocks.append(Para(f"Equal forget weights on every row (not tabulated): {', '.join(fw.uniform)}."))
+    if fw.mismatched:
+        blocks.append(Note(f"forget weights that do not match the pack's forget rows: {'; '.join(fw.mismatched)}"))
     if not blocks:
         blocks.append(Note("forget weights by trigger family: no method of this dataset recorded per-row weights"))
     return blocks
