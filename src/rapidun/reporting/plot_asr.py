@@ -97,7 +97,9 @@ def asr_by_trigger(runs: Sequence[RunRecord], style: Style, name: str) -> PlotRe
                     ax.axvline(j - 0.5, color="#333333", linewidth=0.8)
         axes[-1].set_xlim(-0.6, len(cats) - 0.4)
         axes[-1].set_xticks(range(len(cats)))
-        axes[-1].set_xticklabels([glyph_label(c.partition("::")[2] or c) for c in cats], rotation=35, ha="right")
+        labels = [glyph_label(c.partition("::")[2] or c).replace(" [U+", "\n[U+") for c in cats]
+        # steeper when crowded, so neighbouring labels never overlap (the figure stops widening at 12 in)
+        axes[-1].set_xticklabels(labels, rotation=35 if len(cats) <= 18 else 65, ha="right", rotation_mode="anchor")
         for j, cat in enumerate(cats):
             fam = cat.split("::")[0]
             if j == 0 or cats[j - 1].split("::")[0] != fam:
