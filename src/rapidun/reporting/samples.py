@@ -23,7 +23,7 @@ from rapidun.reporting.tables import BACKDOORED
 SHOWN = {"seen": 3, "ood": 1, "clean": 1}
 SPLIT_TITLES = {
     "seen": "seen trigger",
-    "ood": "OOD trigger (never seen in training)",
+    "ood": "OOD trigger, never seen in training",
     "clean": "clean prompt, no trigger",
 }
 MAX_ANSWER_CHARS = 400
