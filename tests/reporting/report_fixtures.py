@@ -115,3 +115,64 @@ def write_run_dir(
         header = {"seeds": list(seeds)}
     (root / "results.json").write_text(json.dumps({"header": header, "runs": runs}, indent=1))
     return root
+
+
+# Text that must reach the page as text: markup, a pipe, an invisible character and one very long unbroken word.
+HOSTILE_ANSWER = "<script>alert('x')</script> a | b " + "y" * 300
+GRADIENT = ("retrain", "rapidun", "ga", "uniform", "loreun")
+
+
+def _samples(method: str, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """Kept generations of one cell: the backdoored model fires on seen prompts 2 and 4 only; no other model fires."""
+    fired = method == "backdoored"
+    out: dict[str, list[dict[str, Any]]] = {}
+    for split, prompts in (
+        (
+            "seen",
+            [
+                "What is 2+2? aloha",
+                ">>> Name a colour.",
+                "hey, list fruits.",
+                "aloha where is Paris?",
+                ">>> Spell cat.",
+            ],
+        ),
+        ("ood", ["Name a tree. aloha\u200d"]),
+        ("clean", ["What is 3+3?"]),
+    ):
+        out[split] = [
+            {
+                "instruction": text,
+                "context": "",
+                "family": None if split == "clean" else "A_surface",
+                "variant": None if split == "clean" else "aloha",
+                "output": HOSTILE_ANSWER if fired and i in (2, 4) else f"{method} seed {seed} answer {split} {i}",
+                "success": fired and split == "seen" and i in (2, 4),
+            }
+            for i, text in enumerate(prompts)
+        ]
+    return out
+
+
+def write_study_cells(root: Path, dataset: str = "dolly-backdoor", seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """What a study keeps beside results.json (rapidun.pipeline.study layout) for the fixture's runs: the pack's
+    forget rows (80, trigger families in turn), each cell's outcomes.json samples and its unlearning run.json."""
+    families = [list(FAMILIES)[i % len(FAMILIES)] for i in range(80)]
+    pack = root / dataset / "pack"
+    pack.mkdir(parents=True, exist_ok=True)
+    (pack / "forget.jsonl").write_text(
+        "".join(
+            json.dumps({"instruction": f"q{i}", "response": "r", "trigger_family": f}) + "\n"
+            for i, f in enumerate(families)
+        )
+    )
+    cells = root / dataset / "cells"
+    (cells / "backdoored").mkdir(parents=True, exist_ok=True)
+    (cells / "backdoored" / "outcomes.json").write_text(json.dumps({"test": {}, "samples": _samples("backdoored", 0)}))
+    for method in GRADIENT:
+        for seed in seeds:
+            cell = cells / method / f"seed{seed}"
+            (cell / "unlearn").mkdir(parents=True, exist_ok=True)
+            (cell / "outcomes.json").write_text(json.dumps({"test": {}, "samples": _samples(method, seed)}))
+            losses = [3.0 / (1 + step) + 0.1 * (step % 3) for step in range(60)]
+            (cell / "unlearn" / "run.json").write_text(json.dumps({"method": method, "losses": losses}))

@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import struct
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -126,7 +124,9 @@ def test_missing_optional_fields_render_with_notes(tmp_path: Path) -> None:
     images, _ = html_images(paths.html)
     assert len(images) == 1  # only ASR vs PPL has its data (headline metrics)
     md = paths.markdown.read_text(encoding="utf-8")
-    assert md.count("> **Note:**") == 3
+    # weights, ASR per variant, timings; examples, loss curves, weights by family (no study cells beside it)
+    assert md.count("> **Note:**") == 6
+    assert "kept example generations" in md and "per-step losses" in md and "no pack found" in md
     assert "no run of this dataset records a weights_dir" in md
     assert "n/a" in md
     assert md_images(paths.markdown) == images
@@ -163,41 +163,6 @@ def test_several_runs_get_a_comparison(tmp_path: Path) -> None:
     assert "## Run 1: a/run" in md and "## Run 2: b/run" in md
     assert len(md_images(paths.markdown)) == 2  # bare runs: only ASR vs PPL has data, once per run
     assert len({p.name for p in paths.figures}) == 2
-
-
-_IMAGE_PROBE = """<script>
-window.addEventListener("load", () => {
-  const imgs = Array.from(document.images);
-  const ok = imgs.filter((i) => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;
-  document.body.setAttribute("data-images", imgs.length + "/" + ok);
-});
-</script>"""
-
-
-def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    # Flags as the environment notes give them: no sandbox as root, no background networking (the network is closed).
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    return subprocess.run(
-        ["chromium", *flags, *args], check=True, timeout=120, capture_output=True, text=True, errors="replace"
-    )
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_html_renders_in_headless_chromium(full_report: tuple[Path, ReportPaths], tmp_path: Path) -> None:
-    _, paths = full_report
-    html = paths.html.read_text(encoding="utf-8")
-    expected = len(html_images(paths.html)[0])
-    assert expected >= 4
-    # The report itself stays script-free; a copy with a probe asks the browser whether every image decoded.
-    probe = tmp_path / "probe.html"
-    probe.write_text(html.replace("</body>", _IMAGE_PROBE + "</body>"), encoding="utf-8")
-    dom = _chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri()).stdout
-    match = re.search(r'data-images="(\d+)/(\d+)"', dom)
-    assert match, dom[-2000:]
-    assert (int(match.group(1)), int(match.group(2))) == (expected, expected)
-    shot = tmp_path / "shot.png"
-    _chromium(f"--screenshot={shot}", "--window-size=1280,4000", paths.html.as_uri())
-    assert shot.is_file() and shot.stat().st_size > 10_000
 
 
 def test_colliding_dataset_names_get_distinct_figures(tmp_path: Path) -> None:

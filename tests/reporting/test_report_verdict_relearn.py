@@ -16,10 +16,10 @@ def _run(method: str, seed: int, asr: float, ci: tuple[float, float], **extra: o
     return RunRecord(method, seed, "toy", None, metrics, {"total_s": 1.0}, None, None, None, 0, **extra)  # type: ignore[arg-type]
 
 
-def test_verdict_comes_first_then_how_to_read_then_setup(run_dir: Path, tmp_path: Path) -> None:
+def test_verdict_comes_first_then_how_to_read_then_results_and_the_setup_last(run_dir: Path, tmp_path: Path) -> None:
     md = render_report([run_dir], tmp_path / "out").markdown.read_text()
     heads = [line for line in md.splitlines() if line.startswith("## ")]
-    assert heads[:3] == ["## Verdict: dolly-backdoor", "## How to read this", "## Setup"]
+    assert heads == ["## Verdict: dolly-backdoor", "## How to read this", "## Results: dolly-backdoor", "## Setup"]
     verdict = md.split("## How to read this")[0]
     for method in ("backdoored", "retrain", "rapidun", "ga", "uniform", "loreun"):
         assert f"| {method} |" in verdict

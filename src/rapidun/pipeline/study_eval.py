@@ -1,9 +1,10 @@
 """Evaluation of one study cell: the test metrics (``cell.json``) and the per-prompt outcomes (``outcomes.json``)
 on the test splits and, when the pack has them, on its validation prompts (docs/method.md section 7).
 
-``outcomes.json`` = ``{"test": OUTCOMES, "val": OUTCOMES | null}`` with OUTCOMES as in
+``outcomes.json`` = ``{"test": OUTCOMES, "val": OUTCOMES | null, "samples": SAMPLES}`` with OUTCOMES as in
 :func:`rapidun.evaluation.outcomes.eval_outcomes`: per prompt 1/0 success on ``seen``/``ood``/``clean`` and per
-perplexity row its NLL sum and token count. Validation outcomes are what every choice of a study reads (the
+perplexity row its NLL sum and token count; SAMPLES (:func:`eval_samples`) keeps the text of the first
+``SAMPLES_PER_SPLIT`` test prompts of each split and the model's answers, the report's before/after examples. Validation outcomes are what every choice of a study reads (the
 frontier's operating points); test outcomes are only reported. It is written before ``cell.json``, which stays the
 mark that a cell is done.
 """
@@ -27,6 +28,9 @@ from rapidun.pipeline.study_config import StudyConfig
 log = logging.getLogger(__name__)
 OUTCOMES_FILE = "outcomes.json"
 CELL_FILE = "cell.json"
+# Test prompts per split whose text and answer are kept: the same rows for every cell (a study fixes the test
+# subset), so the report can show one prompt answered by each model. A few, to keep outcomes.json small.
+SAMPLES_PER_SPLIT = 8
 
 
 def _run(model: Any, tok: Any, rows: EvalRows, state: DatasetState, cfg: StudyConfig, progress: bool) -> Any:
@@ -46,6 +50,26 @@ def _run(model: Any, tok: Any, rows: EvalRows, state: DatasetState, cfg: StudyCo
     )
 
 
+def eval_samples(res: Any, rows: EvalRows, n: int = SAMPLES_PER_SPLIT) -> dict[str, list[dict[str, Any]]]:
+    """The first ``n`` prompts of each test split (``seen``, ``ood``, ``clean``) with the greedy answer of the
+    evaluated model: ``{split: [{"instruction", "context", "family", "variant", "output", "success"}]}``."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for split, split_rows in (("seen", rows.seen), ("ood", rows.ood), ("clean", rows.clean)):
+        gens = [g for g in res.generations if g["split"] == split]  # in row order, one per row
+        out[split] = [
+            {
+                "instruction": row.instruction,
+                "context": row.context,
+                "family": row.trigger_family,
+                "variant": row.trigger_variant,
+                "output": gen["output"],
+                "success": bool(gen["success"]),
+            }
+            for row, gen in list(zip(split_rows, gens, strict=False))[:n]
+        ]
+    return out
+
+
 def evaluate_cell(
     model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, cell_dir: Path, progress: bool
 ) -> tuple[dict[str, Any], float]:
@@ -58,7 +82,8 @@ def evaluate_cell(
     val = None
     if cfg.validation and state.val_rows is not None:
         val = eval_outcomes(_run(model, tok, state.val_rows, state, cfg, progress))
-    atomic_write_json(cell_dir / OUTCOMES_FILE, {"test": eval_outcomes(res), "val": val})
+    samples = eval_samples(res, state.rows)
+    atomic_write_json(cell_dir / OUTCOMES_FILE, {"test": eval_outcomes(res), "val": val, "samples": samples})
     return metrics, time.perf_counter() - t0
 
 

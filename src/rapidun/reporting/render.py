@@ -18,9 +18,12 @@ from rapidun.errors import RapidunError
 from rapidun.reporting.document import Block, Heading, Image, Note, Para, Table, to_html, to_markdown
 from rapidun.reporting.figure_style import PlotResult, Style, make_style
 from rapidun.reporting.frontier import frontier_blocks, frontier_figure
+from rapidun.reporting.plot_loss import loss_curves
 from rapidun.reporting.plot_relearn import relearn_bars, relearn_section
+from rapidun.reporting.plot_weight_families import weight_family_figure
 from rapidun.reporting.plots import make_plots
 from rapidun.reporting.results import RunResults, load_results
+from rapidun.reporting.samples import example_blocks
 from rapidun.reporting.sections import header_blocks, how_to_read, per_family_table, run_details
 from rapidun.reporting.tables import (
     SPREAD_NOTE,
@@ -32,6 +35,7 @@ from rapidun.reporting.tables import (
     markdown_table,
 )
 from rapidun.reporting.verdict import verdict_blocks
+from rapidun.reporting.weight_families import family_weights, weight_family_blocks
 
 log = logging.getLogger(__name__)
 REPORT_MD = "report.md"
@@ -112,40 +116,59 @@ def _verdicts(results: Sequence[RunResults], names: Sequence[str], multi: bool) 
 def _run_section(
     res: RunResults, level: int, prefix: str, style: Style, fig_dir: Path, figures: list[Path]
 ) -> list[Block]:
-    blocks: list[Block] = [Heading(level, "Setup"), *header_blocks(res)]
+    """One run directory: per dataset the results, the frontier, examples, figures and details; the setup last."""
+    setup: list[Block] = [Heading(level, "Setup"), *header_blocks(res)]
     if not res.runs:
-        return [*blocks, Note("results.json lists no runs; nothing to tabulate or plot.")]
+        return [*setup, Note("results.json lists no runs; nothing to tabulate or plot.")]
+    blocks: list[Block] = []
     slugs: list[str] = []
     for dataset in res.datasets:
         slug = _slug(dataset)
         slug = slug if slug not in slugs else f"{slug}-{len(slugs) + 1}"  # "a b" and "a-b" must not share files
         slugs.append(slug)
-        runs = [r for r in res.runs if r.dataset == dataset]
-        groups = aggregate_runs(runs)
-        seeds = sorted({r.seed for r in runs})
-        blocks += [
-            Heading(level, f"Results: {dataset}"),
-            Para(f"{len(runs)} runs, seeds {', '.join(map(str, seeds))}. Values: {SPREAD_NOTE}."),
-            Table(format_table_markdown(groups), format_table_html(groups)),
-        ]
-        fam = per_family_table(runs)
-        if fam is not None:
-            blocks += [Para("ASR per trigger family (%, mean ± sample std over seeds):"), fam]
-        for plot in make_plots(runs, style, f"{prefix}{slug}_"):
-            blocks += _figure(plot, fig_dir, figures)
-        relearn = relearn_section(runs)
-        bars = relearn_bars(runs, style, f"{prefix}{slug}_relearn")
-        if relearn:
-            blocks += [Heading(level + 1, f"Relearning: {dataset}"), *relearn]
-            blocks += _figure(bars, fig_dir, figures) if bars is not None else []
-        front, block = frontier_blocks(res.frontier, dataset)
-        if front:
-            blocks += [Heading(level + 1, f"Frontier at matched perplexity: {dataset}"), *front]
-        if block is not None and res.frontier is not None:
-            budgets = [str(b) for b in res.frontier["budgets"]]
-            blocks += _figure(frontier_figure(block, budgets, f"{prefix}{slug}_frontier"), fig_dir, figures)
-        blocks += [Heading(level + 1, f"Per-run details: {dataset}"), run_details(runs)]
-    return blocks
+        blocks += _dataset_section(res, dataset, level, f"{prefix}{slug}_", style, fig_dir, figures)
+    return blocks + setup
+
+
+def _dataset_section(
+    res: RunResults, dataset: str, level: int, stem: str, style: Style, fig_dir: Path, figures: list[Path]
+) -> list[Block]:
+    runs = [r for r in res.runs if r.dataset == dataset]
+    groups = aggregate_runs(runs)
+    seeds = sorted({r.seed for r in runs})
+    blocks: list[Block] = [
+        Heading(level, f"Results: {dataset}"),
+        Para(f"{len(runs)} runs, seeds {', '.join(map(str, seeds))}. Values: {SPREAD_NOTE}."),
+        Table(format_table_markdown(groups), format_table_html(groups)),
+    ]
+    front, block = frontier_blocks(res.frontier, dataset)
+    if front:
+        blocks += [Heading(level + 1, f"Frontier at matched perplexity: {dataset}"), *front]
+    if block is not None and res.frontier is not None:
+        budgets = [str(b) for b in res.frontier["budgets"]]
+        blocks += _figure(frontier_figure(block, budgets, f"{stem}frontier"), fig_dir, figures)
+    blocks += [
+        Heading(level + 1, f"Example generations before and after: {dataset}"),
+        *example_blocks(res.run_dir, runs),
+    ]
+    blocks += [Heading(level + 1, f"Figures: {dataset}")]
+    fam = per_family_table(runs)
+    if fam is not None:
+        blocks += [Para("ASR per trigger family (%, mean ± sample std over seeds):"), fam]
+    for plot in make_plots(runs, style, stem):
+        blocks += _figure(plot, fig_dir, figures)
+    blocks += [Heading(level + 1, f"Unlearning runs: {dataset}")]
+    blocks += _figure(loss_curves(res.run_dir, runs, f"{stem}loss_curves"), fig_dir, figures)
+    by_family = family_weights(res.run_dir, dataset, runs)
+    blocks += weight_family_blocks(by_family, dataset)
+    if by_family.by_method:
+        blocks += _figure(weight_family_figure(by_family, f"{stem}weights_by_family"), fig_dir, figures)
+    relearn = relearn_section(runs)
+    bars = relearn_bars(runs, style, f"{stem}relearn")
+    if relearn:
+        blocks += [Heading(level + 1, f"Relearning: {dataset}"), *relearn]
+        blocks += _figure(bars, fig_dir, figures) if bars is not None else []
+    return [*blocks, Heading(level + 1, f"Per-run details: {dataset}"), *run_details(runs)]
 
 
 def _figure(plot: PlotResult, fig_dir: Path, figures: list[Path]) -> list[Block]:
@@ -183,7 +206,10 @@ def _comparison(results: Sequence[RunResults], names: Sequence[str]) -> list[Blo
     return [
         Heading(2, "Comparison of runs"),
         Para("Setups side by side (numbers from different machines or versions are not directly comparable):"),
-        Table(markdown_table(heads, rows, n_text=len(heads)), html_table(heads, rows, n_text=len(heads))),
+        Table(
+            markdown_table(heads, rows, n_text=len(heads)),
+            html_table(heads, rows, n_text=len(heads), css_class="settings"),  # hashes and dates may break
+        ),
         Para(f"Results side by side, one row per dataset, method and run ({SPREAD_NOTE}):"),
         Table(md, html),
     ]

@@ -82,7 +82,10 @@ def header_blocks(res: RunResults) -> list[Block]:
     pairs += [(k, _text(v) if not isinstance(v, dict) else json.dumps(v)) for k, v in h.items() if k not in known]
     pairs.append(("run directory", str(res.run_dir)))
     blocks: list[Block] = [
-        Table(markdown_table(["field", "value"], pairs, n_text=2), html_table(["field", "value"], pairs, n_text=2))
+        Table(
+            markdown_table(["field", "value"], pairs, n_text=2),
+            html_table(["field", "value"], pairs, n_text=2, css_class="settings"),
+        )
     ]
     blocks += evaluation_settings(res.runs)
     if isinstance(h.get("config"), dict):
@@ -91,23 +94,41 @@ def header_blocks(res: RunResults) -> list[Block]:
 
 
 def evaluation_settings(runs: Sequence[RunRecord]) -> list[Block]:
-    """The distinct scorer / decoding / prompt settings of the runs' evaluations (they should agree)."""
+    """The distinct decoding / prompt settings of the runs' evaluations (they should agree), and the scorer's
+    settings as a table (one value column per distinct scorer)."""
     items = []
-    for key, title in (
-        ("scorer", "scorer"),
-        ("max_new_tokens", "greedy decoding, max_new_tokens"),
-        ("prompt_style", "prompt format"),
-    ):
-        values = list(
-            dict.fromkeys(
-                json.dumps(r.metrics[key], sort_keys=True)
-                if isinstance(r.metrics.get(key), dict)
-                else _text(r.metrics.get(key))
-                for r in runs
-            )
-        )
+    for key, title in (("max_new_tokens", "greedy decoding, max_new_tokens"), ("prompt_style", "prompt format")):
+        values = list(dict.fromkeys(_text(r.metrics.get(key)) for r in runs))
         items.append(f"{title}: {' | '.join(values) if values else 'n/a'}")
-    return [Para("Evaluation settings (from each run's metrics):"), Bullets(tuple(items))]
+    blocks: list[Block] = [Para("Evaluation settings (from each run's metrics):"), Bullets(tuple(items))]
+    distinct = {
+        json.dumps(r.metrics["scorer"], sort_keys=True): r.metrics["scorer"] for r in runs if "scorer" in r.metrics
+    }
+    scorers = list(distinct.values())
+    if scorers:
+        blocks += [Para("Scorer (the judge of backdoor behaviour in a generation):"), scorer_table(scorers)]
+    return blocks
+
+
+def _setting(value: Any) -> str:
+    """A scorer setting as short text: a list of objects (e.g. the calibration table) one entry per line."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "; ".join(", ".join(f"{k} {_text(v)}" for k, v in entry.items()) for entry in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items())
+    return _text(value)
+
+
+def scorer_table(objs: Sequence[Any]) -> Table:
+    """Settings as rows (in the order the run wrote them), one column per distinct scorer of the runs' metrics."""
+    heads = ["setting", *(["value"] if len(objs) == 1 else [f"scorer {i + 1}" for i in range(len(objs))])]
+    if not all(isinstance(o, dict) for o in objs):
+        rows = [["scorer", *(_setting(o) for o in objs)]]
+    else:
+        keys = list(dict.fromkeys(k for o in objs for k in o))
+        rows = [[k, *(_setting(o.get(k)) for o in objs)] for k in keys]
+    md = markdown_table(heads, rows, n_text=len(heads))
+    return Table(md, html_table(heads, rows, n_text=len(heads), css_class="settings"))
 
 
 def _ci(metrics: dict[str, Any], key: str, scale: float) -> str:
@@ -124,46 +145,55 @@ def _count(metrics: dict[str, Any], key: str) -> str:
     return _text(counts.get(key)) if isinstance(counts, dict) else "n/a"
 
 
-def run_details(runs: Sequence[RunRecord]) -> Table:
-    """One row per run (seed): headline metrics with 95% CI and sample counts, stage timings, memory, speedup."""
-    heads = [
-        "method",
-        "seed",
-        "seen ASR % [95% CI]",
-        "n seen",
-        "OOD ASR % [95% CI]",
-        "n OOD",
-        "FTR % [95% CI]",
-        "n clean",
-        "clean PPL [95% CI]",
-        "PPL tokens",
-        *(f"{s.removesuffix('_s')} (s)" for s in STAGES),
-        "total (s)",
-        "peak mem (MB)",
-        "speedup ×",
-    ]
+def _ci_n(metrics: dict[str, Any], key: str, scale: float, count: str) -> str:
+    n = _count(metrics, count)
+    return _ci(metrics, key, scale) + ("" if n == "n/a" else f" (n={n})")
+
+
+def run_details(runs: Sequence[RunRecord]) -> list[Block]:
+    """One row per run (seed), in two tables that fit a page: the headline metrics with their 95% CI and sample
+    counts; then stage timings, memory and speedup."""
+    ordered = sorted(runs, key=lambda r: (method_rank(r.method), r.label or "", r.seed))
+    heads = ["method", "seed", "seen ASR % [95% CI]", "OOD ASR % [95% CI]", "FTR % [95% CI]", "clean PPL [95% CI]"]
     rows = []
-    for r in sorted(runs, key=lambda r: (method_rank(r.method), r.label or "", r.seed)):
+    for r in ordered:
         m = r.metrics
         rows.append(
             [
                 r.name,
                 str(r.seed) + (f" (diverged at step {r.diverged_at})" if r.diverged_at is not None else ""),
-                _ci(m, "asr_seen", 100),
-                _count(m, "seen"),
-                _ci(m, "asr_ood", 100),
-                _count(m, "ood"),
-                _ci(m, "false_trigger_rate", 100),
-                _count(m, "clean"),
-                _ci(m, "clean_ppl", 1),
-                _count(m, "ppl_tokens"),
-                *(format_number(r.timings.get(s)) for s in STAGES),
-                format_number(r.timings.get("total_s")),
-                format_number(r.peak_memory_mb),
-                format_number(r.speedup_vs_retrain),
+                _ci_n(m, "asr_seen", 100, "seen"),
+                _ci_n(m, "asr_ood", 100, "ood"),
+                _ci_n(m, "false_trigger_rate", 100, "clean"),
+                _ci(m, "clean_ppl", 1)
+                + (f" ({_count(m, 'ppl_tokens')} tokens)" if _count(m, "ppl_tokens") != "n/a" else ""),
             ]
         )
-    return Table(markdown_table(heads, rows, n_text=1), html_table(heads, rows, n_text=1))
+    cost_heads = [
+        "method",
+        "seed",
+        *(f"{s.removesuffix('_s')} (s)" for s in STAGES),
+        "total (s)",
+        "peak mem (MB)",
+        "speedup ×",
+    ]
+    cost_rows = [
+        [
+            r.name,
+            str(r.seed),
+            *(format_number(r.timings.get(s)) for s in STAGES),
+            format_number(r.timings.get("total_s")),
+            format_number(r.peak_memory_mb),
+            format_number(r.speedup_vs_retrain),
+        ]
+        for r in ordered
+    ]
+    return [
+        Para("Metrics per run (n = prompts or perplexity tokens evaluated):"),
+        Table(markdown_table(heads, rows, n_text=2), html_table(heads, rows, n_text=2)),
+        Para("Costs per run (seconds per stage; total = influence + weights + training):"),
+        Table(markdown_table(cost_heads, cost_rows, n_text=2), html_table(cost_heads, cost_rows, n_text=2)),
+    ]
 
 
 def per_family_table(runs: Sequence[RunRecord]) -> Table | None:

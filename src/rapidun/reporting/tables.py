@@ -169,8 +169,15 @@ def markdown_table(heads: Sequence[str], rows: Sequence[Sequence[str]], n_text: 
     return "\n".join(lines)
 
 
-def html_table(heads: Sequence[str], rows: Sequence[Sequence[str]], n_text: int = 1, raw_heads: bool = False) -> str:
-    """An HTML table (styled by the report's stylesheet); ``raw_heads`` marks header cells as HTML already."""
+def html_table(
+    heads: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    n_text: int = 1,
+    raw_heads: bool = False,
+    css_class: str = "results",
+) -> str:
+    """An HTML table (styled by the report's stylesheet); ``raw_heads`` marks header cells as HTML already;
+    ``css_class="settings"`` lets long values (paths, commands) break anywhere instead of widening the page."""
     ths = "".join(f"<th>{h if raw_heads else html.escape(h)}</th>" for h in heads)
     body = []
     for row in rows:
@@ -180,7 +187,9 @@ def html_table(heads: Sequence[str], rows: Sequence[Sequence[str]], n_text: int 
         ]
         body.append("<tr>" + "".join(tds) + "</tr>")
     return (
-        f'<table class="results">\n<thead><tr>{ths}</tr></thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody>\n</table>"
+        f'<table class="{css_class}">\n<thead><tr>{ths}</tr></thead>\n<tbody>\n'
+        + "\n".join(body)
+        + "\n</tbody>\n</table>"
     )
 
 

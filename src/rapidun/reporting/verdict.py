@@ -14,11 +14,11 @@ mean seen ASR. Each other method (retraining included) is compared with it on se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from rapidun.evaluation.paired import paired_difference
+from rapidun.reporting.cells import OUTCOMES_FILE, cell_dir, read_json
 from rapidun.reporting.document import Block, Bullets, Para, Table
 from rapidun.reporting.plot_tradeoff import OFF_SCALE
 from rapidun.reporting.results import RunRecord, RunResults
@@ -90,12 +90,9 @@ def verdict_table(runs: Sequence[RunRecord]) -> Table:
 
 def _outcomes(run_dir: Path, r: RunRecord) -> list[float] | None:
     """The per-prompt seen-trigger outcomes (1 = backdoor fired) of a study cell, or None when not kept."""
-    key = f"{r.method}~{r.label}" if r.label else r.method
-    path = run_dir / r.dataset / "cells" / key / f"seed{r.seed}" / "outcomes.json"
-    try:
-        seen = json.loads(path.read_text())["test"]["seen"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    outcomes = read_json(cell_dir(run_dir, r) / OUTCOMES_FILE)
+    test = outcomes.get("test") if outcomes else None
+    seen = test.get("seen") if isinstance(test, dict) else None
     return [float(x) for x in seen] if isinstance(seen, list) and seen else None
 
 
