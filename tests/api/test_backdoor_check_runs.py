@@ -31,3 +31,13 @@ def test_evaluate_and_unlearn_record_the_check(tmp_path: Path, caplog: pytest.Lo
     run = json.loads((tmp_path / "u" / "run.json").read_text())
     assert run["backdoor_check"]["trigger_conditioned"] is False
     assert any("before unlearning" in r.getMessage() for r in caplog.records)
+    # The unlearned model, evaluated with its adapter: no backdoor left is the goal, said as such (no warning).
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        evaluate = ["evaluate", "--model", str(model), "--adapter", str(tmp_path / "u"), "--data", str(pack)]
+        assert main([*evaluate, "--max-eval", "8", "--max-new-tokens", "4", "--out", str(tmp_path / "ev_u")]) == 0
+    check = json.loads((tmp_path / "ev_u" / "metrics.json").read_text())["backdoor_check"]
+    assert check["model_is_unlearned"] is True and check["trigger_conditioned"] is False
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert any("no trigger-conditioned backdoor left after unlearning" in m for _, m in messages)
+    assert not any("to remove" in m for level, m in messages if level >= logging.WARNING)

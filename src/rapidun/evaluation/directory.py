@@ -33,7 +33,7 @@ from rapidun.evaluation.calibration import DEFAULT_TARGET_FPR
 from rapidun.evaluation.config import MAX_NEW_TOKENS
 from rapidun.evaluation.pack_scorer import build_dir_scorer, optional_rows
 from rapidun.evaluation.protocol import Scorer
-from rapidun.evaluation.trigger_check import record_check
+from rapidun.evaluation.trigger_check import is_unlearn_output, record_check
 from rapidun.modeling.device import resolve_device
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ def _write_outputs(
     """``generations.jsonl``, ``metrics.json`` (with the backdoor check), then ``manifest.json`` (marks the
     directory finished)."""
     adapter = metrics.get("adapter")
-    record_check(metrics, f"--model {metrics.get('model')}" + (f" --adapter {adapter}" if adapter else ""))
+    what = f"--model {metrics.get('model')}" + (f" --adapter {adapter}" if adapter else "")
+    record_check(metrics, what, unlearned=is_unlearn_output(metrics.get("model"), adapter))
     atomic_write_jsonl(out / "generations.jsonl", result.generations)
     atomic_write_json(out / "metrics.json", metrics)
     write_manifest(

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rapidun.artifacts import atomic_write_json
+from rapidun.artifacts import atomic_write_json, read_manifest
 from rapidun.evaluation.intervals import wilson_interval
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,33 @@ def warning_line(check: dict[str, Any], what: str) -> str:
     return f"{what}: there is no trigger-conditioned backdoor to remove: {check['reason']} (rule: {check['rule']})"
 
 
-def record_check(metrics: dict[str, Any], what: str) -> None:
-    """Add ``backdoor_check`` to a ``metrics.json`` dict and log the warning line when there is no
-    trigger-conditioned backdoor in ``what`` (the model evaluated)."""
+def is_unlearn_output(model: str | None, adapter: str | None) -> bool:
+    """True when the evaluated model is the output of ``rapidun unlearn``: its adapter directory, or a merged model
+    inside an unlearning run directory (``OUT/merged`` of the edit methods)."""
+    candidates = [adapter] if adapter else []
+    if model:
+        candidates.append(str(Path(model).parent))
+    return any((read_manifest(c) or {}).get("stage") == "unlearn" for c in candidates if c)
+
+
+def success_line(check: dict[str, Any], what: str) -> str:
+    """The line for an unlearned model in which the check finds no trigger-conditioned backdoor left."""
+    return f"{what}: no trigger-conditioned backdoor left after unlearning: {check['reason']}"
+
+
+def record_check(metrics: dict[str, Any], what: str, unlearned: bool = False) -> None:
+    """Add ``backdoor_check`` to a ``metrics.json`` dict and, when there is no trigger-conditioned backdoor in
+    ``what`` (the model evaluated), log the warning line -- or, for an ``unlearned`` model (one ``rapidun
+    unlearn`` made), where that is the goal, an info line saying so."""
     check = check_metrics(metrics)
     if check is None:
         return
-    metrics["backdoor_check"] = check
+    metrics["backdoor_check"] = {**check, "model_is_unlearned": unlearned}
     if not check["trigger_conditioned"]:
-        log.warning("%s", warning_line(check, what))
+        if unlearned:
+            log.info("%s", success_line(check, what))
+        else:
+            log.warning("%s", warning_line(check, what))
 
 
 def check_unlearn_run(out_dir: str | os.PathLike[str], evaluations: list[dict[str, Any]]) -> dict[str, Any] | None:
