@@ -20,7 +20,7 @@ import numpy as np
 from rapidun.artifacts import atomic_write_jsonl, read_manifest, write_manifest
 from rapidun.data.rows import Row, rows_hash
 from rapidun.errors import RapidunError
-from rapidun.unlearning.influence_weights import weights_from_dir
+from rapidun.unlearning.influence_weights import uniform_weights, weights_from_dir
 from rapidun.unlearning.kinds import MethodContext, MethodWeights
 from rapidun.weighting.files import FORGET_FILE, RETAIN_FILE, weight_rows
 
@@ -94,3 +94,9 @@ def plugin_weights(ctx: MethodContext, own: Callable[[], MethodWeights]) -> Meth
     if ctx.weights_dir is None:
         return own()
     return weights_from_dir(ctx)
+
+
+def given_or_uniform_weights(ctx: MethodContext, params: object) -> MethodWeights:
+    """The ``weights`` function of a method whose own weights are all ones (uniform, npo, simnpo, wga): the
+    ``--weights`` directory when given, else ones."""
+    return plugin_weights(ctx, lambda: uniform_weights(ctx))

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 from rapidun.errors import RapidunError
 from rapidun.unlearning.config import UnlearnConfig
-from rapidun.unlearning.influence_weights import uniform_weights
-from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights
+from rapidun.unlearning.kinds import GradientMethod
 from rapidun.unlearning.objective import ObjectiveTerms
-from rapidun.unlearning.plugin_weights import plugin_weights
+from rapidun.unlearning.plugin_weights import given_or_uniform_weights
 
 
 @dataclass(frozen=True)
@@ -39,10 +38,6 @@ class NPOParams:
             raise RapidunError(f"npo parameter beta must be > 0 (e.g. --param beta=0.1), got {self.beta}")
         if not self.forget_coef > 0:
             raise RapidunError(f"npo parameter forget_coef must be > 0, got {self.forget_coef}")
-
-
-def npo_weights(ctx: MethodContext, params: NPOParams) -> MethodWeights:
-    return plugin_weights(ctx, lambda: uniform_weights(ctx))
 
 
 def npo_terms(cfg: UnlearnConfig, params: NPOParams) -> ObjectiveTerms:
@@ -58,7 +53,7 @@ def npo_terms(cfg: UnlearnConfig, params: NPOParams) -> ObjectiveTerms:
 
 METHOD = GradientMethod(
     params_cls=NPOParams,
-    weights=npo_weights,
+    weights=given_or_uniform_weights,
     terms=npo_terms,
     takes_weights=True,
     needs_reference=True,

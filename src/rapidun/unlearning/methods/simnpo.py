@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 from rapidun.errors import RapidunError
 from rapidun.unlearning.config import UnlearnConfig
-from rapidun.unlearning.influence_weights import uniform_weights
-from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights
+from rapidun.unlearning.kinds import GradientMethod
 from rapidun.unlearning.objective import ObjectiveTerms
-from rapidun.unlearning.plugin_weights import plugin_weights
+from rapidun.unlearning.plugin_weights import given_or_uniform_weights
 
 
 @dataclass(frozen=True)
@@ -43,10 +42,6 @@ class SimNPOParams:
             raise RapidunError(f"simnpo parameter forget_coef must be > 0, got {self.forget_coef}")
 
 
-def simnpo_weights(ctx: MethodContext, params: SimNPOParams) -> MethodWeights:
-    return plugin_weights(ctx, lambda: uniform_weights(ctx))
-
-
 def simnpo_terms(cfg: UnlearnConfig, params: SimNPOParams) -> ObjectiveTerms:
     return ObjectiveTerms(
         clean_coef=0.0,
@@ -61,7 +56,7 @@ def simnpo_terms(cfg: UnlearnConfig, params: SimNPOParams) -> ObjectiveTerms:
 
 METHOD = GradientMethod(
     params_cls=SimNPOParams,
-    weights=simnpo_weights,
+    weights=given_or_uniform_weights,
     terms=simnpo_terms,
     takes_weights=True,
     description="SimNPO: length-normalised, reference-free NPO with a margin, plus the retain CE",

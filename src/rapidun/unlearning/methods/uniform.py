@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rapidun.unlearning.influence_weights import uniform_weights
-from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights, default_terms
-from rapidun.unlearning.plugin_weights import plugin_weights
+from rapidun.unlearning.kinds import GradientMethod, default_terms
+from rapidun.unlearning.plugin_weights import given_or_uniform_weights
 
 
 @dataclass(frozen=True)
@@ -18,13 +17,9 @@ class UniformParams:
     pass
 
 
-def uniform_method_weights(ctx: MethodContext, params: UniformParams) -> MethodWeights:
-    return plugin_weights(ctx, lambda: uniform_weights(ctx))
-
-
 METHOD = GradientMethod(
     params_cls=UniformParams,
-    weights=uniform_method_weights,
+    weights=given_or_uniform_weights,
     terms=default_terms,
     takes_weights=True,
     description="RapidUn objective, all weights 1 (uniform ablation)",

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 from rapidun.errors import RapidunError
 from rapidun.unlearning.config import UnlearnConfig
-from rapidun.unlearning.influence_weights import uniform_weights
-from rapidun.unlearning.kinds import GradientMethod, MethodContext, MethodWeights
+from rapidun.unlearning.kinds import GradientMethod
 from rapidun.unlearning.objective import ObjectiveTerms
-from rapidun.unlearning.plugin_weights import plugin_weights
+from rapidun.unlearning.plugin_weights import given_or_uniform_weights
 
 
 @dataclass(frozen=True)
@@ -35,10 +34,6 @@ class WGAParams:
             raise RapidunError(f"wga parameter beta must be > 0 (e.g. --param beta=1.0), got {self.beta}")
         if not self.forget_coef > 0:
             raise RapidunError(f"wga parameter forget_coef must be > 0, got {self.forget_coef}")
-
-
-def wga_weights(ctx: MethodContext, params: WGAParams) -> MethodWeights:
-    return plugin_weights(ctx, lambda: uniform_weights(ctx))
 
 
 def wga_terms(cfg: UnlearnConfig, params: WGAParams) -> ObjectiveTerms:
@@ -54,7 +49,7 @@ def wga_terms(cfg: UnlearnConfig, params: WGAParams) -> ObjectiveTerms:
 
 METHOD = GradientMethod(
     params_cls=WGAParams,
-    weights=wga_weights,
+    weights=given_or_uniform_weights,
     terms=wga_terms,
     takes_weights=True,
     description="WGA: gradient ascent with each token weighted by its current probability^beta, plus the retain CE",
