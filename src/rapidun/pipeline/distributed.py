@@ -1,7 +1,8 @@
 """Multi-process runs through Hugging Face ``accelerate`` (never a home-made launcher).
 
 Launch with ``torchrun --standalone --nproc_per_node N -m rapidun ...`` (or ``accelerate launch``); each process
-then builds an ``Accelerator`` (CPU/gloo when no GPU). A single plain process gets ``None`` and runs as usual.
+then builds an ``Accelerator`` (CPU/gloo when no GPU; NCCL on GPUs); ``train`` and ``unlearn`` hand it their model and
+optimiser (``accelerator.prepare``, DDP). A single plain process gets ``None`` and runs as usual.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ def maybe_accelerator() -> Any:
     import torch
     from accelerate import Accelerator
 
+    from rapidun.training.data_parallel import ddp_kwargs
+
     if "TORCHELASTIC_RUN_ID" in os.environ:  # a torchrun / accelerate-launch worker (not e.g. srun or by hand)
         exit_with_launcher()
-    return Accelerator(cpu=not torch.cuda.is_available())
+    # the DDP settings the training loop's synchronisation relies on (rapidun.training.data_parallel)
+    return Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp_kwargs()])
 
 
 def finish(accelerator: Any) -> None:

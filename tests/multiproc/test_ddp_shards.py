@@ -1,0 +1,53 @@
+"""DDP through ``accelerator.prepare`` with shards of unequal size: 2 processes still give the run of 1.
+
+With a global batch of 1 on 2 processes, rank 1 holds no row at any step and must still join DDP's all-reduce
+(it adds a zero); with a batch of 3 in micro-batches of 1, rank 0 runs two micro-batches and rank 1 one, so only
+the last of each is synchronised (``rapidun.training.data_parallel``). A process that skipped the all-reduce would
+hang the other (the timeout fails the test); one that synchronised twice or not at all would move the adapter
+differently from the 1-process run.
+
+Tolerance: per-step losses rel 1e-5, adapter rtol 1e-3 / atol 2e-5, as in test_two_processes.py (the measured
+difference is float summation order: ~1e-7 relative on losses).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mp_launch import assert_two_ranks, forget_retain_rows, probe_reports, torchrun_two, write_jsonl
+from safetensors.torch import load_file
+
+from rapidun.cli.main import main
+
+pytestmark = pytest.mark.multiproc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("batch", "micro"), [(1, 0), (3, 1)])
+def test_unequal_shards_match_one_process(batch: int, micro: int, tmp_path: Path) -> None:
+    forget, retain = forget_retain_rows(4, 8)
+    f = write_jsonl(tmp_path / "forget.jsonl", forget)
+    r = write_jsonl(tmp_path / "retain.jsonl", retain)
+    args = ["-q", "unlearn", "--model", "nano", "--forget", str(f), "--retain", str(r), "--method", "graddiff"]
+    args += ["--epochs", "1", "--batch-size", str(batch), "--micro-batch-size", str(micro), "--lr", "1e-3"]
+    args += ["--lora-dropout", "0", "--checkpoint-every", "0", "--no-progress", "--max-length", "48"]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    proc = torchrun_two([*args, "--out", str(tmp_path / "two")], tmp_path, tmp_path / "probe", timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_two_ranks(tmp_path / "probe")
+    # the model and optimiser went through accelerator.prepare on both ranks: DDP, not a hand-written all-reduce
+    assert all(
+        p["prepared"] == ["DistributedDataParallel", "AcceleratedOptimizer"] for p in probe_reports(tmp_path / "probe")
+    )
+    one = json.loads((tmp_path / "one" / "run.json").read_text())
+    two = json.loads((tmp_path / "two" / "run.json").read_text())
+    assert two["steps"] == one["steps"] >= 4 and len(two["losses"]) == one["steps"]
+    assert two["losses"] == pytest.approx(one["losses"], rel=1e-5)
+    a = load_file(str(tmp_path / "one" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "two" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=1e-3, atol=2e-5, msg=lambda m, n=name: f"{n}: {m}")
