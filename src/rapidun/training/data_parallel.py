@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from rapidun.errors import RapidunError
+
 SyncedLossFn = Callable[[Sequence[int], int, Any], torch.Tensor]
 """(sample ids, step, module to run forward through) -> summed loss; as :data:`rapidun.training.loop.LossFn`."""
 
@@ -56,7 +58,15 @@ class Replicas:
 
 
 def prepare_replicas(accelerator: Any, model: torch.nn.Module, optimizer: Any) -> Replicas:
-    """``accelerator.prepare(model, optimizer)`` leaving both where ``--device`` put them (no device placement)."""
+    """``accelerator.prepare(model, optimizer)`` leaving both where ``--device`` put them (no device placement).
+    Only DDP: FSDP and DeepSpeed shard the parameters, which the optimiser (built on the whole parameters) and the
+    checkpoint (read from the unwrapped model) do not handle, so an accelerate config asking for them is refused."""
+    kind = str(getattr(accelerator.distributed_type, "value", accelerator.distributed_type))
+    if kind in ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA"):  # the MULTI_<device> types are DDP
+        raise RapidunError(
+            f"accelerate distributed_type {kind} is not supported by rapidun train/unlearn (DDP only); launch with "
+            "torchrun or an accelerate config with distributed_type MULTI_GPU (docs/scaling.md)"
+        )
     wrapped, prepared = accelerator.prepare(model, optimizer, device_placement=[False, False])
     forwards = [0]
 
