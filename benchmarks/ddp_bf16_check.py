@@ -122,6 +122,11 @@ def losses(out: Path) -> list[float]:
     return [float(x) for x in json.loads((out / "run.json").read_text())["losses"]]
 
 
+def weight_type(out: Path) -> Any:
+    """The weight type(s) run.json records: a string for train, {base, adapter} for unlearn."""
+    return json.loads((out / "run.json").read_text())["dtype"]
+
+
 def check_train(model: str, steps: int, data: dict[str, Path], root: Path, commands: list[str]) -> dict[str, Any]:
     base = ["train", "--model", model, "--data", str(data["train"]), "--max-steps", str(steps), "--batch-size", "8"]
     base += ["--max-length", "64", "--checkpoint-every", "0", "--warmup-ratio", "0.25", "--lr", "2e-3"]
@@ -137,7 +142,11 @@ def check_train(model: str, steps: int, data: dict[str, Path], root: Path, comma
             **loss_gap(one, losses(root / "train_torchrun")),
             "weights_max_abs": weight_gap(root / "train_one" / weights, root / "train_torchrun" / weights),
         },
-        "bf16_1proc": {**loss_gap(one, losses(root / "train_bf16")), "losses": losses(root / "train_bf16")},
+        "bf16_1proc": {
+            **loss_gap(one, losses(root / "train_bf16")),
+            "losses": losses(root / "train_bf16"),
+            "dtype": weight_type(root / "train_bf16"),
+        },
         "wall_clock_s": seconds,
     }
 
@@ -158,7 +167,8 @@ def check_unlearn(data: dict[str, Path], root: Path, epochs: str, commands: list
             **gap,
             "adapter_max_abs": weight_gap(root / "unlearn_one" / adapter, root / f"unlearn_{kind}" / adapter),
         }
-    out["bf16_1proc"] = {**loss_gap(one, losses(root / "unlearn_bf16")), "losses": losses(root / "unlearn_bf16")}
+    bf16 = root / "unlearn_bf16"
+    out["bf16_1proc"] = {**loss_gap(one, losses(bf16)), "losses": losses(bf16), "dtype": weight_type(bf16)}
     out["wall_clock_s"] = seconds
     return out
 
@@ -172,6 +182,8 @@ def verdict(train: dict[str, Any], unlearn: dict[str, Any]) -> dict[str, bool]:
             g.get("weights_max_abs", g.get("adapter_max_abs", 0.0)) <= DDP_WEIGHT_ABS for g in ddp
         ),
         "bf16_losses_within_tolerance": all(g["bf16_1proc"]["max_rel"] <= BF16_LOSS_REL for g in (train, unlearn)),
+        "bf16_runs_were_bf16": train["bf16_1proc"]["dtype"] == "bfloat16"
+        and unlearn["bf16_1proc"]["dtype"] == {"base": "bfloat16", "adapter": "float32"},
     }
 
 

@@ -1,9 +1,10 @@
 """The one optimisation loop behind ``rapidun train`` and every ``rapidun unlearn`` method.
 
 Methods differ only in their loss: the loop takes ``loss_fn(ids, step, model) -> summed loss`` over the given
-sample ids (``model``: the module to run forward through) and a precomputed *schedule* (the global sample ids of every optimiser step, drawn from the seed up front). Because
-the schedule is fixed before training, the batch composition, the number of steps and the learning-rate schedule
-do not depend on the number of processes, and a resumed run replays exactly the steps an uninterrupted run would.
+sample ids (``model``: the module to run forward through) and a precomputed *schedule* (the global sample ids of
+every optimiser step, drawn from the seed up front). Because the schedule is fixed before training, the batch
+composition, the number of steps and the learning-rate schedule do not depend on the number of processes, and a
+resumed run replays exactly the steps an uninterrupted run would.
 
 Per step t with global batch B_t: loss_t = (1/|B_t|) sum_{i in B_t} loss_fn({i}); with P processes each computes
 the sum over its shard ``B_t[rank::P]`` (in micro-batches), gradients are summed across processes (the model and
