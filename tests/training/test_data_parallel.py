@@ -21,14 +21,19 @@ from rapidun.training.data_parallel import Replicas, backward_shard, prepare_rep
 
 @dataclass
 class StandIn:
-    """What ``backward_shard`` reads from an Accelerator: rank, size and ``no_sync``."""
+    """What ``backward_shard`` reads from an Accelerator: rank, size, ``no_sync`` and ``backward``."""
 
     process_index: int
     num_processes: int
     distributed_type: str = "MULTI_CPU"
 
+    gradient_accumulation_steps: int = 1
+
     def no_sync(self, model: Any) -> Any:
         return contextlib.nullcontext()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
 
 
 def _replicas(model: torch.nn.Module, rank: int, world: int) -> Replicas:
@@ -93,3 +98,8 @@ def test_loss_without_a_forward_gets_the_zero_forward(nano_model) -> None:
 def test_sharded_parameter_modes_are_refused(kind: str, nano_model) -> None:
     with pytest.raises(RapidunError, match=f"distributed_type {kind} is not supported"):
         prepare_replicas(StandIn(0, 2, kind), nano_model.model, None)
+
+
+def test_accelerate_gradient_accumulation_is_refused(nano_model) -> None:
+    with pytest.raises(RapidunError, match="gradient_accumulation_steps 4 .* --micro-batch-size"):
+        prepare_replicas(StandIn(0, 2, gradient_accumulation_steps=4), nano_model.model, None)

@@ -14,7 +14,9 @@ forward, which would deadlock processes that run different numbers of micro-batc
 tables, masks) are never trained, so every process already holds rank 0's.
 
 The learning-rate scheduler is not prepared: ``accelerate``'s wrapper steps it once per process per step (it
-assumes a per-process data loader), while ours already counts global steps.
+assumes a per-process data loader), while ours already counts global steps. Backward passes go through
+``accelerator.backward`` (the loss scaling of ``accelerate launch --mixed_precision fp16``), and accelerate's own
+gradient accumulation is refused (it would divide the loss again; ``--micro-batch-size`` does that job here).
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ def prepare_replicas(accelerator: Any, model: torch.nn.Module, optimizer: Any) -
             f"accelerate distributed_type {kind} is not supported by rapidun train/unlearn (DDP only); launch with "
             "torchrun or an accelerate config with distributed_type MULTI_GPU (docs/scaling.md)"
         )
+    if getattr(accelerator, "gradient_accumulation_steps", 1) != 1:  # accelerator.backward would divide by it
+        raise RapidunError(
+            f"accelerate gradient_accumulation_steps {accelerator.gradient_accumulation_steps} is not used by rapidun "
+            "(--batch-size is the global batch); set it to 1 and split batches with --micro-batch-size"
+        )
     wrapped, prepared = accelerator.prepare(model, optimizer, device_placement=[False, False])
     forwards = [0]
 
@@ -94,7 +101,7 @@ def backward_shard(
     for part in parts[:-1]:
         with replicas.accelerator.no_sync(replicas.wrapped):
             loss = loss_fn(part, step, replicas.wrapped)
-            (loss * scale).backward()
+            replicas.accelerator.backward(loss * scale)
         local_sum += float(loss.detach())
     before = replicas.forwards[0]
     synced = loss_fn(parts[-1], step, replicas.wrapped) if parts else None
@@ -105,7 +112,7 @@ def backward_shard(
         zero = zero_contribution(replicas.wrapped)
         total = zero if total is None else total + zero
     assert total is not None
-    total.backward()
+    replicas.accelerator.backward(total)  # with ``accelerate launch --mixed_precision fp16``: the scaled loss
     return local_sum
 
 
