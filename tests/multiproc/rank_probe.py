@@ -46,8 +46,8 @@ def main() -> int:
 
     original = distributed.maybe_accelerator
 
-    def probed() -> Any:
-        acc = original()
+    def probed(*args: Any, **kwargs: Any) -> Any:
+        acc = original(*args, **kwargs)
         import torch
         import torch.distributed as dist
 

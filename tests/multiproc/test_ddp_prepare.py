@@ -17,12 +17,14 @@ difference is float summation order: ~1e-7 relative on losses).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from mp_launch import assert_two_ranks, forget_retain_rows, probe_reports, torchrun_two, write_jsonl
+from mp_launch import assert_two_ranks, cli_env, forget_retain_rows, probe_reports, torchrun_two, write_jsonl
 from safetensors.torch import load_file
 
 from rapidun.cli.main import main
@@ -95,3 +97,19 @@ def test_one_process_checkpoint_resumed_by_two(tmp_path: Path, monkeypatch: pyte
     b = load_file(str(tmp_path / "two" / "adapter_model.safetensors"))
     for name in a:
         torch.testing.assert_close(b[name], a[name], rtol=1e-3, atol=2e-5, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_accelerate_gradient_accumulation_refused_before_the_model_loads(tmp_path: Path) -> None:
+    """An accelerate set-up whose gradient accumulation would divide the loss again: exit 2, one line, no output."""
+    forget, retain = forget_retain_rows(2, 2)
+    f = write_jsonl(tmp_path / "forget.jsonl", forget)
+    r = write_jsonl(tmp_path / "retain.jsonl", retain)
+    args = ["-q", "unlearn", "--model", "nano", "--forget", str(f), "--retain", str(r), "--method", "graddiff"]
+    env = cli_env()
+    env["ACCELERATE_GRADIENT_ACCUMULATION_STEPS"] = "4"  # what an accelerate config file's setting becomes
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "rapidun"]
+    proc = subprocess.run([*cmd, *args, "--out", str(tmp_path / "out")], env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    refusals = [line for line in proc.stderr.splitlines() if line.startswith("rapidun unlearn: error:")]
+    assert len(refusals) == 2 and "gradient_accumulation_steps 4" in refusals[0] and "--micro-batch-size" in refusals[0]
+    assert not (tmp_path / "out").exists()  # refused before anything ran (the output directory is made later)

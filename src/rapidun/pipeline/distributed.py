@@ -13,19 +13,24 @@ import time
 from typing import Any
 
 
-def maybe_accelerator() -> Any:
-    """An ``accelerate.Accelerator`` when launched with several processes, else None."""
+def maybe_accelerator(for_training: bool = False) -> Any:
+    """An ``accelerate.Accelerator`` when launched with several processes, else None. ``for_training``: the
+    command hands its model to ``accelerator.prepare`` (``train``, ``unlearn``), so an accelerate set-up the loop
+    cannot honour (FSDP, DeepSpeed, accelerate's gradient accumulation) is refused now, before any model loads."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
     import torch
     from accelerate import Accelerator
 
-    from rapidun.training.data_parallel import ddp_kwargs
+    from rapidun.training.data_parallel import check_data_parallel, ddp_kwargs
 
     if "TORCHELASTIC_RUN_ID" in os.environ:  # a torchrun / accelerate-launch worker (not e.g. srun or by hand)
         exit_with_launcher()
     # the DDP settings the training loop's synchronisation relies on (rapidun.training.data_parallel)
-    return Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp_kwargs()])
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp_kwargs()])
+    if for_training:
+        check_data_parallel(accelerator)
+    return accelerator
 
 
 def finish(accelerator: Any) -> None:

@@ -59,10 +59,10 @@ class Replicas:
         return int(self.accelerator.process_index)
 
 
-def prepare_replicas(accelerator: Any, model: torch.nn.Module, optimizer: Any) -> Replicas:
-    """``accelerator.prepare(model, optimizer)`` leaving both where ``--device`` put them (no device placement).
-    Only DDP: FSDP and DeepSpeed shard the parameters, which the optimiser (built on the whole parameters) and the
-    checkpoint (read from the unwrapped model) do not handle, so an accelerate config asking for them is refused."""
+def check_data_parallel(accelerator: Any) -> None:
+    """Refuse, with one line, an accelerate set-up the loop cannot honour: FSDP / DeepSpeed (the optimiser is built
+    on the whole parameters and the checkpoint read from the unwrapped model) and accelerate's own gradient
+    accumulation. Called by ``train`` / ``unlearn`` before the model loads, and again by :func:`prepare_replicas`."""
     kind = str(getattr(accelerator.distributed_type, "value", accelerator.distributed_type))
     if kind in ("FSDP", "DEEPSPEED", "MEGATRON_LM", "XLA"):  # the MULTI_<device> types are DDP
         raise RapidunError(
@@ -74,6 +74,12 @@ def prepare_replicas(accelerator: Any, model: torch.nn.Module, optimizer: Any) -
             f"accelerate gradient_accumulation_steps {accelerator.gradient_accumulation_steps} is not used by rapidun "
             "(--batch-size is the global batch); set it to 1 and split batches with --micro-batch-size"
         )
+
+
+def prepare_replicas(accelerator: Any, model: torch.nn.Module, optimizer: Any) -> Replicas:
+    """``accelerator.prepare(model, optimizer)`` leaving both where ``--device`` put them (no device placement);
+    DDP only (:func:`check_data_parallel`)."""
+    check_data_parallel(accelerator)
     wrapped, prepared = accelerator.prepare(model, optimizer, device_placement=[False, False])
     forwards = [0]
 
