@@ -3,10 +3,10 @@
 Launched by the multi-process tests as ``torchrun ... tests/multiproc/rank_probe.py train ...``. The probe wraps
 ``rapidun.pipeline.distributed.maybe_accelerator`` (the commands import it when they run): right after the command
 gets its Accelerator, the probe notes the Accelerator's rank and size, the ``torch.distributed`` group's rank, size
-and backend, and the result of one real all-reduce (each rank adds rank + 1; with 2 members the sum is 3). After
-the command returns, each process writes ``$RAPIDUN_RANK_PROBE_DIR/probe_<pid>.json``. A launcher that silently
-starts one process, or processes that never join one group, cannot produce two reports that agree on world 2 and
-sum 3.
+and backend, the result of one real all-reduce (each rank adds rank + 1; with 2 members the sum is 3) and the
+classes ``accelerator.prepare`` returned (``record_prepare``). After the command returns, each process writes
+``$RAPIDUN_RANK_PROBE_DIR/probe_<pid>.json``. A launcher that silently starts one process, or processes that never
+join one group, cannot produce two reports that agree on world 2 and sum 3.
 """
 
 from __future__ import annotations
@@ -17,6 +17,20 @@ import runpy
 import sys
 from pathlib import Path
 from typing import Any
+
+
+def record_prepare(acc: Any, info: dict[str, Any]) -> None:
+    """Note the class of everything the command hands to ``accelerator.prepare`` (e.g. the model comes back as
+    ``DistributedDataParallel``), so a test can tell DDP from a loop that syncs gradients by itself."""
+    original = acc.prepare
+    info["prepared"] = []
+
+    def prepare(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        info["prepared"].extend(type(o).__name__ for o in (out if isinstance(out, tuple) else (out,)))
+        return out
+
+    acc.prepare = prepare
 
 
 def main() -> int:
@@ -32,8 +46,8 @@ def main() -> int:
 
     original = distributed.maybe_accelerator
 
-    def probed() -> Any:
-        acc = original()
+    def probed(*args: Any, **kwargs: Any) -> Any:
+        acc = original(*args, **kwargs)
         import torch
         import torch.distributed as dist
 
@@ -49,6 +63,7 @@ def main() -> int:
                 accelerator_rank=acc.process_index,
                 accelerator_processes=acc.num_processes,
             )
+            record_prepare(acc, info)
         return acc
 
     distributed.maybe_accelerator = probed

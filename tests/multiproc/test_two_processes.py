@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 import pytest
-from mp_launch import assert_two_ranks, forget_retain_rows, torchrun_two, train_rows, write_jsonl
+from mp_launch import assert_two_ranks, forget_retain_rows, probe_reports, torchrun_two, train_rows, write_jsonl
 from safetensors.torch import load_file
 
 from rapidun.cli.main import main
@@ -48,6 +48,9 @@ def test_train_two_processes_match_one(tmp_path: Path) -> None:
     proc = torchrun_two([*args, "--out", str(tmp_path / "two")], tmp_path, tmp_path / "probe")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_two_ranks(tmp_path / "probe")
+    assert all(
+        p["prepared"] == ["DistributedDataParallel", "AcceleratedOptimizer"] for p in probe_reports(tmp_path / "probe")
+    )
     assert proc.stdout.count("trained nano") == 1  # only rank 0 reports
     one = json.loads((tmp_path / "one" / "run.json").read_text())
     two = json.loads((tmp_path / "two" / "run.json").read_text())

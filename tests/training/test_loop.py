@@ -23,8 +23,8 @@ def _setup(nano_model, toy_rows):
     enc = encode_rows(toy_rows, nano_model.tokenizer, 64)
     pad = nano_model.tokenizer.pad_token_id
 
-    def loss_fn(ids: Sequence[int], step: int) -> torch.Tensor:
-        return per_sample_loss(model, collate([enc.examples[i] for i in ids], pad)).sum()
+    def loss_fn(ids: Sequence[int], step: int, forward: torch.nn.Module) -> torch.Tensor:
+        return per_sample_loss(forward, collate([enc.examples[i] for i in ids], pad)).sum()
 
     return model, loss_fn
 
@@ -79,7 +79,7 @@ def test_resume_equals_uninterrupted(nano_model, toy_rows, tmp_path: Path):
 def test_divergence_stops_with_message(nano_model, toy_rows):
     model, _ = _setup(nano_model, toy_rows)
 
-    def bad(ids: Sequence[int], step: int) -> torch.Tensor:
+    def bad(ids: Sequence[int], step: int, forward: torch.nn.Module) -> torch.Tensor:
         p = next(model.parameters())
         return p.sum() * 0 + (float("nan") if step == 2 else 1.0)
 

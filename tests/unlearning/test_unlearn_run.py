@@ -49,10 +49,10 @@ def _interrupt_at(monkeypatch, step_to_fail: int) -> None:
     def wrapped(*args, **kwargs):
         fn = real(*args, **kwargs)
 
-        def loss_fn(ids, step):
+        def loss_fn(ids, step, forward=None):
             if step == step_to_fail:
                 raise KeyboardInterrupt
-            return fn(ids, step)
+            return fn(ids, step, forward)
 
         return loss_fn
 

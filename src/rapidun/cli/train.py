@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from rapidun.modeling.device import resolve_device
     from rapidun.pipeline.distributed import finish, maybe_accelerator
 
-    accelerator = maybe_accelerator()
+    accelerator = maybe_accelerator(for_training=True)
     from rapidun.cli.model_flags import model_settings
 
     weights = model_settings(args, "train")

@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     from rapidun.modeling.device import resolve_device
     from rapidun.pipeline.distributed import finish, maybe_accelerator
 
-    accelerator = maybe_accelerator()  # None in a single process; torchrun/accelerate launch give several
+    accelerator = maybe_accelerator(for_training=True)  # None in one process; torchrun/accelerate launch: several
     weights = model_settings(args, "unlearn")
     loaded = load_model(
         s["model"],

@@ -1,7 +1,8 @@
 """Multi-process runs through Hugging Face ``accelerate`` (never a home-made launcher).
 
 Launch with ``torchrun --standalone --nproc_per_node N -m rapidun ...`` (or ``accelerate launch``); each process
-then builds an ``Accelerator`` (CPU/gloo when no GPU). A single plain process gets ``None`` and runs as usual.
+then builds an ``Accelerator`` (CPU/gloo when no GPU; NCCL on GPUs); ``train`` and ``unlearn`` hand it their model and
+optimiser (``accelerator.prepare``, DDP). A single plain process gets ``None`` and runs as usual.
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ import time
 from typing import Any
 
 
-def maybe_accelerator() -> Any:
-    """An ``accelerate.Accelerator`` when launched with several processes, else None."""
+def maybe_accelerator(for_training: bool = False) -> Any:
+    """An ``accelerate.Accelerator`` when launched with several processes, else None. ``for_training``: the
+    command hands its model to ``accelerator.prepare`` (``train``, ``unlearn``), so an accelerate set-up the loop
+    cannot honour (FSDP, DeepSpeed, accelerate's gradient accumulation) is refused now, before any model loads."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return None
     import torch
     from accelerate import Accelerator
 
+    from rapidun.training.data_parallel import check_data_parallel, ddp_kwargs
+
     if "TORCHELASTIC_RUN_ID" in os.environ:  # a torchrun / accelerate-launch worker (not e.g. srun or by hand)
         exit_with_launcher()
-    return Accelerator(cpu=not torch.cuda.is_available())
+    # the DDP settings the training loop's synchronisation relies on (rapidun.training.data_parallel)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp_kwargs()])
+    if for_training:
+        check_data_parallel(accelerator)
+    return accelerator
 
 
 def finish(accelerator: Any) -> None:

@@ -1,13 +1,15 @@
 """The one optimisation loop behind ``rapidun train`` and every ``rapidun unlearn`` method.
 
-Methods differ only in their loss: the loop takes ``loss_fn(ids, step) -> summed loss`` over the given sample ids
-and a precomputed *schedule* (the global sample ids of every optimiser step, drawn from the seed up front). Because
-the schedule is fixed before training, the batch composition, the number of steps and the learning-rate schedule
-do not depend on the number of processes, and a resumed run replays exactly the steps an uninterrupted run would.
+Methods differ only in their loss: the loop takes ``loss_fn(ids, step, model) -> summed loss`` over the given
+sample ids (``model``: the module to run forward through) and a precomputed *schedule* (the global sample ids of
+every optimiser step, drawn from the seed up front). Because the schedule is fixed before training, the batch
+composition, the number of steps and the learning-rate schedule do not depend on the number of processes, and a
+resumed run replays exactly the steps an uninterrupted run would.
 
 Per step t with global batch B_t: loss_t = (1/|B_t|) sum_{i in B_t} loss_fn({i}); with P processes each computes
-the sum over its shard ``B_t[rank::P]`` (in micro-batches), gradients are summed across processes (through
-``accelerate``) and divided by |B_t|, so 1 x 4 accumulation equals 4 x 1 and 2 processes equal 1.
+the sum over its shard ``B_t[rank::P]`` (in micro-batches), gradients are summed across processes (the model and
+optimiser go through ``accelerator.prepare``: DDP, see :mod:`rapidun.training.data_parallel`) and divided by |B_t|,
+so 1 x 4 accumulation equals 4 x 1 and 2 processes equal 1.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from tqdm.auto import tqdm
 
 from rapidun.errors import RapidunError
 from rapidun.training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from rapidun.training.data_parallel import Replicas, backward_shard, prepare_replicas, release_replicas
 from rapidun.training.optim import OptimConfig, make_optimizer
 
 log = logging.getLogger(__name__)
 
-LossFn = Callable[[Sequence[int], int], torch.Tensor]
-"""(sample ids of one micro-batch, step) -> scalar tensor: the SUM of the per-sample (weighted) losses."""
+LossFn = Callable[[Sequence[int], int, Any], torch.Tensor]
+"""(sample ids of one micro-batch, step, module to run forward through) -> scalar tensor: the SUM of the per-sample
+(weighted) losses. The module is the trained model itself in one process, its DDP wrapper in several (a forward
+that bypasses the wrapper would leave the gradients unsynchronised)."""
 
 StepHook = Callable[[int, float, Any], bool | None]
 """(step just finished, 1-based; its loss; model) -> True to stop training early."""
@@ -82,33 +87,36 @@ def train_loop(
 ) -> LoopResult:
     """Run ``len(schedule)`` optimiser steps over the model's trainable parameters.
 
-    ``accelerator``: an ``accelerate.Accelerator`` for multi-process runs (rows sharded, gradients summed);
-    ``run_dir``: where ``checkpoint/`` lives; with ``cfg.resume`` an existing checkpoint is continued.
+    ``accelerator``: an ``accelerate.Accelerator`` for multi-process runs (rows sharded, model and optimiser
+    prepared for DDP); ``run_dir``: where ``checkpoint/`` lives; with ``cfg.resume`` an existing checkpoint is
+    continued (every process loads it, before the model is wrapped).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise RapidunError("no trainable parameters: the model is fully frozen")
     total = len(schedule)
     optimizer, scheduler = make_optimizer(params, optim, total)
-    rank = accelerator.process_index if accelerator is not None else 0
-    world = accelerator.num_processes if accelerator is not None else 1
-    is_main = rank == 0
+    is_main = accelerator is None or bool(accelerator.is_main_process)
     result = LoopResult(steps=total)
     start_step = _resume(model, optimizer, scheduler, cfg, run_dir, result, total)
+    multi = accelerator is not None and accelerator.num_processes > 1
+    replicas = prepare_replicas(accelerator, model, optimizer) if multi else None
+    step_optimizer = replicas.optimizer if replicas is not None else optimizer
     model.train()
     t0 = time.perf_counter()
     bar = tqdm(total=total, initial=start_step, desc=cfg.desc, disable=not (cfg.progress and is_main), leave=False)
     for step in range(start_step, total):
         ids = list(schedule[step])
-        optimizer.zero_grad(set_to_none=False)
+        step_optimizer.zero_grad(set_to_none=False)
         _zero_like_grads(params)
-        step_loss = _accumulate_gradients(loss_fn, ids, ids[rank::world], step, params, cfg, world)
+        step_loss = _accumulate_gradients(loss_fn, model, ids, step, params, cfg, replicas)
         _check_divergence(step_loss, step, total, cfg, bar)
         # The pre-clip norm says how often clipping rescaled a step (with batch 1 it also flattens per-sample
         # weights above the clip); inf measures the norm without clipping.
-        norm = torch.nn.utils.clip_grad_norm_(params, optim.grad_clip if optim.grad_clip is not None else math.inf)
-        result.grad_norms.append(float(norm))
-        optimizer.step()
+        clip = optim.grad_clip if optim.grad_clip is not None else math.inf
+        clipper = accelerator.clip_grad_norm_ if replicas is not None else torch.nn.utils.clip_grad_norm_
+        result.grad_norms.append(float(clipper(params, clip)))
+        step_optimizer.step()
         scheduler.step()
         result.losses.append(step_loss)
         bar.update(1)
@@ -124,6 +132,8 @@ def train_loop(
             result.steps = step + 1
             break
     bar.close()
+    if replicas is not None:
+        release_replicas(replicas)
     result.seconds = time.perf_counter() - t0
     model.eval()
     return result
@@ -155,31 +165,30 @@ def _resume(
 
 def _accumulate_gradients(
     loss_fn: LossFn,
+    model: torch.nn.Module,
     ids: Sequence[int],
-    local: Sequence[int],
     step: int,
     params: Sequence[torch.nn.Parameter],
     cfg: LoopConfig,
-    world: int,
+    replicas: Replicas | None,
 ) -> float:
-    """Backpropagate ``loss_fn`` over this process's shard ``local`` of the global batch ``ids`` in
-    micro-batches, each scaled by 1/|B_t|; with several processes sum the gradients across them. Returns the
-    step loss (1/|B_t|) sum_i loss_i over the whole global batch."""
+    """Backpropagate ``loss_fn`` over this process's shard of the global batch ``ids`` in micro-batches, each
+    scaled by 1/|B_t| (with several processes: DDP sums them across processes). Returns the step loss
+    (1/|B_t|) sum_i loss_i over the whole global batch."""
+    if replicas is None:
+        chunk = cfg.micro_batch_size or max(1, len(ids))
+        step_loss = 0.0
+        for s in range(0, len(ids), chunk):
+            loss = loss_fn(ids[s : s + chunk], step, model)
+            (loss / len(ids)).backward()
+            step_loss += float(loss.detach())
+        return step_loss / len(ids)
+    local = ids[replicas.rank :: replicas.world]
     chunk = cfg.micro_batch_size or max(1, len(local))
-    local_sum = 0.0
-    for s in range(0, len(local), chunk):
-        part = local[s : s + chunk]
-        loss = loss_fn(part, step)
-        (loss / len(ids)).backward()
-        local_sum += float(loss.detach())
-    step_loss = local_sum
-    if world > 1:
-        for p in params:
-            torch.distributed.all_reduce(p.grad)  # type: ignore[arg-type]
-        t = torch.tensor([local_sum], dtype=torch.float64, device=params[0].device)  # NCCL needs GPU tensors
-        torch.distributed.all_reduce(t)
-        step_loss = float(t.item())
-    return step_loss / len(ids)
+    local_sum = backward_shard(loss_fn, len(ids), local, step, replicas, chunk)
+    t = torch.tensor([local_sum], dtype=torch.float64, device=params[0].device)  # NCCL needs GPU tensors
+    torch.distributed.all_reduce(t)
+    return float(t.item()) / len(ids)
 
 
 def _check_divergence(step_loss: float, step: int, total: int, cfg: LoopConfig, bar: Any) -> None:

@@ -187,10 +187,10 @@ def train_model(
     pad = tokenizer.pad_token_id
     tokens = [0]
 
-    def loss_fn(ids: Sequence[int], step: int) -> torch.Tensor:
+    def loss_fn(ids: Sequence[int], step: int, forward: Any) -> torch.Tensor:
         batch = collate([examples[i] for i in ids], pad)
         tokens[0] += int(batch["attention_mask"].sum())
-        return per_sample_loss(model, batch).sum()
+        return per_sample_loss(forward, batch).sum()  # ``forward``: the model, or its DDP wrapper
 
     optim = OptimConfig(
         lr=cfg.lr,

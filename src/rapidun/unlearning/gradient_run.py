@@ -213,6 +213,15 @@ def save_outputs(model: Any, ctx: MethodContext, merge: bool) -> Any:
     return model
 
 
+def _weight_types(model: Any) -> dict[str, str]:
+    """run.json's weight types: the frozen base (``--model-dtype``) and the trained adapter (float32 always)."""
+    kinds = {"base": False, "adapter": True}
+    return {
+        kind: next((str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.requires_grad == trained), "")
+        for kind, trained in kinds.items()
+    }
+
+
 def run_gradient(
     method: GradientMethod,
     params: Any,
@@ -274,6 +283,7 @@ def run_gradient(
         },
         "evaluations": tracker.evaluations if tracker is not None else [],
         "lora_check": check,
+        "dtype": _weight_types(model),
         "outputs": {"adapter": ".", "merged": "merged" if merge else None},
     }
     if reference is not None:

@@ -197,19 +197,21 @@ def make_loss_fn(
     terms: ObjectiveTerms,
     pad_id: int,
     reference: torch.Tensor | None = None,
-) -> Callable[[Sequence[int], int], torch.Tensor]:
-    """``loss_fn(ids, step)`` for :func:`rapidun.training.loop.train_loop`: the SUM of the weighted per-sample
-    losses of ``ids`` (the loop divides by the batch size, giving the paper's batch mean). For ``npo`` without a
-    given ``reference``, it is computed once, at the first call, from ``model`` with its adapter disabled."""
+) -> Callable[[Sequence[int], int, Any], torch.Tensor]:
+    """``loss_fn(ids, step, forward=None)`` for :func:`rapidun.training.loop.train_loop`: the SUM of the weighted
+    per-sample losses of ``ids`` (the loop divides by the batch size, giving the paper's batch mean), computed by a
+    forward through ``forward`` (the loop passes the model, or its DDP wrapper in a multi-process run; default
+    ``model``). For ``npo`` without a given ``reference``, it is computed once, at the first call, from ``model``
+    with its adapter disabled."""
     cached = [reference]
 
-    def loss_fn(ids: Sequence[int], step: int) -> torch.Tensor:
+    def loss_fn(ids: Sequence[int], step: int, forward: Any = None) -> torch.Tensor:
         weights.at_step(step)
         items = weighted_terms(ids, data, weights, terms)
         if not items:  # e.g. GA given only retain ids: a zero that still carries a graph
             return sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad), torch.zeros(()))
         if terms.forget_loss == "reference_ratio" and cached[0] is None:
             cached[0] = reference_nll(model, data.forget, pad_id)
-        return objective_sum(model, items, pad_id, terms, cached[0])
+        return objective_sum(model if forward is None else forward, items, pad_id, terms, cached[0])
 
     return loss_fn
