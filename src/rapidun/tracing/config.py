@@ -17,6 +17,7 @@ from rapidun.influence.hooks import PARAM_CHOICES
 from rapidun.influence.projector_registry import PROJECTORS
 
 AGGREGATES = ("mean", "median", "max")
+INFLUENCE_SCORES = ("signed", "abs")
 RANKER_NAMES = ("influence", "bm25", "embedding", "random")  # the keys of ranker_registry.RANKERS (tested equal)
 
 
@@ -42,6 +43,15 @@ class TraceConfig:
         metadata={
             "help": "z-score each report's scores over the training rows before aggregating (else a report "
             "with a large gradient norm outvotes the others)"
+        },
+    )
+    influence_score: str = field(
+        default="signed",
+        metadata={
+            "help": "influence ranker: signed <g(q), g(i)> (rows whose training lowers the report's loss) or abs "
+            "|<g(q), g(i)>| (rows strongly aligned either way: responsible rows that compete with the report's "
+            "response for the same wording score strongly negative; docs/tracing.md, benchmarks/trace_cases.py)",
+            "choices": INFLUENCE_SCORES,
         },
     )
     k: int | None = field(
@@ -100,6 +110,13 @@ class TraceConfig:
             raise RapidunError(f"unknown --aggregate '{self.aggregate}'; choose one of {', '.join(AGGREGATES)}")
         if self.k is not None and self.k < 1:
             raise RapidunError(f"--k {self.k} must be at least 1 (or leave it out for the data-driven cut-off)")
+        if self.influence_score not in INFLUENCE_SCORES:
+            raise RapidunError(f"unknown --influence-score '{self.influence_score}'; choose signed or abs")
+        if self.influence_score != "signed" and self.ranker != "influence":
+            raise RapidunError(
+                f"--influence-score {self.influence_score} needs --ranker influence (got --ranker {self.ranker}); "
+                "drop --influence-score"
+            )
         if self.per_token and self.ranker != "influence":
             raise RapidunError(f"--per-token needs --ranker influence (got --ranker {self.ranker}); drop --per-token")
         if not 0.0 < self.max_forget_fraction <= 1.0:
