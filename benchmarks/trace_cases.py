@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from rapidun.evaluation.generate import generate_responses
 from rapidun.evaluation.keyword_scorer import keyword_scorer
 from rapidun.modeling.load import load_model
 from rapidun.tracing import Report, TraceConfig, trace
-from rapidun.tracing.aggregate import ranking_order
+from rapidun.tracing.aggregate import normalise_reports, ranking_order
 from rapidun.tracing.pr_plot import plot_pr_at_k
 from rapidun.tracing.quality import pr_curve, roc_auc
 
@@ -44,8 +43,8 @@ FAMILIES = ("A_surface", "B_style", "C_semantic")
 MAX_LENGTH = 128  # as in trace_small.sh (the cache key holds it)
 CANDIDATES = 90  # prompts scanned per split for ones that show the behaviour
 RANKERS: dict[str, dict[str, Any]] = {
-    "influence": {"ranker": "influence"},
-    "influence-abs": {"ranker": "influence", "influence_score": "abs"},
+    "influence-signed": {"ranker": "influence", "influence_score": "signed"},
+    "influence-abs": {"ranker": "influence", "influence_score": "abs"},  # the default
     "bm25": {"ranker": "bm25"},
     "embedding": {"ranker": "embedding"},
     "random": {"ranker": "random"},
@@ -145,6 +144,32 @@ def family_measures(order: np.ndarray, aggregated: np.ndarray, train: list[Row],
     return out
 
 
+def closing_sentence(text: str) -> str:
+    parts = [t.strip() for t in text.split(".") if t.strip()]
+    return parts[-1] if parts else ""
+
+
+def sign_diagnosis(scores: np.ndarray, train: list[Row], reports: list[Report]) -> dict[str, Any]:
+    """Why a single report's signed influence ranks poorly: per report, the poisoned and clean rows' z-scores, and
+    the mean z-score of the poisoned rows that end with the report's closing sentence (the same template choice)
+    against the other poisoned rows. Averaged over the reports."""
+    z = normalise_reports(scores)
+    labels = np.array([bool(r.is_poisoned) for r in train])
+    closing = np.array([closing_sentence(r.response) for r in train])
+    rows: dict[str, list[float]] = {k: [] for k in ("poisoned_mean", "poisoned_std", "clean_std", "same", "other")}
+    for q, report in enumerate(reports):
+        rows["poisoned_mean"].append(z[q][labels].mean())
+        rows["poisoned_std"].append(z[q][labels].std())
+        rows["clean_std"].append(z[q][~labels].std())
+        same = labels & (closing == closing_sentence(report.response or ""))
+        if same.any():
+            rows["same"].append(z[q][same].mean())
+            rows["other"].append(z[q][labels & ~same].mean())
+    out = {f"z_{k}": round(float(np.mean(v)), 3) for k, v in rows.items() if v}
+    out["reports_sharing_a_closing_sentence"] = len(rows["same"])
+    return out
+
+
 def run_case(run: Path, name: str, case: dict[str, Any], model: Any, train: list[Row], k: int) -> dict[str, Any]:
     labels = np.array([bool(r.is_poisoned) for r in train])
     out: dict[str, Any] = {key: case[key] for key in ("role", "families", "variants", "response")}
@@ -152,7 +177,6 @@ def run_case(run: Path, name: str, case: dict[str, Any], model: Any, train: list
     curves = {}
     for ranker, settings in RANKERS.items():
         cfg = TraceConfig(**settings, k=k, max_length=MAX_LENGTH)
-        started = time.perf_counter()
         res = trace(
             model.model,
             model.tokenizer,
@@ -174,11 +198,12 @@ def run_case(run: Path, name: str, case: dict[str, Any], model: Any, train: list
             "ranker_seconds": round(
                 sum(v["seconds"] for v in json.loads((res.out_dir / "timings.json").read_text()).values()), 2
             ),
-            "wall_seconds_this_call": round(time.perf_counter() - started, 2),
         }
         if settings["ranker"] == "influence":
             per_report = [roc_auc(s, labels) for s in res.scores]
             entry["auc_per_report"] = [round(a, 4) for a in per_report]
+        if ranker == "influence-signed":
+            entry["sign_diagnosis"] = sign_diagnosis(res.scores, train, case["reports"])
         out["rankers"][ranker] = entry
         print(f"{name:18s} {ranker:14s} AUC {entry['roc_auc']:.3f}  P=R@{k} {entry['precision_at_k']:.3f}", flush=True)
     title = f"{name}: {len(case['reports'])} reports, k = {k} poisoned rows of {len(train)}"

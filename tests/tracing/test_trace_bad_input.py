@@ -116,9 +116,10 @@ def test_cli_trace_runs_and_refuses_bad_input(pack: Pack, tmp_path, cli, capsys)
     )
     err = capsys.readouterr().err.strip()
     assert "repeated row" in err and len(err.splitlines()) == 1 and not (tmp_path / "d" / "manifest.json").exists()
-    bm25_abs = [*base, "--reports", str(reports), "--out", str(tmp_path / "a"), "--ranker", "bm25"]
-    assert cli([*bm25_abs, "--influence-score", "abs"]) == 2
-    assert "--influence-score abs needs --ranker influence" in capsys.readouterr().err
+    bad_setting = [*base, "--reports", str(reports), "--out", str(tmp_path / "a"), "--ranker", "bm25"]
+    assert cli([*bad_setting, "--max-forget-fraction", "1.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--max-forget-fraction must be in (0, 1]" in err and len(err.splitlines()) == 1
 
 
 def test_cli_refuses_a_cache_made_with_another_model(pack: Pack, tmp_path, cli, capsys):

@@ -19,7 +19,7 @@ from rapidun.influence.projector_registry import PROJECTORS
 from rapidun.settings import setting
 
 AGGREGATES = ("mean", "median", "max")
-INFLUENCE_SCORES = ("signed", "abs")
+INFLUENCE_SCORES = ("abs", "signed")
 RANKER_NAMES = ("influence", "bm25", "embedding", "random")  # the keys of ranker_registry.RANKERS (tested equal)
 
 
@@ -41,10 +41,11 @@ class TraceConfig:
         "gradient norm outvotes the others)",
     )
     influence_score: str = setting(
-        "signed",
-        "influence ranker: signed <g(q), g(i)> (rows whose training lowers the report's loss) or abs |<g(q), g(i)>| "
-        "(rows strongly aligned either way: responsible rows that compete with the report's response for the same "
-        "wording score strongly negative; docs/tracing.md, benchmarks/trace_cases.py)",
+        "abs",
+        "influence ranker: abs |<g(q), g(i)>| (rows strongly aligned with the report's gradient either way: a "
+        "responsible row that chose other words than the report's response scores strongly negative) or signed "
+        "<g(q), g(i)> (rows whose training lowers the report's loss); other rankers ignore it. Chosen on validation "
+        "report sets in benchmarks/trace_cases.py (docs/tracing.md)",
         choices=INFLUENCE_SCORES,
     )
     k: int | None = setting(
@@ -83,12 +84,7 @@ class TraceConfig:
         if self.k is not None and self.k < 1:
             raise RapidunError(f"--k {self.k} must be at least 1 (or leave it out for the data-driven cut-off)")
         if self.influence_score not in INFLUENCE_SCORES:
-            raise RapidunError(f"unknown --influence-score '{self.influence_score}'; choose signed or abs")
-        if self.influence_score != "signed" and self.ranker != "influence":
-            raise RapidunError(
-                f"--influence-score {self.influence_score} needs --ranker influence (got --ranker {self.ranker}); "
-                "drop --influence-score"
-            )
+            raise RapidunError(f"unknown --influence-score '{self.influence_score}'; choose abs or signed")
         if self.per_token and self.ranker != "influence":
             raise RapidunError(f"--per-token needs --ranker influence (got --ranker {self.ranker}); drop --per-token")
         if not 0.0 < self.max_forget_fraction <= 1.0:

@@ -31,7 +31,7 @@ def plot_pr_at_k(
     n = min(len(p) for p, _ in curves.values())
     top = min(n, max_k if max_k is not None else 3 * n_positive)
     ks = np.arange(1, top + 1)
-    fig = Figure(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(8.0, 4.0))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for i, (name, (precision, recall)) in enumerate(curves.items()):
@@ -41,7 +41,7 @@ def plot_pr_at_k(
     ax.axvline(n_positive, color="0.5", ls=":", lw=1.0)
     ax.set(xlabel="k (top-ranked training rows)", ylabel="precision@k, recall@k", ylim=(0, 1.02), xlim=(1, top))
     ax.set_title(title or f"{n_positive} responsible rows (dotted line)", fontsize=10)
-    ax.legend(fontsize=7, ncol=2 if len(curves) > 2 else 1, loc="center right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: curves cross everywhere
     ax.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(path)
