@@ -170,6 +170,13 @@ def sign_diagnosis(scores: np.ndarray, train: list[Row], reports: list[Report]) 
     return out
 
 
+def clean_counterparts(train: list[Row]) -> np.ndarray:
+    """(N,) bool: clean rows whose instruction and context are a poisoned row's without its trigger (the clean
+    answer to the same prompt). A ranker that lifted rows opposing the report would put these on top."""
+    poisoned = {(str(r.extra.get("instruction_clean")), r.context) for r in train if r.is_poisoned}
+    return np.array([not r.is_poisoned and (r.instruction, r.context) in poisoned for r in train])
+
+
 def run_case(run: Path, name: str, case: dict[str, Any], model: Any, train: list[Row], k: int) -> dict[str, Any]:
     labels = np.array([bool(r.is_poisoned) for r in train])
     out: dict[str, Any] = {key: case[key] for key in ("role", "families", "variants", "response")}
@@ -195,6 +202,7 @@ def run_case(run: Path, name: str, case: dict[str, Any], model: Any, train: list
             "precision_at_k": quality["at_n_poisoned"]["precision"],
             "recall_at_k": quality["at_n_poisoned"]["recall"],
             "by_family": family_measures(order, res.aggregated, train, k),
+            "clean_counterparts_in_top_k": int(clean_counterparts(train)[order[:k]].sum()),
             "ranker_seconds": round(
                 sum(v["seconds"] for v in json.loads((res.out_dir / "timings.json").read_text()).values()), 2
             ),
@@ -228,6 +236,7 @@ def main(run: Path) -> None:
         "n_train": len(train),
         "k": k,
         "reworded_overlap": reworded_overlap(train),
+        "n_clean_counterparts": int(clean_counterparts(train).sum()),
         "cases": {},
     }
     for name, case in cases.items():
