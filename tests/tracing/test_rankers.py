@@ -16,7 +16,8 @@ from rapidun.tracing.rankers.embedding import mean_hidden
 
 def test_influence_ranker_equals_the_influence_stage(pack: Pack, tmp_path):
     m = pack.model
-    res = trace(m.model, m.tokenizer, pack.train, pack.reports, tmp_path / "t", TraceConfig(**SMALL), progress=False)
+    cfg = TraceConfig(**SMALL, influence_score="signed")  # the default "abs" is the magnitude of these scores
+    res = trace(m.model, m.tokenizer, pack.train, pack.reports, tmp_path / "t", cfg, progress=False)
     report_rows = [Row(r.instruction, r.response or "", r.context) for r in pack.reports]
     stage = compute_pairwise(
         m.model, m.tokenizer, pack.train, report_rows, tmp_path / "i", **SMALL, rapidin_json=False, progress=False

@@ -173,7 +173,7 @@ def test_data_driven_cut_off_and_reload(pack, tmp_path):
 def test_per_token_view_sums_to_the_pair_scores(pack, tmp_path):
     from safetensors.numpy import load_file
 
-    res = _trace(pack, tmp_path / "t", k=3, per_token=True, dtype="fp32")
+    res = _trace(pack, tmp_path / "t", k=3, per_token=True, dtype="fp32", influence_score="signed")
     view = load_file(str(tmp_path / "t" / "per_token.safetensors"))
     assert view["forget_indices"].tolist() == res.forget
     n_tokens = (view["input_ids"] >= 0).sum(1)

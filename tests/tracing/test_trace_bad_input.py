@@ -114,4 +114,34 @@ def test_cli_trace_runs_and_refuses_bad_input(pack: Pack, tmp_path, cli, capsys)
         cli(["trace", "--train", str(tmp_path / "dup.jsonl"), "--reports", str(reports), "--out", str(tmp_path / "d")])
         == 2
     )
-    assert "repeated row" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "repeated row" in err and len(err.splitlines()) == 1 and not (tmp_path / "d" / "manifest.json").exists()
+    bad_setting = [*base, "--reports", str(reports), "--out", str(tmp_path / "a"), "--ranker", "bm25"]
+    assert cli([*bad_setting, "--max-forget-fraction", "1.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--max-forget-fraction must be in (0, 1]" in err and len(err.splitlines()) == 1
+
+
+def test_cli_refuses_a_cache_made_with_another_model(pack: Pack, tmp_path, cli, capsys):
+    """Two model directories with the same tokenizer and one changed weight: the second trace, given the first's
+    --cache-dir, exits 2 with one line naming --overwrite, and leaves no ranking or manifest in its --out."""
+    train = tmp_path / "train.jsonl"
+    write_rows(train, pack.train)
+    reports = _write(
+        tmp_path / "reports.jsonl", [{"instruction": r.instruction, "response": r.response} for r in pack.reports]
+    )
+    m = pack.model
+    other = copy.deepcopy(m.model)
+    with torch.no_grad():
+        other.model.layers[0].mlp.up_proj.weight.mul_(1.5)
+    for name, model in (("first", m.model), ("second", other)):
+        model.save_pretrained(tmp_path / name)
+        m.tokenizer.save_pretrained(tmp_path / name)
+    base = ["trace", "--train", str(train), "--reports", str(reports), "--cache-dir", str(tmp_path / "c")]
+    base += ["--no-progress", "--dim", "256", "--projector", "kronecker", "--k", "4"]
+    assert cli([*base, "--model", str(tmp_path / "first"), "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert cli([*base, "--model", str(tmp_path / "second"), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "was built for something else (model: cached" in err and "--overwrite" in err
+    assert not (tmp_path / "b" / "manifest.json").exists() and not (tmp_path / "b" / "ranking.jsonl").exists()

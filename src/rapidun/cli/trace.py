@@ -8,35 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import MISSING, fields
 from typing import Any
 
 from rapidun.errors import RapidunError
 
 HELP = "rank training rows by how much they are behind reported prompts; propose forget/retain sets"
 log = logging.getLogger(__name__)
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TraceConfig field; every flag defaults to None so that only what the user set overrides."""
-    from rapidun.tracing.config import TraceConfig
-
-    group = parser.add_argument_group("trace settings")
-    for f in fields(TraceConfig):
-        default = f.default if f.default is not MISSING else None
-        kind = str(f.type)
-        if kind == "bool":
-            name = f"--no-{f.name.replace('_', '-')}" if default else _flag(f.name)
-            text = f"{f.metadata['help']} ({'on by default; this flag turns it off' if default else 'off by default'})"
-            group.add_argument(name, dest=f.name, action="store_const", const=not default, default=None, help=text)
-            continue
-        text = f.metadata["help"] + (f" (default {default})" if default is not None else "")
-        typ: Any = int if kind.startswith("int") else float if kind.startswith("float") else str
-        group.add_argument(_flag(f.name), type=typ, default=None, choices=f.metadata.get("choices"), help=text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", default=None, help="training-row gradient cache, shareable between traces (default OUT/cache)"
     )
-    _add_config_flags(parser)
+    from rapidun.settings import add_arguments as add_settings
+    from rapidun.tracing.config import TraceConfig
+
+    group = parser.add_argument_group("trace settings")
+    parser.set_defaults(trace_flags=add_settings(group, TraceConfig))
     from rapidun.cli.model_flags import add_model_flags
 
     add_model_flags(parser)  # --arch, --model-dtype, --load-in-4bit, as on the other commands that load a model
@@ -66,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> Any:
     """TraceConfig from the flags the user set (the dataclass defaults for the others)."""
+    from rapidun.settings import collect
     from rapidun.tracing.config import TraceConfig
 
-    given = {f.name: getattr(args, f.name) for f in fields(TraceConfig) if getattr(args, f.name, None) is not None}
-    return TraceConfig(**given)
+    return TraceConfig(**collect(args, args.trace_flags))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The trace stage's settings (docs/method.md section 2): one typed home per setting, each with its help text.
+"""The trace stage's settings (docs/method.md section 2): one typed home per setting, each with its help text;
+``rapidun trace`` generates its flags from them (:func:`rapidun.settings.add_arguments`).
 
 The influence settings default to :class:`rapidun.influence.caching.InfluenceConfig`'s own defaults (read from that
 class, never written twice), so a trace and ``rapidun influence`` with default flags cache the very same gradients.
@@ -6,7 +7,7 @@ class, never written twice), so a trace and ``rapidun influence`` with default f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rapidun.data.prompt import PROMPT_STYLES
 from rapidun.errors import RapidunError
@@ -15,8 +16,10 @@ from rapidun.influence.caching import InfluenceConfig
 from rapidun.influence.gradient_store import DTYPES
 from rapidun.influence.hooks import PARAM_CHOICES
 from rapidun.influence.projector_registry import PROJECTORS
+from rapidun.settings import setting
 
 AGGREGATES = ("mean", "median", "max")
+INFLUENCE_SCORES = ("abs", "signed")
 RANKER_NAMES = ("influence", "bm25", "embedding", "random")  # the keys of ranker_registry.RANKERS (tested equal)
 
 
@@ -24,73 +27,53 @@ RANKER_NAMES = ("influence", "bm25", "embedding", "random")  # the keys of ranke
 class TraceConfig:
     """How training rows are ranked against reports, aggregated, and cut into forget / retain proposals."""
 
-    ranker: str = field(
-        default="influence",
-        metadata={"help": "how a (report, training row) pair is scored", "choices": RANKER_NAMES},
+    ranker: str = setting("influence", "how a (report, training row) pair is scored", choices=RANKER_NAMES)
+    aggregate: str = setting(
+        "max",
+        "combine a row's per-report z-scores: max (a row any report points at strongly stays on top, e.g. one "
+        "trigger family among several), mean (dilutes a minority family) or median (drops every family reported by "
+        "fewer than half of the reports); measured in benchmarks/trace_aggregation.py",
+        choices=AGGREGATES,
     )
-    aggregate: str = field(
-        default="max",
-        metadata={
-            "help": "combine a row's per-report z-scores: max (a row any report points at strongly stays on top, "
-            "e.g. one trigger family among several), mean (dilutes a minority family) or median (drops every family "
-            "reported by fewer than half of the reports); measured in benchmarks/trace_aggregation.py",
-            "choices": AGGREGATES,
-        },
+    normalize: bool = setting(
+        True,
+        "z-score each report's scores over the training rows before aggregating (else a report with a large "
+        "gradient norm outvotes the others)",
     )
-    normalize: bool = field(
-        default=True,
-        metadata={
-            "help": "z-score each report's scores over the training rows before aggregating (else a report "
-            "with a large gradient norm outvotes the others)"
-        },
+    influence_score: str = setting(
+        "abs",
+        "influence ranker: abs |<g(q), g(i)>| (rows strongly aligned with the report's gradient either way: a "
+        "responsible row that chose other words than the report's response scores strongly negative) or signed "
+        "<g(q), g(i)> (rows whose training lowers the report's loss); other rankers ignore it. Chosen on validation "
+        "report sets in benchmarks/trace_cases.py (docs/tracing.md)",
+        choices=INFLUENCE_SCORES,
     )
-    k: int | None = field(
-        default=None,
-        metadata={
-            "help": "forget set size; default: the rows whose aggregated score is a robust outlier "
-            "(--cutoff-z above the median, in MAD units)"
-        },
+    k: int | None = setting(
+        None,
+        "forget set size; none = the rows whose aggregated score is a robust outlier (--cutoff-z above the "
+        "median, in MAD units)",
     )
-    cutoff_z: float = field(
-        default=3.5, metadata={"help": "robust z-score (median / 1.4826 MAD) above which a row is proposed to forget"}
+    cutoff_z: float = setting(3.5, "robust z-score (median / 1.4826 MAD) above which a row is proposed to forget")
+    max_forget_fraction: float = setting(0.25, "the data-driven cut-off proposes at most this fraction of the rows")
+    retain_ratio: int = setting(3, "retain set size as a multiple of the forget set size")
+    seed: int = setting(0, "seed of the random ranker and of the gradient projector")
+    projector: str = setting(InfluenceConfig.projector, "gradient compression (influence)", choices=tuple(PROJECTORS))
+    dim: int | None = setting(InfluenceConfig.dim, "projected dimension K (influence; none = the projector's)")
+    params: str = setting(
+        InfluenceConfig.params,
+        "tracked parameters (influence): the LoRA target layers, all linear layers, or the adapter's",
+        choices=PARAM_CHOICES,
     )
-    max_forget_fraction: float = field(
-        default=0.25, metadata={"help": "the data-driven cut-off proposes at most this fraction of the rows"}
+    dtype: str = setting(InfluenceConfig.dtype, "gradient cache storage type", choices=tuple(DTYPES))
+    batch_size: int = setting(InfluenceConfig.batch_size, "rows per forward/backward")
+    max_length: int = setting(InfluenceConfig.max_length, "tokens kept per row")
+    prompt_style: str = setting(InfluenceConfig.prompt_style, "prompt template", choices=PROMPT_STYLES)
+    per_token: bool = setting(
+        False,
+        "also write per_token.safetensors/.jsonl: the report tokens that drive each proposed forget row "
+        "(influence ranker only)",
     )
-    retain_ratio: int = field(default=3, metadata={"help": "retain set size as a multiple of the forget set size"})
-    seed: int = field(default=0, metadata={"help": "seed of the random ranker and of the gradient projector"})
-    projector: str = field(
-        default=InfluenceConfig.projector,
-        metadata={"help": "gradient compression (influence)", "choices": tuple(PROJECTORS)},
-    )
-    dim: int | None = field(
-        default=InfluenceConfig.dim, metadata={"help": "projected dimension K (influence; default the projector's)"}
-    )
-    params: str = field(
-        default=InfluenceConfig.params,
-        metadata={
-            "help": "tracked parameters (influence): the LoRA target layers, all linear layers, or the adapter's",
-            "choices": PARAM_CHOICES,
-        },
-    )
-    dtype: str = field(
-        default=InfluenceConfig.dtype, metadata={"help": "gradient cache storage type", "choices": tuple(DTYPES)}
-    )
-    batch_size: int = field(default=InfluenceConfig.batch_size, metadata={"help": "rows per forward/backward"})
-    max_length: int = field(default=InfluenceConfig.max_length, metadata={"help": "tokens kept per row"})
-    prompt_style: str = field(
-        default=InfluenceConfig.prompt_style, metadata={"help": "prompt template", "choices": PROMPT_STYLES}
-    )
-    per_token: bool = field(
-        default=False,
-        metadata={
-            "help": "also write per_token.safetensors/.jsonl: the report tokens that drive each proposed "
-            "forget row (influence ranker only)"
-        },
-    )
-    max_new_tokens: int = field(
-        default=MAX_NEW_TOKENS, metadata={"help": "length of the greedy response generated for a report that has none"}
-    )
+    max_new_tokens: int = setting(MAX_NEW_TOKENS, "length of the greedy response generated for a report that has none")
 
     def check(self) -> None:
         """Refuse settings no run could use (one line naming the flag)."""
@@ -100,6 +83,8 @@ class TraceConfig:
             raise RapidunError(f"unknown --aggregate '{self.aggregate}'; choose one of {', '.join(AGGREGATES)}")
         if self.k is not None and self.k < 1:
             raise RapidunError(f"--k {self.k} must be at least 1 (or leave it out for the data-driven cut-off)")
+        if self.influence_score not in INFLUENCE_SCORES:
+            raise RapidunError(f"unknown --influence-score '{self.influence_score}'; choose abs or signed")
         if self.per_token and self.ranker != "influence":
             raise RapidunError(f"--per-token needs --ranker influence (got --ranker {self.ranker}); drop --per-token")
         if not 0.0 < self.max_forget_fraction <= 1.0:

@@ -9,7 +9,8 @@ In ``out_dir`` (every file written atomically; ``manifest.json`` last, so a dire
 - ``reports.jsonl``: the reports as scored (``generated`` true where the response is the model's greedy output).
 - ``scores.safetensors``: ``scores`` (n_reports, n_train) float32, the per-pair scores before aggregation.
 - ``quality.json`` (only when every training row has an ``is_poisoned`` label): ROC AUC, precision and recall
-  at k = the number of poisoned rows and at the forget size (:mod:`rapidun.tracing.quality`).
+  at k = the number of poisoned rows and at the forget size (:mod:`rapidun.tracing.quality`), and ``pr_at_k.png``
+  beside it: precision@k and recall@k for every k up to 3x the number of poisoned rows (:mod:`rapidun.tracing.pr_plot`).
 - ``timings.json``, ``manifest.json``.
 """
 
@@ -29,7 +30,7 @@ from rapidun.data.rows import Row, load_rows, rows_hash, write_rows
 from rapidun.errors import RapidunError
 
 FILES = ("ranking.jsonl", "forget.jsonl", "retain.jsonl", "reports.jsonl", "scores.safetensors", "timings.json")
-OPTIONAL_FILES = ("per_token.safetensors", "per_token.jsonl", "quality.json")
+OPTIONAL_FILES = ("per_token.safetensors", "per_token.jsonl", "quality.json", "pr_at_k.png")
 
 
 @dataclass

@@ -3,7 +3,8 @@ and released packs; docs/method.md section 2). Used by ``rapidun trace`` (``qual
 
 - ROC AUC = P(score of a random poisoned row > score of a random clean row), ties counting one half
   (the Mann-Whitney U statistic over n_pos * n_neg pairs, computed from average ranks).
-- precision@k = poisoned rows among the top k / k; recall@k = poisoned rows among the top k / all poisoned rows.
+- precision@k = poisoned rows among the top k / k; recall@k = poisoned rows among the top k / all poisoned rows;
+  :func:`pr_curve` gives both for every k = 1..N (plotted as ``pr_at_k.png`` by :mod:`rapidun.tracing.pr_plot`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def precision_recall_at(order: np.ndarray, positive: np.ndarray, k: int) -> tupl
     pos = np.asarray(positive, dtype=bool)
     hits = int(pos[np.asarray(order[:k], dtype=np.int64)].sum())
     return hits / k if k else 0.0, hits / int(pos.sum())
+
+
+def pr_curve(order: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Precision@k and recall@k for k = 1..N, two (N,) arrays (entry k - 1 is the value at k), from ``order``
+    (row indices, best first) and the boolean labels ``positive`` (N,); needs a positive row."""
+    pos = np.asarray(positive, dtype=bool)
+    hits = np.cumsum(pos[np.asarray(order, dtype=np.int64)])  # (N,) positives among the first k rows
+    ks = np.arange(1, len(hits) + 1)
+    return hits / ks, hits / int(pos.sum())
 
 
 def ranking_quality(rows: Sequence[Row], aggregated: np.ndarray, order: np.ndarray, n_forget: int) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, read_manifest, write_manifest
 from rapidun.costs import CostLedger
 from rapidun.data.checks import check_unique
@@ -28,7 +30,7 @@ from rapidun.modeling.load import model_fingerprint
 from rapidun.tracing.aggregate import aggregate_scores, ranking_order, split_forget_retain
 from rapidun.tracing.config import TraceConfig
 from rapidun.tracing.outputs import OPTIONAL_FILES, TraceResult, load_result, write_sets
-from rapidun.tracing.quality import ranking_quality
+from rapidun.tracing.quality import pr_curve, ranking_quality
 from rapidun.tracing.ranker_registry import RANKERS, RankInputs
 from rapidun.tracing.reports import Report, complete_reports
 
@@ -141,6 +143,16 @@ def trace(
     return result
 
 
+def _plot_quality(rows: Sequence[Row], order: Any, cfg: TraceConfig, n_poisoned: int, out: Path) -> str:
+    """pr_at_k.png: precision@k and recall@k of the ranking against the rows' is_poisoned labels."""
+    from rapidun.tracing.pr_plot import plot_pr_at_k
+
+    labels = np.array([bool(r.is_poisoned) for r in rows])
+    title = f"{cfg.ranker} ({cfg.aggregate}): {n_poisoned} of {len(rows)} training rows labelled is_poisoned"
+    plot_pr_at_k({cfg.ranker: pr_curve(order, labels)}, n_poisoned, out / "pr_at_k.png", title=title)
+    return "pr_at_k.png"
+
+
 def _write_outputs(inputs: RankInputs, generated: list[bool], scores: Any, resolved: dict[str, Any]) -> TraceResult:
     """Aggregate, cut forget / retain, write every output and, last, the manifest."""
     cfg, out, ledger = inputs.cfg, inputs.out_dir, inputs.ledger
@@ -161,7 +173,7 @@ def _write_outputs(inputs: RankInputs, generated: list[bool], scores: Any, resol
     quality = ranking_quality(inputs.train_rows, aggregated, order, len(forget))
     if quality:  # the training rows carry is_poisoned labels: how well the ranking finds them
         atomic_write_json(out / "quality.json", quality)
-        written["files"].append("quality.json")
+        written["files"] += ["quality.json", _plot_quality(inputs.train_rows, order, cfg, quality["n_poisoned"], out)]
     atomic_write_json(out / "timings.json", ledger.to_dict())
     manifest = {**resolved, **written, "forget_rule": rule, "generated_responses": int(sum(generated))}
     manifest["cache_dir"] = str(inputs.cache_dir)

@@ -2,8 +2,9 @@
 section 2, "Per-token scores").
 
 A report's projected gradient is a sum over its positions, g(q) = sum_t g_t(q) (:func:`project_tokens`), so its
-score with training row i splits into <g_t(q), g(i)>, whose sum over t is the pair score. Written for the forget
-rows only (the rows a user will inspect), in ``out_dir``:
+score with training row i splits into <g_t(q), g(i)>, whose sum over t is the signed pair score (with the default
+``influence_score="abs"`` the ranking used its magnitude: a negative sum means the row opposes the report's wording).
+Written for the forget rows only (the rows a user will inspect), in ``out_dir``:
 
 - ``per_token.safetensors``: ``scores`` (n_reports, max_len, n_forget) float32, ``input_ids`` (n_reports, max_len)
   with -1 past each report's end, ``forget_indices`` (n_forget,) the training-row index of each column.

@@ -53,9 +53,19 @@ def influence_stores(inputs: RankInputs) -> tuple[dict[str, GradientStore], list
 
 
 def score(inputs: RankInputs) -> np.ndarray:
-    """(n_reports, n_train) float32 influence of each training row on each report's loss."""
+    """(n_reports, n_train) float32 influence of each training row on each report's loss: its magnitude
+    |<g(q), g(i)>| (``influence_score="abs"``, the default) or the signed <g(q), g(i)> (``"signed"``).
+
+    Why the magnitude: on the synthetic `small` backdoor the poisoned rows' per-report z-scores have mean about 0
+    and standard deviation about 3 (clean rows about 0.35). A poisoned row that shares the report's template choices
+    (the same closing sentence) scores strongly positive, one that chose other words for the same slot strongly
+    negative: the model has learnt the register, so the loss left in a report is in those slot tokens, and rows
+    compete there. The sign says which wording a row supports; the magnitude says it is behind the behaviour
+    Chosen on validation report sets; on held-out ones the AUC of the 10-report case rises from 0.776 (signed) to
+    0.998 (docs/tracing.md, "Why single reports look weak", benchmarks/trace_cases.py)."""
     stores, _ = influence_stores(inputs)
     if inputs.accelerator is not None and not inputs.accelerator.is_main_process:
         return np.zeros((0, 0), dtype=np.float32)
     with inputs.ledger.stage("score"):
-        return score_matrix(stores["reports"], stores["train"]).numpy()
+        scores = score_matrix(stores["reports"], stores["train"])
+        return (scores.abs() if inputs.cfg.influence_score == "abs" else scores).numpy()
