@@ -14,6 +14,7 @@ import logging
 import os
 import random
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from rapidun.evaluation.pack_scorer import build_dir_scorer, optional_rows
 from rapidun.evaluation.protocol import Scorer
 from rapidun.evaluation.trigger_check import record_check
 from rapidun.modeling.device import resolve_device
+from rapidun.modeling.precision import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +136,12 @@ def _evaluate_model(
     trust_remote_code: bool,
     device: str,
     seed: int,
+    weights: ModelSettings,
     **settings: Any,
 ) -> Any:
-    """Load the model (timed) and run :func:`evaluate_backdoor` on the rows (timed); ``settings`` are its decoding
-    and length settings. The result's ``extra["cost"]`` holds both timings."""
+    """Load the model (timed; ``weights``: its dtype / 4-bit loading) and run :func:`evaluate_backdoor` on the rows
+    (timed); ``settings`` are its decoding and length settings. The result's ``extra`` holds both timings
+    (``cost``) and the weight type the model ran in (``dtype``)."""
     from rapidun.modeling.load import load_model
 
     corpus_file = data / "train.jsonl" if (data / "train.jsonl").is_file() else data / TEST_FILES["clean"]
@@ -151,6 +155,8 @@ def _evaluate_model(
             trust_remote_code=trust_remote_code,
             device=resolve_device(device),
             seed=seed,
+            dtype=weights.dtype,
+            load_in_4bit=weights.load_in_4bit,
         )
     with ledger.stage("evaluate"):
         result = evaluate_backdoor(
@@ -165,6 +171,7 @@ def _evaluate_model(
             **settings,
         )
     result.extra["cost"] = ledger.to_dict()
+    result.extra["dtype"] = str(next(loaded.model.parameters()).dtype).removeprefix("torch.")
     return result
 
 
@@ -188,10 +195,12 @@ def evaluate_dir(
     seed: int = 0,
     trust_remote_code: bool = False,
     device: str = "auto",
+    model_settings: ModelSettings | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``model_spec`` (+ ``adapter``) on the pack in ``data_dir``; returns the ``metrics.json`` dict.
+    ``model_settings``: the weight type (``--model-dtype``) and 4-bit loading (default: auto, no 4-bit).
 
     ``limits`` maps ``seen``/``ood``/``clean``/``ppl`` to a row cap (default ``max_eval``). ``max_length`` caps
     prompts and perplexity rows at the training length (default: :func:`trained_max_length`, recorded in
@@ -216,6 +225,9 @@ def evaluate_dir(
         "subset": subset,
         "seed": seed,
     }
+    weights = model_settings or ModelSettings()
+    # Recorded only when not the default, so evaluations finished before the flag existed stay reusable.
+    config.update({k: v for k, v in asdict(weights).items() if v != getattr(ModelSettings(), k)})
     reused = _reused_metrics(out, config, overwrite)
     if reused is not None:
         return reused
@@ -233,6 +245,7 @@ def evaluate_dir(
         trust_remote_code=trust_remote_code,
         device=device,
         seed=seed,
+        weights=weights,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         prompt_style=prompt_style,
