@@ -6,10 +6,11 @@
 For each size N (training rows of a synthetic backdoor pack: the demo's generator, poison rate and trigger families,
 ``configs/demo.yaml``), one fresh Python process runs, in this order and on one thread:
 1. the pack (N training rows, 15% poisoned; 40 forget / 120 retain rows, the pack's defaults);
-2. the backdoor implant: ``tiny`` trained from scratch with the demo's backdoor recipe (3 epochs, batch 16,
-   lr 5e-3, 128 tokens), capped at ``--implant-max-steps`` optimiser steps (the implant only provides a
-   backdoored model to unlearn: the unlearning cost below depends on the model's shape and the 160 forget/retain
-   rows, not on how long it was trained; 0 = no cap);
+2. the backdoor implant (not timed): ``tiny`` trained from scratch with the demo's backdoor recipe (batch 16,
+   lr 5e-3, 128 tokens) for ``--implant-max-steps`` optimiser steps (default 1,000 at every size: 6.4 epochs of
+   2,500 rows, 0.4 of 40,000; 0 = the recipe's 3 epochs). The implant only provides a backdoored model to unlearn:
+   the unlearning cost below depends on the model's shape and the 160 forget / retain rows, not on how long the
+   model was trained, and a fixed step count keeps the untimed part of the run affordable at 40,000 rows;
 3. the unlearning cost (timed): influence (the demo's settings) + weights + ``rapidun`` unlearning (the demo's
    recipe, 320 steps) on the 40 forget / 120 retain rows;
 4. the retraining cost (timed): a fresh ``tiny`` trained on the pack's clean training rows with the full backdoor
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="training rows per pack")
     ap.add_argument("--out", type=Path, default=Path("/work/runs/scaling/speedup_curve"), help="per-size work dir")
     ap.add_argument("--model", default="tiny", help="model size name")
-    ap.add_argument("--implant-max-steps", type=int, default=1000, help="cap of the backdoor implant (0: none)")
+    ap.add_argument("--implant-max-steps", type=int, default=1000, help="implant steps (0: 3 epochs)")
     ap.add_argument("--results", type=Path, default=RESULTS / "speedup_curve.json", help="summary JSON")
     ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)  # internal: measure this size here
     args = ap.parse_args(argv)
