@@ -54,6 +54,16 @@ def test_summarise_extrapolates_with_the_mean_unlearning_cost(sc):
     assert "same machine" in out["assumptions"]
 
 
+def test_summarise_fits_cpu_seconds_when_every_size_has_them(sc):
+    sizes = [_record(2_500, 30.0, 11.0), _record(10_000, 120.0, 9.0)]
+    assert "cpu_time" not in sc.summarise(sizes)
+    for s, cpu in zip(sizes, (20.0, 80.0), strict=True):
+        s.update(retrain_cpu_s=cpu, unlearn_cpu_s=5.0, speedup_cpu=cpu / 5.0)
+    cpu = sc.summarise(sizes)["cpu_time"]
+    assert cpu["retrain_fit"]["b_s_per_row"] == pytest.approx(0.008) and cpu["unlearn_fit"]["mean_s"] == 5.0
+    assert cpu["extrapolated"]["alpaca_57k"]["speedup"] == pytest.approx(57_000 * 0.008 / 5.0)
+
+
 def test_figure_draws_a_png_and_saves_it(sc, tmp_path):
     summary = sc.summarise([_record(2_500, 30.0, 11.0), _record(10_000, 120.0, 9.0)])
     result = speedup_curve(summary)
@@ -61,6 +71,10 @@ def test_figure_draws_a_png_and_saves_it(sc, tmp_path):
     assert "0.0120 x rows" in result.caption
     path = save_speedup_curve(summary, tmp_path / "curve.png")
     assert path.read_bytes() == result.png  # deterministic: same data, same bytes
+    for s in summary["sizes"]:
+        s.update(retrain_cpu_s=s["retrain_s"] / 2, unlearn_cpu_s=4.0, speedup_cpu=s["retrain_s"] / 8)
+    with_cpu = speedup_curve(sc.summarise(summary["sizes"]))
+    assert with_cpu.png is not None and with_cpu.png != result.png  # the CPU-seconds series is drawn too
 
 
 def test_load_refuses_a_missing_or_partial_file(tmp_path):

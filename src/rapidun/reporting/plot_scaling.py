@@ -58,7 +58,8 @@ def speedup_curve(summary: Mapping[str, Any], name: str = "speedup_curve") -> Pl
         f"Markers: measured in one process per size ({', '.join(f'{int(r):,}' for r in rows)} training rows). "
         f"Lines: retrain seconds = {retrain_fit['a_s']:.1f} + {retrain_fit['b_s_per_row']:.4f} x rows "
         f"(least squares) and the mean unlearning cost {unlearn_mean:.1f} s; dashed beyond the largest measured "
-        f"size. Assumptions: {summary.get('assumptions', 'see speedup_curve.json')}."
+        f"size. Green: the same from CPU seconds (when recorded). "
+        f"Assumptions: {summary.get('assumptions', 'see speedup_curve.json')}."
     )
     with figure(10.0, 4.2) as fig:
         left, right = fig.subplots(1, 2)
@@ -71,16 +72,27 @@ def speedup_curve(summary: Mapping[str, Any], name: str = "speedup_curve") -> Pl
         left.plot(rows, [s["unlearn_s"] for s in sizes], "s", color=UNLEARN_COLOR, label="rapidun unlearning")
         left.set(xlabel="training rows", ylabel="wall-clock seconds", title="Cost")
         left.legend(loc="upper left")
-        right.plot(rows, [s["speedup"] for s in sizes], "o", color="black", label="measured")
-        for key, e in extra.items():
-            right.plot([e["rows"]], [e["speedup"]], "D", mfc="white", color="black")
-            right.annotate(f"{key}: {e['speedup']:.0f}x", (e["rows"], e["speedup"]), textcoords="offset points",
-                           xytext=(-8, 8), ha="right")  # fmt: skip
+        right.plot(rows, [s["speedup"] for s in sizes], "o", color="black", label="wall-clock")
+        _extrapolated(right, extra, "black")
+        cpu = summary.get("cpu_time")
+        if cpu is not None:  # CPU seconds: the same ratio, insensitive to other jobs on a shared machine
+            cpu_fit = _line(cpu["retrain_fit"], xs) / float(cpu["unlearn_fit"]["mean_s"])
+            right.plot(xs[measured], cpu_fit[measured], "-", xs[~measured], cpu_fit[~measured], "--", color=PALETTE[2])
+            right.plot(rows, [s["speedup_cpu"] for s in sizes], "^", color=PALETTE[2], label="CPU seconds")
+            _extrapolated(right, cpu["extrapolated"], PALETTE[2], below=True)
         right.set(xlabel="training rows", ylabel="retrain / unlearn", title="Speed-up (open: extrapolated)")
         right.set_ylim(bottom=0)
         right.legend(loc="upper left")
         png = to_png(fig)
     return PlotResult(name, title, caption, png)
+
+
+def _extrapolated(ax: Any, extra: Mapping[str, Any], color: str, below: bool = False) -> None:
+    """Open diamonds at the extrapolated sizes, labelled with their speed-up (above-left, or below-right)."""
+    for key, e in extra.items():
+        ax.plot([e["rows"]], [e["speedup"]], "D", mfc="white", color=color)
+        ax.annotate(f"{key}: {e['speedup']:.0f}x", (e["rows"], e["speedup"]), textcoords="offset points",
+                    xytext=(8, -12) if below else (-8, 8), ha="left" if below else "right", color=color)  # fmt: skip
 
 
 def save_speedup_curve(summary: Mapping[str, Any], path: str | Path) -> Path:
