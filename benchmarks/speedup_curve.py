@@ -15,7 +15,10 @@ For each size N (training rows of a synthetic backdoor pack: the demo's generato
    recipe, 320 steps) on the 40 forget / 120 retain rows;
 4. the retraining cost (timed): a fresh ``tiny`` trained on the pack's clean training rows with the full backdoor
    recipe (what a study's ``retrain`` reference does).
-Speed-up = retraining seconds / unlearning seconds of the same process. Each size writes ``OUT/size_<N>.json``
+Speed-up = retraining seconds / unlearning seconds of the same process. ``--retrain-steps N`` stops the retraining
+after N steps (for sizes whose full retraining does not fit the time at hand): that size's record is partial, its
+retraining seconds and speed-up are projected (seconds per step x the recipe's step count) and kept apart from the
+measured sizes, which alone make the fit. Each size writes ``OUT/size_<N>.json``
 when it finishes; a rerun skips finished sizes (an interrupted size restarts; its implant is reused). Then the
 script fits retrain seconds = a + b * rows (least squares, numpy), extrapolates the speed-up to 15,000 (Dolly) and
 57,000 (Alpaca) rows and writes ``benchmarks/results/speedup_curve.json`` and ``speedup_curve.png``.
@@ -80,8 +83,10 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def measure_size(rows: int, out: Path, model: str, implant_max_steps: int) -> dict[str, Any]:
-    """Stages 1-4 of the module docstring for one size, in this process; returns the size's record."""
+def measure_size(rows: int, out: Path, model: str, implant_max_steps: int, retrain_steps: int = 0) -> dict[str, Any]:
+    """Stages 1-4 of the module docstring for one size, in this process; returns the size's record. With
+    ``retrain_steps`` > 0 the retraining stops after that many steps and the record is partial (see
+    :func:`retrain_fields`)."""
     import torch
 
     from rapidun.influence.stage import compute_influence
@@ -105,9 +110,10 @@ def measure_size(rows: int, out: Path, model: str, implant_max_steps: int) -> di
                       params=method_params("rapidun", {}), train=unlearn_config(cfg.unlearn, seed),
                       influence_dir=root / "influence", overwrite=True, progress=False, source=cfg.model)  # fmt: skip
     start = clean_start_model(state, cfg, seed)
+    recipe = replace(cfg.backdoor, seed=seed, max_steps=retrain_steps)  # max_steps 0: the recipe's 3 epochs
     with Clock() as retraining:
         ref = unlearn(start.model, start.tokenizer, forget, clean, root / "retrain", method="retrain",
-                      params=RetrainParams(train=replace(cfg.backdoor, seed=seed)),
+                      params=RetrainParams(train=recipe),
                       train=unlearn_config(cfg.unlearn, seed), overwrite=True, progress=False,
                       source=cfg.model)  # fmt: skip
     unlearn_s, unlearn_cpu = influence.wall + unlearning.wall, influence.cpu + unlearning.cpu
@@ -117,15 +123,13 @@ def measure_size(rows: int, out: Path, model: str, implant_max_steps: int) -> di
         "poisoned_rows": rows - len(clean),
         "forget_rows": len(forget),
         "retain_rows": len(retain),
-        "retrain_s": retraining.wall,
-        "retrain_cpu_s": retraining.cpu,
-        "retrain_steps": ref.run.get("steps"),
+        **retrain_fields(
+            retraining, int(ref.run["steps"]), full_steps(cfg.backdoor, len(clean)), unlearn_s, unlearn_cpu
+        ),
         "unlearn_s": unlearn_s,
         "unlearn_cpu_s": unlearn_cpu,
         "unlearn_parts_s": {"influence": influence.wall, "weights_and_training": unlearning.wall},
         "unlearn_steps": res.run.get("steps"),
-        "speedup": retraining.wall / unlearn_s,
-        "speedup_cpu": retraining.cpu / unlearn_cpu,
         "implant_s": state.backdoor_run.get("wall_clock_s"),
         "implant_steps": state.backdoor_run.get("steps"),
         "process": {
@@ -137,6 +141,26 @@ def measure_size(rows: int, out: Path, model: str, implant_max_steps: int) -> di
             "loadavg_end": list(os.getloadavg()),
         },
     }
+
+
+def full_steps(recipe: Any, clean_rows: int) -> int:
+    """Optimiser steps of the full retraining recipe (as ``rapidun.training.sft.train_model`` counts them)."""
+    return max(1, round(recipe.epochs * clean_rows / recipe.batch_size))
+
+
+def retrain_fields(clock: Clock, steps: int, full: int, unlearn_s: float, unlearn_cpu: float) -> dict[str, Any]:
+    """The retraining part of a size's record. A full retraining gives ``retrain_s`` and the speed-ups; a partial
+    one (``steps < full``) gives them under ``projected`` instead: its seconds per step times the full step count
+    (every step of the recipe is a batch of 16 rows cut at 128 tokens, so steps cost alike), never mixed with the
+    measured ones."""
+    per_step = {"retrain_s_per_step": clock.wall / steps, "retrain_cpu_s_per_step": clock.cpu / steps}
+    base = {"retrain_steps": steps, "retrain_full_steps": full, **per_step}
+    if steps >= full:
+        values = {"retrain_s": clock.wall, "retrain_cpu_s": clock.cpu}
+        return base | values | {"speedup": clock.wall / unlearn_s, "speedup_cpu": clock.cpu / unlearn_cpu}
+    wall, cpu = per_step["retrain_s_per_step"] * full, per_step["retrain_cpu_s_per_step"] * full
+    projected = {"retrain_s": wall, "retrain_cpu_s": cpu, "speedup": wall / unlearn_s, "speedup_cpu": cpu / unlearn_cpu}
+    return base | {"retrain_partial": True, "projected": projected}
 
 
 def fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
@@ -166,17 +190,23 @@ def curve(sizes: list[dict[str, Any]], retrain_key: str, unlearn_key: str) -> di
 def summarise(sizes: list[dict[str, Any]]) -> dict[str, Any]:
     """Wall-clock fit and extrapolation at the top level (what the figure draws); the same from CPU seconds under
     ``cpu_time`` when every size recorded them."""
-    sizes = sorted(sizes, key=lambda s: s["rows"])
-    out = {"sizes": sizes, **curve(sizes, "retrain_s", "unlearn_s"), "assumptions": ASSUMPTIONS}
-    if all("retrain_cpu_s" in s for s in sizes):
-        out["cpu_time"] = curve(sizes, "retrain_cpu_s", "unlearn_cpu_s")
+    measured = sorted((s for s in sizes if not s.get("retrain_partial")), key=lambda s: s["rows"])
+    partial = sorted((s for s in sizes if s.get("retrain_partial")), key=lambda s: s["rows"])
+    out = {"sizes": measured, **curve(measured, "retrain_s", "unlearn_s"), "assumptions": ASSUMPTIONS}
+    if all("retrain_cpu_s" in s for s in measured):
+        out["cpu_time"] = curve(measured, "retrain_cpu_s", "unlearn_cpu_s")
+    if partial:
+        fit = out["retrain_fit"]
+        for s in partial:  # how far each projection is from the measured line: a check of linearity
+            s["projected"]["fit_retrain_s"] = fit["a_s"] + fit["b_s_per_row"] * s["rows"]
+        out["partial_sizes"] = partial
     return out
 
 
 def run_size_process(rows: int, args: argparse.Namespace) -> None:
     """Measure one size in a fresh process (so every size starts from the same state)."""
     cmd = [sys.executable, __file__, "--one", str(rows), "--out", str(args.out), "--model", args.model]
-    cmd += ["--implant-max-steps", str(args.implant_max_steps)]
+    cmd += ["--implant-max-steps", str(args.implant_max_steps), "--retrain-steps", str(args.retrain_steps)]
     subprocess.run(cmd, check=True)
 
 
@@ -186,25 +216,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("/work/runs/scaling/speedup_curve"), help="per-size work dir")
     ap.add_argument("--model", default="tiny", help="model size name")
     ap.add_argument("--implant-max-steps", type=int, default=1000, help="implant steps (0: 3 epochs)")
+    ap.add_argument("--retrain-steps", type=int, default=0, help="stop retraining after N steps (0: full recipe)")
     ap.add_argument("--results", type=Path, default=RESULTS / "speedup_curve.json", help="summary JSON")
     ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)  # internal: measure this size here
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.one:
-        record = measure_size(args.one, args.out, args.model, args.implant_max_steps)
+        record = measure_size(args.one, args.out, args.model, args.implant_max_steps, args.retrain_steps)
         record["model"], record["implant_max_steps"] = args.model, args.implant_max_steps
         (args.out / f"size_{args.one}.json").write_text(json.dumps(record, indent=2) + "\n")
-        print(json.dumps({k: record[k] for k in ("rows", "retrain_s", "unlearn_s", "speedup")}), flush=True)
+        print(json.dumps({k: record.get(k) for k in ("rows", "retrain_s", "unlearn_s", "speedup")}), flush=True)
         return 0
     for rows in args.sizes:
         if not (args.out / f"size_{rows}.json").is_file():
             run_size_process(rows, args)
     sizes = [json.loads((args.out / f"size_{n}.json").read_text()) for n in args.sizes]
-    summary = summarise(sizes) if len(sizes) >= 2 else {"sizes": sizes}
+    enough = sum(not s.get("retrain_partial") for s in sizes) >= 2
+    summary = summarise(sizes) if enough else {"sizes": sizes}
     summary["command"] = "python benchmarks/speedup_curve.py " + " ".join(sys.argv[1:])
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(summary, indent=2) + "\n")
-    if len(sizes) >= 2:
+    if enough:
         from rapidun.reporting.plot_scaling import save_speedup_curve
 
         save_speedup_curve(summary, args.results.with_suffix(".png"))

@@ -64,6 +64,29 @@ def test_summarise_fits_cpu_seconds_when_every_size_has_them(sc):
     assert cpu["extrapolated"]["alpaca_57k"]["speedup"] == pytest.approx(57_000 * 0.008 / 5.0)
 
 
+def test_full_steps_count_as_training_does(sc):
+    from rapidun.training.sft import TrainConfig
+
+    assert sc.full_steps(TrainConfig(epochs=3, batch_size=16), 8_500) == 1_594  # round(3 * 8500 / 16 = 1593.75)
+    assert sc.full_steps(TrainConfig(epochs=3, batch_size=16), 34_000) == 6_375
+
+
+def test_partial_retraining_is_projected_and_kept_apart(sc):
+    clock = sc.Clock()
+    clock.wall, clock.cpu = 40.0, 20.0  # 200 steps: 0.2 s and 0.1 CPU s per step
+    rec = sc.retrain_fields(clock, 200, 1_600, unlearn_s=16.0, unlearn_cpu=8.0)
+    assert rec["retrain_partial"] and "retrain_s" not in rec and "speedup" not in rec
+    assert rec["projected"] == {"retrain_s": 320.0, "retrain_cpu_s": 160.0, "speedup": 20.0, "speedup_cpu": 20.0}
+    full = sc.retrain_fields(clock, 200, 200, unlearn_s=16.0, unlearn_cpu=8.0)
+    assert full["retrain_s"] == 40.0 and full["speedup"] == 2.5 and "projected" not in full
+    partial = {"rows": 10_000, "unlearn_s": 10.0, **rec}
+    out = sc.summarise([_record(1_000, 12.0, 10.0), _record(2_500, 30.0, 10.0), partial])
+    assert [s["rows"] for s in out["sizes"]] == [1_000, 2_500]  # the fit uses measured sizes only
+    assert out["retrain_fit"]["b_s_per_row"] == pytest.approx(0.012)
+    assert out["partial_sizes"][0]["projected"]["fit_retrain_s"] == pytest.approx(120.0)
+    assert speedup_curve(out).png is not None
+
+
 def test_figure_draws_a_png_and_saves_it(sc, tmp_path):
     summary = sc.summarise([_record(2_500, 30.0, 11.0), _record(10_000, 120.0, 9.0)])
     result = speedup_curve(summary)

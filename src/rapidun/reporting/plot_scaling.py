@@ -3,8 +3,9 @@
 ``benchmarks/speedup_curve.py`` measures, per training-set size, the retraining seconds and the RapidUn unlearning
 seconds (influence + weights + unlearning) in one process, fits retrain seconds = a + b * rows and extrapolates the
 speed-up to the paper's dataset sizes (issue 12 item 6). This module only draws what that file holds: measured
-points as markers, the fitted / extrapolated values as lines (dashed beyond the largest measured size), so a
-reader can tell measurement from extrapolation.
+points as filled markers, the fitted / extrapolated values as lines (dashed beyond the largest measured size), and
+sizes whose retraining was stopped early (projected from seconds per step) as open circles, so a reader can tell
+measurement from projection and extrapolation.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def speedup_curve(summary: Mapping[str, Any], name: str = "speedup_curve") -> Pl
             right.plot(xs[part], fitted_retrain[part] / unlearn_mean, style, color=GREY)
         left.plot(rows, [s["retrain_s"] for s in sizes], "o", color=RETRAIN_COLOR, label="retraining (clean rows)")
         left.plot(rows, [s["unlearn_s"] for s in sizes], "s", color=UNLEARN_COLOR, label="rapidun unlearning")
+        partial = summary.get("partial_sizes", [])
+        if partial:  # retraining stopped early: seconds per step x the recipe's steps, drawn open
+            prows = [s["rows"] for s in partial]
+            left.plot(prows, [s["projected"]["retrain_s"] for s in partial], "o", mfc="white", color=RETRAIN_COLOR,
+                      label="retraining, projected from its first steps")  # fmt: skip
+            left.plot(prows, [s["unlearn_s"] for s in partial], "s", color=UNLEARN_COLOR)
+            right.plot(prows, [s["projected"]["speedup"] for s in partial], "o", mfc="white", color="black",
+                       label="wall-clock, projected retraining")  # fmt: skip
         left.set(xlabel="training rows", ylabel="wall-clock seconds", title="Cost")
         left.legend(loc="upper left")
         right.plot(rows, [s["speedup"] for s in sizes], "o", color="black", label="wall-clock")
