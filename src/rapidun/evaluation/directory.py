@@ -175,6 +175,13 @@ def _evaluate_model(
     return result
 
 
+def _non_default(weights: ModelSettings | None) -> dict[str, Any]:
+    """The model settings that differ from the defaults: only those enter the reuse settings, so evaluations
+    finished before ``--model-dtype`` existed stay reusable."""
+    default = ModelSettings()
+    return {k: v for k, v in asdict(weights or default).items() if v != getattr(default, k)}
+
+
 def evaluate_dir(
     model_spec: str,
     data_dir: str | os.PathLike[str],
@@ -199,13 +206,11 @@ def evaluate_dir(
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate ``model_spec`` (+ ``adapter``) on the pack in ``data_dir``; returns the ``metrics.json`` dict.
-    ``model_settings``: the weight type (``--model-dtype``) and 4-bit loading (default: auto, no 4-bit).
-
-    ``limits`` maps ``seen``/``ood``/``clean``/``ppl`` to a row cap (default ``max_eval``). ``max_length`` caps
-    prompts and perplexity rows at the training length (default: :func:`trained_max_length`, recorded in
-    ``metrics.json``). A finished ``out_dir`` with the same settings is reused unless ``overwrite``.
-    """
+    """Evaluate ``model_spec`` (+ ``adapter``, loaded with ``model_settings``: --model-dtype, --load-in-4bit) on the
+    pack in ``data_dir``; returns the ``metrics.json`` dict. ``limits`` maps ``seen``/``ood``/``clean``/``ppl`` to a
+    row cap (default ``max_eval``). ``max_length`` caps prompts and perplexity rows at the training length (default:
+    :func:`trained_max_length`, recorded in ``metrics.json``). A finished ``out_dir`` with the same settings is
+    reused unless ``overwrite``."""
     data, out = Path(data_dir), Path(out_dir)
     _check_pack(data)
     caps = {split: (limits or {}).get(split, max_eval) for split in ("seen", "ood", "clean", "ppl")}
@@ -224,10 +229,8 @@ def evaluate_dir(
         "limits": caps,
         "subset": subset,
         "seed": seed,
+        **_non_default(model_settings),
     }
-    weights = model_settings or ModelSettings()
-    # Recorded only when not the default, so evaluations finished before the flag existed stay reusable.
-    config.update({k: v for k, v in asdict(weights).items() if v != getattr(ModelSettings(), k)})
     reused = _reused_metrics(out, config, overwrite)
     if reused is not None:
         return reused
@@ -245,18 +248,16 @@ def evaluate_dir(
         trust_remote_code=trust_remote_code,
         device=device,
         seed=seed,
-        weights=weights,
+        weights=model_settings or ModelSettings(),
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         prompt_style=prompt_style,
         max_length=max_length,
         progress=progress,
     )
-    result.scorer = scorer_record
+    result.scorer, result.extra["data"] = scorer_record, str(data)
     result.extra["subset"] = {"mode": subset, "seed": seed, "limits": caps, "available": available}
-    result.extra["data"] = str(data)
     metrics = result.metrics(model=model_spec, adapter=adapter)
-    _write_outputs(
-        out, result, metrics, config, {**{s: rows_hash(r) for s, r in rows.items()}, "ppl": rows_hash(ppl_rows)}
-    )
+    hashes = {**{s: rows_hash(r) for s, r in rows.items()}, "ppl": rows_hash(ppl_rows)}
+    _write_outputs(out, result, metrics, config, hashes)
     return metrics
