@@ -19,7 +19,7 @@ import numpy as np
 
 from rapidun.artifacts import atomic_write_bytes
 from rapidun.errors import RapidunError
-from rapidun.reporting.figure_style import GREY, PALETTE, PlotResult, figure, to_png
+from rapidun.reporting.figure_style import PALETTE, PlotResult, figure, to_png
 
 RETRAIN_COLOR, UNLEARN_COLOR = PALETTE[1], PALETTE[0]
 REQUIRED = ("sizes", "retrain_fit", "unlearn_fit", "extrapolated")
@@ -40,68 +40,83 @@ def load_speedup_curve(path: str | Path) -> dict[str, Any]:
     return dict(data)
 
 
+# The two measures a size records: (retrain key, unlearn key, speed-up key); the fit of each is in _block.
+MEASURES = {"wall": ("retrain_s", "unlearn_s", "speedup"), "cpu": ("retrain_cpu_s", "unlearn_cpu_s", "speedup_cpu")}
+SPEEDUP_STYLE = {"wall": ("black", "o", "wall-clock"), "cpu": (PALETTE[2], "^", "CPU seconds")}
+
+
 def _line(fit: Mapping[str, float], xs: np.ndarray) -> np.ndarray:
     return np.asarray(fit["a_s"] + fit["b_s_per_row"] * xs, dtype=float)
 
 
+def _block(summary: Mapping[str, Any], measure: str) -> Mapping[str, Any]:
+    """The fit and extrapolation of ``measure``: the top level for wall-clock, ``cpu_time`` for CPU seconds."""
+    return summary if measure == "wall" else summary["cpu_time"]
+
+
+def _cost_panel(ax: Any, summary: Mapping[str, Any], measure: str, xs: np.ndarray, last: float) -> None:
+    """Retraining and unlearning seconds per size (filled: measured, open: projected) with the fit and the mean."""
+    retrain, unlearn, _ = MEASURES[measure]
+    block, sizes, partial = _block(summary, measure), summary["sizes"], summary.get("partial_sizes", [])
+    mean = float(block["unlearn_fit"]["mean_s"])
+    for part, style in ((xs <= last, "-"), (xs > last, "--")):
+        ax.plot(xs[part], _line(block["retrain_fit"], xs[part]), style, color=RETRAIN_COLOR)
+        ax.plot(xs[part], np.full(int(part.sum()), mean), style, color=UNLEARN_COLOR)
+    ax.plot([s["rows"] for s in sizes], [s[retrain] for s in sizes], "o", color=RETRAIN_COLOR, label="retraining")
+    ax.plot([s["rows"] for s in sizes + partial], [s[unlearn] for s in sizes + partial], "s", color=UNLEARN_COLOR,
+            label="rapidun unlearning")  # fmt: skip
+    if partial:  # retraining stopped early: seconds per step x the recipe's steps
+        ax.plot([s["rows"] for s in partial], [s["projected"][retrain] for s in partial], "o", mfc="white",
+                color=RETRAIN_COLOR, label="retraining, projected from its first steps")  # fmt: skip
+    ax.set(xlabel="training rows", ylabel="CPU seconds" if measure == "cpu" else "wall-clock seconds", title="Cost")
+    ax.legend(loc="upper left")
+
+
+def _speedup_series(ax: Any, summary: Mapping[str, Any], measure: str, xs: np.ndarray, last: float) -> None:
+    """Measured (filled), projected (open circles) and extrapolated (open diamonds) speed-ups of one measure."""
+    retrain, unlearn, speedup = MEASURES[measure]
+    block, (color, marker, label) = _block(summary, measure), SPEEDUP_STYLE[measure]
+    curve = _line(block["retrain_fit"], xs) / float(block["unlearn_fit"]["mean_s"])
+    ax.plot(xs[xs <= last], curve[xs <= last], "-", xs[xs > last], curve[xs > last], "--", color=color)
+    ax.plot([s["rows"] for s in summary["sizes"]], [s[speedup] for s in summary["sizes"]], marker, color=color,
+            label=label)  # fmt: skip
+    partial = summary.get("partial_sizes", [])
+    ax.plot([s["rows"] for s in partial], [s["projected"][speedup] for s in partial], "o", mfc="white", color=color)
+    below = measure == "cpu"  # the two series' labels on opposite sides of their diamonds
+    for key, e in block["extrapolated"].items():
+        ax.plot([e["rows"]], [e["speedup"]], "D", mfc="white", color=color)
+        ax.annotate(f"{key}: {e['speedup']:.0f}x", (e["rows"], e["speedup"]), textcoords="offset points",
+                    xytext=(8, -12) if below else (-8, 8), ha="left" if below else "right", color=color)  # fmt: skip
+
+
 def speedup_curve(summary: Mapping[str, Any], name: str = "speedup_curve") -> PlotResult:
-    """Two panels: seconds vs training rows (retraining and unlearning, measured and fitted) and the speed-up
-    retrain / unlearn vs training rows, with the extrapolated sizes (e.g. Dolly 15k, Alpaca 57k) marked."""
+    """Two panels: seconds vs training rows (retraining and unlearning, measured, projected and fitted; CPU seconds
+    when the sizes recorded them, else wall-clock) and the speed-up retrain / unlearn of each measure, with the
+    extrapolated sizes (e.g. Dolly 15k, Alpaca 57k) marked."""
     title = "Speed-up over retraining vs training-set size"
-    sizes = sorted(summary["sizes"], key=lambda s: s["rows"])
-    extra = summary["extrapolated"]
-    rows = np.array([s["rows"] for s in sizes], dtype=float)
-    largest = max([*rows, *(e["rows"] for e in extra.values())])
-    xs = np.linspace(0.0, largest * 1.05, 200)
-    retrain_fit, unlearn_mean = summary["retrain_fit"], float(summary["unlearn_fit"]["mean_s"])
-    fitted_retrain = _line(retrain_fit, xs)
+    measures = ["wall", "cpu"] if "cpu_time" in summary else ["wall"]
+    rows = [s["rows"] for s in summary["sizes"]]
+    ends = [*rows, *(s["rows"] for s in summary.get("partial_sizes", []))]
+    xs = np.linspace(0.0, 1.05 * max([*ends, *(e["rows"] for e in summary["extrapolated"].values())]), 200)
+    cost = measures[-1]
+    fit = _block(summary, cost)["retrain_fit"]
     caption = (
-        f"Markers: measured in one process per size ({', '.join(f'{int(r):,}' for r in rows)} training rows). "
-        f"Lines: retrain seconds = {retrain_fit['a_s']:.1f} + {retrain_fit['b_s_per_row']:.4f} x rows "
-        f"(least squares) and the mean unlearning cost {unlearn_mean:.1f} s; dashed beyond the largest measured "
-        f"size. Green: the same from CPU seconds (when recorded). "
-        f"Assumptions: {summary.get('assumptions', 'see speedup_curve.json')}."
+        f"Filled markers: measured in one process per size ({', '.join(f'{r:,}' for r in rows)} training rows); "
+        "open circles: retraining stopped early, projected from its seconds per step; open diamonds: "
+        f"extrapolated. Cost panel in {SPEEDUP_STYLE[cost][2]}: retrain = {fit['a_s']:.1f} + "
+        f"{fit['b_s_per_row']:.4f} x rows (least squares on the measured sizes), unlearning at its mean; dashed "
+        f"beyond the largest measured size. Assumptions: {summary.get('assumptions', 'see speedup_curve.json')}."
     )
     with figure(10.0, 4.2) as fig:
         left, right = fig.subplots(1, 2)
-        measured = xs <= rows.max()
-        for part, style in ((measured, "-"), (~measured, "--")):
-            left.plot(xs[part], fitted_retrain[part], style, color=RETRAIN_COLOR)
-            left.plot(xs[part], np.full(part.sum(), unlearn_mean), style, color=UNLEARN_COLOR)
-            right.plot(xs[part], fitted_retrain[part] / unlearn_mean, style, color=GREY)
-        left.plot(rows, [s["retrain_s"] for s in sizes], "o", color=RETRAIN_COLOR, label="retraining (clean rows)")
-        left.plot(rows, [s["unlearn_s"] for s in sizes], "s", color=UNLEARN_COLOR, label="rapidun unlearning")
-        partial = summary.get("partial_sizes", [])
-        if partial:  # retraining stopped early: seconds per step x the recipe's steps, drawn open
-            prows = [s["rows"] for s in partial]
-            left.plot(prows, [s["projected"]["retrain_s"] for s in partial], "o", mfc="white", color=RETRAIN_COLOR,
-                      label="retraining, projected from its first steps")  # fmt: skip
-            left.plot(prows, [s["unlearn_s"] for s in partial], "s", color=UNLEARN_COLOR)
-            right.plot(prows, [s["projected"]["speedup"] for s in partial], "o", mfc="white", color="black",
-                       label="wall-clock, projected retraining")  # fmt: skip
-        left.set(xlabel="training rows", ylabel="wall-clock seconds", title="Cost")
-        left.legend(loc="upper left")
-        right.plot(rows, [s["speedup"] for s in sizes], "o", color="black", label="wall-clock")
-        _extrapolated(right, extra, "black")
-        cpu = summary.get("cpu_time")
-        if cpu is not None:  # CPU seconds: the same ratio, insensitive to other jobs on a shared machine
-            cpu_fit = _line(cpu["retrain_fit"], xs) / float(cpu["unlearn_fit"]["mean_s"])
-            right.plot(xs[measured], cpu_fit[measured], "-", xs[~measured], cpu_fit[~measured], "--", color=PALETTE[2])
-            right.plot(rows, [s["speedup_cpu"] for s in sizes], "^", color=PALETTE[2], label="CPU seconds")
-            _extrapolated(right, cpu["extrapolated"], PALETTE[2], below=True)
-        right.set(xlabel="training rows", ylabel="retrain / unlearn", title="Speed-up (open: extrapolated)")
+        _cost_panel(left, summary, cost, xs, max(rows))
+        for measure in measures:
+            _speedup_series(right, summary, measure, xs, max(rows))
+        right.set(xlabel="training rows", ylabel="retrain / unlearn", title="Speed-up")
         right.set_ylim(bottom=0)
         right.legend(loc="upper left")
         png = to_png(fig)
     return PlotResult(name, title, caption, png)
-
-
-def _extrapolated(ax: Any, extra: Mapping[str, Any], color: str, below: bool = False) -> None:
-    """Open diamonds at the extrapolated sizes, labelled with their speed-up (above-left, or below-right)."""
-    for key, e in extra.items():
-        ax.plot([e["rows"]], [e["speedup"]], "D", mfc="white", color=color)
-        ax.annotate(f"{key}: {e['speedup']:.0f}x", (e["rows"], e["speedup"]), textcoords="offset points",
-                    xytext=(8, -12) if below else (-8, 8), ha="left" if below else "right", color=color)  # fmt: skip
 
 
 def save_speedup_curve(summary: Mapping[str, Any], path: str | Path) -> Path:
