@@ -196,9 +196,11 @@ def summarise(sizes: list[dict[str, Any]]) -> dict[str, Any]:
     if all("retrain_cpu_s" in s for s in measured):
         out["cpu_time"] = curve(measured, "retrain_cpu_s", "unlearn_cpu_s")
     if partial:
-        fit = out["retrain_fit"]
+        fits = {"fit_retrain_s": out["retrain_fit"], "fit_retrain_cpu_s": out.get("cpu_time", {}).get("retrain_fit")}
         for s in partial:  # how far each projection is from the measured line: a check of linearity
-            s["projected"]["fit_retrain_s"] = fit["a_s"] + fit["b_s_per_row"] * s["rows"]
+            for key, fit in fits.items():
+                if fit is not None:
+                    s["projected"][key] = fit["a_s"] + fit["b_s_per_row"] * s["rows"]
         out["partial_sizes"] = partial
     return out
 

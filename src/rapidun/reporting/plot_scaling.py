@@ -82,11 +82,11 @@ def _speedup_series(ax: Any, summary: Mapping[str, Any], measure: str, xs: np.nd
             label=label)  # fmt: skip
     partial = summary.get("partial_sizes", [])
     ax.plot([s["rows"] for s in partial], [s["projected"][speedup] for s in partial], "o", mfc="white", color=color)
-    below = measure == "cpu"  # the two series' labels on opposite sides of their diamonds
+    below = measure == "cpu"  # the two series' labels above and below their diamonds
     for key, e in block["extrapolated"].items():
         ax.plot([e["rows"]], [e["speedup"]], "D", mfc="white", color=color)
         ax.annotate(f"{key}: {e['speedup']:.0f}x", (e["rows"], e["speedup"]), textcoords="offset points",
-                    xytext=(8, -12) if below else (-8, 8), ha="left" if below else "right", color=color)  # fmt: skip
+                    xytext=(-8, -14) if below else (-8, 8), ha="right", color=color)  # fmt: skip
 
 
 def speedup_curve(summary: Mapping[str, Any], name: str = "speedup_curve") -> PlotResult:
