@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="tiny", help="model size name")
     ap.add_argument("--implant-max-steps", type=int, default=1000, help="implant steps (0: 3 epochs)")
     ap.add_argument("--retrain-steps", type=int, default=0, help="stop retraining after N steps (0: full recipe)")
+    ap.add_argument("--plot", nargs="+", default=None, choices=["wall", "cpu"], help="measures drawn (default both)")
     ap.add_argument("--results", type=Path, default=RESULTS / "speedup_curve.json", help="summary JSON")
     ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)  # internal: measure this size here
     args = ap.parse_args(argv)
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if enough:
         from rapidun.reporting.plot_scaling import save_speedup_curve
 
-        save_speedup_curve(summary, args.results.with_suffix(".png"))
+        save_speedup_curve(summary, args.results.with_suffix(".png"), args.plot)
     print(f"wrote {args.results}")
     return 0
 

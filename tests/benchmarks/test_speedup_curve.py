@@ -98,6 +98,10 @@ def test_figure_draws_a_png_and_saves_it(sc, tmp_path):
         s.update(retrain_cpu_s=s["retrain_s"] / 2, unlearn_cpu_s=4.0, speedup_cpu=s["retrain_s"] / 8)
     with_cpu = speedup_curve(sc.summarise(summary["sizes"]))
     assert with_cpu.png is not None and with_cpu.png != result.png  # the CPU-seconds series is drawn too
+    cpu_only = speedup_curve(sc.summarise(summary["sizes"]), measures=["cpu"])
+    assert cpu_only.png not in (None, with_cpu.png) and "CPU seconds: retrain" in cpu_only.caption
+    with pytest.raises(RapidunError, match="cannot draw cpu"):
+        speedup_curve(summary, measures=["cpu"])  # no CPU seconds recorded
 
 
 def test_load_refuses_a_missing_or_partial_file(tmp_path):

@@ -11,7 +11,7 @@ measurement from projection and extrapolation.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +89,18 @@ def _speedup_series(ax: Any, summary: Mapping[str, Any], measure: str, xs: np.nd
                     xytext=(-8, -14) if below else (-8, 8), ha="right", color=color)  # fmt: skip
 
 
-def speedup_curve(summary: Mapping[str, Any], name: str = "speedup_curve") -> PlotResult:
+def speedup_curve(
+    summary: Mapping[str, Any], name: str = "speedup_curve", measures: Sequence[str] | None = None
+) -> PlotResult:
     """Two panels: seconds vs training rows (retraining and unlearning, measured, projected and fitted; CPU seconds
     when the sizes recorded them, else wall-clock) and the speed-up retrain / unlearn of each measure, with the
-    extrapolated sizes (e.g. Dolly 15k, Alpaca 57k) marked."""
+    extrapolated sizes (e.g. Dolly 15k, Alpaca 57k) marked. ``measures``: ``wall`` and / or ``cpu`` (default: both
+    that the summary holds); on a machine shared with other jobs only CPU seconds are comparable across sizes."""
     title = "Speed-up over retraining vs training-set size"
-    measures = ["wall", "cpu"] if "cpu_time" in summary else ["wall"]
+    measures = list(measures or (["wall", "cpu"] if "cpu_time" in summary else ["wall"]))
+    unknown = [m for m in measures if m not in MEASURES or (m == "cpu" and "cpu_time" not in summary)]
+    if unknown:
+        raise RapidunError(f"speed-up curve: cannot draw {', '.join(unknown)}; choose from wall, cpu (when recorded)")
     rows = [s["rows"] for s in summary["sizes"]]
     ends = [*rows, *(s["rows"] for s in summary.get("partial_sizes", []))]
     xs = np.linspace(0.0, 1.05 * max([*ends, *(e["rows"] for e in summary["extrapolated"].values())]), 200)
@@ -119,9 +125,9 @@ def speedup_curve(summary: Mapping[str, Any], name: str = "speedup_curve") -> Pl
     return PlotResult(name, title, caption, png)
 
 
-def save_speedup_curve(summary: Mapping[str, Any], path: str | Path) -> Path:
+def save_speedup_curve(summary: Mapping[str, Any], path: str | Path, measures: Sequence[str] | None = None) -> Path:
     """Draw :func:`speedup_curve` and write it to ``path`` (a PNG); returns the path."""
-    result = speedup_curve(summary, Path(path).stem)
+    result = speedup_curve(summary, Path(path).stem, measures)
     assert result.png is not None  # speedup_curve always draws
     atomic_write_bytes(Path(path), result.png)
     return Path(path)
