@@ -28,6 +28,7 @@ CELL_KEYS = {
     "weights_dir",
     "steps",
     "final_loss",
+    "lora_targets",  # the adapter's layers by name (None for retraining); added with issue 12
 }
 RELEARN = {"steps": 2, "rows": 2, "batch_size": 2, "eval_max": 6, "max_new_tokens": 4}
 
@@ -61,6 +62,12 @@ def test_study_without_relearn_keeps_its_records_and_relearns_when_asked_later(t
     assert set(cells) == {"backdoored", "retrain", "uniform", "ga"}
     for name in ("uniform", "ga"):
         assert set(cells[name]) == CELL_KEYS
+    llama = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert cells["uniform"]["lora_targets"] == llama and cells["retrain"]["lora_targets"] is None
+    run = json.loads((res.out_dir / "toy" / "cells" / "ga" / "seed1" / "unlearn" / "run.json").read_text())
+    assert run["config"]["train"]["lora"]["targets"] == llama  # resolved, not "auto"
+    results = json.loads((res.out_dir / "results.json").read_text())
+    assert {r["method"]: r.get("lora_targets") for r in results["runs"]}["ga"] == llama
     header = (res.out_dir / "results.csv").read_text().splitlines()[0]
     assert tuple(header.split(",")) == CSV_COLUMNS
     # Adding the block to the finished study relearns its cells without unlearning them again.

@@ -13,6 +13,7 @@ TASKS = ("backdoor", "facts")  # what a pack directory can hold (meta.json "task
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rapidun.cli.model_flags import add_model_flags
     from rapidun.evaluation.config import EvaluateConfig
     from rapidun.settings import add_arguments as add_settings
 
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     scorer.add_argument("--target-regex", default=None, help="score success by re.search(R, output) instead")
     parser.set_defaults(evaluate_flags=add_settings(parser, EvaluateConfig))
+    add_model_flags(parser, arch=False)  # --model-dtype, --load-in-4bit, as on every command that loads a model
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow custom model code from the hub")
     parser.add_argument("--overwrite", action="store_true", help="redo a finished evaluation in --out")
@@ -80,12 +82,17 @@ def run_facts(args: argparse.Namespace, given: dict[str, Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rapidun.cli.model_flags import model_settings
     from rapidun.evaluation import evaluate_dir, format_metrics_table
     from rapidun.evaluation.config import EvaluateConfig
+    from rapidun.modeling.precision import ModelSettings
     from rapidun.settings import collect, from_mapping
 
     given = collect(args, args.evaluate_flags)
+    weights = model_settings(args, "evaluate")
     if pack_kind(args) == "facts":
+        if weights != ModelSettings():
+            raise RapidunError("--model-dtype / --load-in-4bit apply to backdoor packs; drop them for a facts pack")
         return run_facts(args, given)
     if args.reference is not None:
         raise RapidunError("--reference is for facts packs (forget quality); drop it for a backdoor pack")
@@ -109,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         seed=cfg.seed,
         trust_remote_code=args.trust_remote_code,
         device=args.device,
+        model_settings=weights,
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )

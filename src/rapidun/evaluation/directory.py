@@ -14,6 +14,7 @@ import logging
 import os
 import random
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from rapidun.evaluation.pack_scorer import build_dir_scorer, optional_rows
 from rapidun.evaluation.protocol import Scorer
 from rapidun.evaluation.trigger_check import is_unlearn_output, record_check
 from rapidun.modeling.device import resolve_device
+from rapidun.modeling.precision import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +137,12 @@ def _evaluate_model(
     trust_remote_code: bool,
     device: str,
     seed: int,
+    weights: ModelSettings,
     **settings: Any,
 ) -> Any:
-    """Load the model (timed) and run :func:`evaluate_backdoor` on the rows (timed); ``settings`` are its decoding
-    and length settings. The result's ``extra["cost"]`` holds both timings."""
+    """Load the model (timed; ``weights``: its dtype / 4-bit loading) and run :func:`evaluate_backdoor` on the rows
+    (timed); ``settings`` are its decoding and length settings. The result's ``extra`` holds both timings
+    (``cost``) and the weight type the model ran in (``dtype``)."""
     from rapidun.modeling.load import load_model
 
     corpus_file = data / "train.jsonl" if (data / "train.jsonl").is_file() else data / TEST_FILES["clean"]
@@ -152,6 +156,8 @@ def _evaluate_model(
             trust_remote_code=trust_remote_code,
             device=resolve_device(device),
             seed=seed,
+            dtype=weights.dtype,
+            load_in_4bit=weights.load_in_4bit,
         )
     with ledger.stage("evaluate"):
         result = evaluate_backdoor(
@@ -166,7 +172,15 @@ def _evaluate_model(
             **settings,
         )
     result.extra["cost"] = ledger.to_dict()
+    result.extra["dtype"] = str(next(loaded.model.parameters()).dtype).removeprefix("torch.")
     return result
+
+
+def _non_default(weights: ModelSettings | None) -> dict[str, Any]:
+    """The model settings that differ from the defaults: only those enter the reuse settings, so evaluations
+    finished before ``--model-dtype`` existed stay reusable."""
+    default = ModelSettings()
+    return {k: v for k, v in asdict(weights or default).items() if v != getattr(default, k)}
 
 
 def evaluate_dir(
@@ -189,15 +203,15 @@ def evaluate_dir(
     seed: int = 0,
     trust_remote_code: bool = False,
     device: str = "auto",
+    model_settings: ModelSettings | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate ``model_spec`` (+ ``adapter``) on the pack in ``data_dir``; returns the ``metrics.json`` dict.
-
-    ``limits`` maps ``seen``/``ood``/``clean``/``ppl`` to a row cap (default ``max_eval``). ``max_length`` caps
-    prompts and perplexity rows at the training length (default: :func:`trained_max_length`, recorded in
-    ``metrics.json``). A finished ``out_dir`` with the same settings is reused unless ``overwrite``.
-    """
+    """Evaluate ``model_spec`` (+ ``adapter``, loaded with ``model_settings``: --model-dtype, --load-in-4bit) on the
+    pack in ``data_dir``; returns the ``metrics.json`` dict. ``limits`` maps ``seen``/``ood``/``clean``/``ppl`` to a
+    row cap (default ``max_eval``). ``max_length`` caps prompts and perplexity rows at the training length (default:
+    :func:`trained_max_length`, recorded in ``metrics.json``). A finished ``out_dir`` with the same settings is
+    reused unless ``overwrite``."""
     data, out = Path(data_dir), Path(out_dir)
     _check_pack(data)
     caps = {split: (limits or {}).get(split, max_eval) for split in ("seen", "ood", "clean", "ppl")}
@@ -216,6 +230,7 @@ def evaluate_dir(
         "limits": caps,
         "subset": subset,
         "seed": seed,
+        **_non_default(model_settings),
     }
     reused = _reused_metrics(out, config, overwrite)
     if reused is not None:
@@ -234,17 +249,16 @@ def evaluate_dir(
         trust_remote_code=trust_remote_code,
         device=device,
         seed=seed,
+        weights=model_settings or ModelSettings(),
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         prompt_style=prompt_style,
         max_length=max_length,
         progress=progress,
     )
-    result.scorer = scorer_record
+    result.scorer, result.extra["data"] = scorer_record, str(data)
     result.extra["subset"] = {"mode": subset, "seed": seed, "limits": caps, "available": available}
-    result.extra["data"] = str(data)
     metrics = result.metrics(model=model_spec, adapter=adapter)
-    _write_outputs(
-        out, result, metrics, config, {**{s: rows_hash(r) for s, r in rows.items()}, "ppl": rows_hash(ppl_rows)}
-    )
+    hashes = {**{s: rows_hash(r) for s, r in rows.items()}, "ppl": rows_hash(ppl_rows)}
+    _write_outputs(out, result, metrics, config, hashes)
     return metrics

@@ -35,13 +35,14 @@ from rapidun.pipeline.datasets import (
     prepare_dataset,
 )
 from rapidun.pipeline.environment import environment_header
-from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, unlearn_config
+from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, resolved_unlearn_config
 from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
 from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
 from rapidun.training.loop import TrainingDiverged
-from rapidun.unlearning.registry import is_reference, uses_influence
+from rapidun.unlearning.config import UnlearnConfig
+from rapidun.unlearning.registry import get_method, is_reference, uses_influence
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,11 @@ def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: in
     return load_backdoored(state), params, (state.pack.forget, state.pack.retain)
 
 
+def _lora_targets(cell: CellSpec, train: UnlearnConfig) -> list[str] | None:
+    """The layers the cell's LoRA adapter wraps; None for a method without an adapter (retraining, weight edits)."""
+    return list(train.lora.targets) if get_method(cell.method).kind == "gradient" else None
+
+
 def _cell_stages(run: dict[str, Any], cell: CellSpec, influence: tuple[Path, float] | None) -> dict[str, float]:
     """Seconds per stage of the unlearning run. Everything it did that is not influence or weights (tokenising,
     training or the edit, saving) counts as its training time; the shared influence stage is charged in full to a
@@ -194,6 +200,7 @@ def _run_cell(
         done = finished_cell(cell_dir, fresh, state, cfg, progress)
         return relearn_finished(cfg.relearn, state, cell_dir, fresh, backdoored, done, progress)
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
+    train = resolved_unlearn_config({**cfg.unlearn, **cell.unlearn}, seed, start.model)
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:
         res = unlearn(
@@ -204,7 +211,7 @@ def _run_cell(
             run_dir,
             method=cell.method,
             params=params,
-            train=unlearn_config({**cfg.unlearn, **cell.unlearn}, seed),
+            train=train,
             influence_dir=influence[0] if influence and uses_influence(cell.method) else None,
             progress=progress,
             source=cfg.model,
@@ -229,7 +236,7 @@ def _run_cell(
         stages,
         run.get("peak_rss_mb", 0.0),
         str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
-        {"steps": run.get("steps"), "final_loss": run.get("final_loss")}
+        {"steps": run.get("steps"), "final_loss": run.get("final_loss"), "lora_targets": _lora_targets(cell, train)}
         | ({"diverged": run["diverged"]} if "diverged" in run else {})
         | relearned,
     )
