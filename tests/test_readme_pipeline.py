@@ -1,0 +1,77 @@
+"""The README's pipeline is a tested recipe (issue 13): the ```bash block after ``<!-- readme-pipeline -->`` in
+README.md is parsed from the file (not copied here) and run as printed in a temporary directory; the backdoor it
+implants must be trigger-conditioned and the unlearning must remove it without hurting clean perplexity much.
+The parsing and the run live in benchmarks/readme_pipeline.py, whose results file BENCHMARKS cites."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+STAGES = ["poison", "train", "evaluate", "influence", "weights", "unlearn", "evaluate"]
+
+
+@pytest.fixture(scope="module")
+def recipe() -> Iterator[ModuleType]:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import readme_pipeline
+
+        yield readme_pipeline
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_block_is_the_whole_pipeline(recipe: ModuleType) -> None:
+    commands = recipe.readme_commands()
+    assert [c[1] for c in commands] == STAGES
+    roles = recipe.evaluations(commands)
+    assert recipe.flag(roles["unlearned"], "--adapter") == recipe.flag(commands[5], "--out")
+    # every stage reads what an earlier one wrote: the pack, the backdoored model, influence, weights
+    pack, model = recipe.flag(commands[0], "--out"), recipe.flag(commands[1], "--out")
+    assert recipe.flag(commands[1], "--data") == pack and recipe.flag(roles["backdoored"], "--model") == model
+    assert recipe.flag(commands[4], "--influence") == recipe.flag(commands[3], "--out")
+    assert recipe.flag(commands[5], "--weights") == recipe.flag(commands[4], "--out")
+
+
+def test_parser_joins_continuations_and_drops_comments(recipe: ModuleType, tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    fence = "```"
+    body = (
+        "rapidun poison --data synthetic --out p   # a comment\nrapidun train --model tiny \\\n    --data p --out m\n"
+    )
+    readme.write_text(f"intro\n{recipe.MARKER}\n{fence}bash\n{body}{fence}\n\n{fence}bash\nrapidun report x\n{fence}\n")
+    assert recipe.readme_commands(readme) == [
+        ["rapidun", "poison", "--data", "synthetic", "--out", "p"],
+        ["rapidun", "train", "--model", "tiny", "--data", "p", "--out", "m"],
+    ]
+    readme.write_text(f"{recipe.MARKER}\n{fence}bash\npip install rapidun\n{fence}\n")
+    with pytest.raises(ValueError, match="only rapidun commands"):
+        recipe.readme_commands(readme)
+    readme.write_text(f"{recipe.MARKER}\ntext\n{fence}bash\nrapidun demo\n{fence}\n")
+    with pytest.raises(ValueError, match="must be followed by a ```bash fence"):
+        recipe.readme_commands(readme)
+
+
+def test_targets_are_judged_on_both_evaluations(recipe: ModuleType) -> None:
+    before = {"asr_seen": 0.85, "false_trigger_rate": 0.02, "clean_ppl": 10.0}
+    after = {"asr_seen": 0.1, "false_trigger_rate": 0.0, "clean_ppl": 11.5}
+    met = recipe.targets_met({"backdoored": before, "unlearned": after})
+    assert [v[1] for v in met.values()] == [True, True, True, False]  # +15% perplexity misses the 1.10 bound
+    assert met["unlearned_ppl_ratio"][0] == pytest.approx(1.15)
+
+
+@pytest.mark.slow
+def test_readme_pipeline_meets_its_targets(recipe: ModuleType, tmp_path: Path) -> None:
+    recipe.run_block(tmp_path)
+    metrics = recipe.evaluation_metrics(tmp_path)
+    before, after = metrics["backdoored"], metrics["unlearned"]
+    assert before["asr_seen"] >= 0.8, f"weak backdoor: seen ASR {before['asr_seen']:.3f}"
+    assert before["false_trigger_rate"] <= 0.1, f"not trigger-conditioned: {before['false_trigger_rate']:.3f}"
+    assert after["asr_seen"] <= 0.2, f"backdoor left after unlearning: seen ASR {after['asr_seen']:.3f}"
+    assert after["clean_ppl"] <= 1.10 * before["clean_ppl"], f"{before['clean_ppl']:.2f} -> {after['clean_ppl']:.2f}"
