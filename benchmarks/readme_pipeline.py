@@ -76,9 +76,11 @@ def evaluations(commands: list[list[str]]) -> dict[str, list[str]]:
 
 def run_block(workdir: Path, readme: Path = README) -> list[dict[str, Any]]:
     """Run every command of the block in ``workdir`` (``rapidun`` -> ``python -m rapidun``); returns each
-    command with its wall-clock seconds. A failing command raises with the tail of its stderr."""
+    command with its wall-clock seconds and whether its ``--out`` was already finished (rapidun then reuses it, so
+    its seconds are not the stage's cost). A failing command raises with the tail of its stderr."""
     timings = []
     for command in readme_commands(readme):
+        reused = (workdir / str(flag(command, "--out")) / "manifest.json").is_file()
         start = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "rapidun", "-q", *command[1:]],
@@ -89,7 +91,7 @@ def run_block(workdir: Path, readme: Path = README) -> list[dict[str, Any]]:
         seconds = time.perf_counter() - start
         if proc.returncode != 0:
             raise RuntimeError(f"`{' '.join(command)}` exited {proc.returncode}: {proc.stderr[-1500:]}")
-        timings.append({"command": shlex.join(command), "seconds": round(seconds, 1)})
+        timings.append({"command": shlex.join(command), "seconds": round(seconds, 1), "reused_finished_output": reused})
     return timings
 
 
@@ -121,6 +123,7 @@ def targets_met(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def validation_metrics(workdir: Path, readme: Path = README) -> dict[str, dict[str, Any]]:
     """Both models scored on the pack's validation prompts (every row of val_seen / val_ood / val), as unlearning's
     checkpoint selection scores them: the numbers the recipe was chosen on."""
+    from rapidun.evaluation.directory import trained_max_length
     from rapidun.evaluation.validation import validation_eval_fn
     from rapidun.modeling.load import load_model
 
@@ -130,8 +133,8 @@ def validation_metrics(workdir: Path, readme: Path = README) -> dict[str, dict[s
         loaded = load_model(
             str(workdir / str(flag(command, "--model"))), adapter=str(workdir / adapter) if adapter else None
         )
-        model_dir = workdir / str(adapter or flag(command, "--model"))
-        max_length = json.loads((model_dir / "run.json").read_text(encoding="utf-8"))["config"].get("max_length")
+        # prompts are capped at the backdoored model's training length, as `rapidun evaluate` caps them
+        max_length = trained_max_length(str(workdir / str(flag(command, "--model"))), None)
         eval_fn = validation_eval_fn(pack, loaded.tokenizer, max_rows=None, max_length=max_length)
         out[role] = {k: v for k, v in eval_fn(loaded.model).items() if k != "seconds"}
     return out
