@@ -30,13 +30,13 @@ def readme_python_block() -> str:
 
 
 class _Nano(ast.NodeTransformer):
-    """Size name "small" -> "nano"; NANO's keywords set on every ``rapidun.<stage>(...)`` call."""
+    """Size names "small" and "tiny" -> "nano"; NANO's keywords set on every ``rapidun.<stage>(...)`` call."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        return ast.copy_location(ast.Constant("nano"), node) if node.value == "small" else node
+        return ast.copy_location(ast.Constant("nano"), node) if node.value in ("small", "tiny") else node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
