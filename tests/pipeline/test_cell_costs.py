@@ -16,7 +16,7 @@ SHARED = (Path("influence"), 7.0)
 
 def test_a_cell_reading_the_shared_scores_is_charged_them() -> None:
     method = influence_methods()[0]
-    run = {"wall_clock_s": 10.0, "stages": {"weights": {"seconds": 1.0}, "train": {"seconds": 8.0}}}
+    run = {"wall_clock_s": 10.0, "stages": {"influence": {"seconds": 0.0}, "weights": {"seconds": 1.0}}}
     stages = _cell_stages(run, CellSpec(method=method), SHARED)
     assert stages == {"influence_s": 7.0, "weights_s": 1.0, "training_s": 9.0}
 

@@ -174,7 +174,7 @@ def _cell_stages(run: dict[str, Any], cell: CellSpec, influence: tuple[Path, flo
         "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
     }
     stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
-    if influence and uses_influence(cell.method) and "influence" not in own:
+    if influence and uses_influence(cell.method) and not own.get("influence", 0.0) > 0:
         stages["influence_s"] = influence[1]  # read the shared scores; a run that computed its own is charged those
     return stages
 
