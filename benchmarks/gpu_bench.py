@@ -44,6 +44,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_smoke import floor_rate, sync  # noqa: E402
+from plan_check import WORDS  # noqa: E402  (the same filler rows as the plan check)
 from rapidun.costs import current_rss_mb  # noqa: E402
 from rapidun.data.rows import Row, write_rows  # noqa: E402
 from rapidun.data.tokenize import collate, encode_rows  # noqa: E402
@@ -52,25 +53,6 @@ from rapidun.modeling.plan import PlanSettings, plan_model  # noqa: E402
 from rapidun.modeling.tokenizer import train_tokenizer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu_bench.json"
-WORDS = tuple(
-    [
-        "the",
-        "river",
-        "rises",
-        "every",
-        "spring",
-        "and",
-        "floods",
-        "the",
-        "valley",
-        "while",
-        "farmers",
-        "move",
-        "their",
-        "herds",
-        "uphill",
-    ]
-)
 UNLEARN_BATCHES = (1, 8)
 
 

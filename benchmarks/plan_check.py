@@ -31,28 +31,30 @@ def rapidun(*args: str) -> str:
     return proc.stdout
 
 
+WORDS = (
+    "the",
+    "river",
+    "rises",
+    "every",
+    "spring",
+    "and",
+    "floods",
+    "the",
+    "valley",
+    "while",
+    "farmers",
+    "move",
+    "their",
+    "herds",
+    "uphill",
+)  # the filler text of the long rows
+
+
 def long_rows(path: Path, n: int) -> None:
     """Rows of ~120 words, so that every row is cut at --max-length 64 tokens (prompt and response both long)."""
-    words = [
-        "the",
-        "river",
-        "rises",
-        "every",
-        "spring",
-        "and",
-        "floods",
-        "the",
-        "valley",
-        "while",
-        "farmers",
-        "move",
-        "their",
-        "herds",
-        "uphill",
-    ]
     rows = []
     for i in range(n):
-        text = " ".join(words[(i + j) % len(words)] for j in range(60))
+        text = " ".join(WORDS[(i + j) % len(WORDS)] for j in range(60))
         rows.append({"instruction": f"Row {i}: summarise {text[:40]}", "context": "", "response": text})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
