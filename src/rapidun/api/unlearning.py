@@ -106,18 +106,6 @@ def _method_params(method: str, params: Any) -> Any:
     return params
 
 
-def _with_resolved_targets(cfg: Any, model: Any) -> Any:
-    """``cfg`` with ``targets=("auto",)`` replaced by the layer names it resolves to on ``model``, so run.json and the
-    manifest name the adapted layers (as ``rapidun unlearn`` records them)."""
-    import dataclasses
-
-    from rapidun.modeling.targets import resolve_targets
-
-    return dataclasses.replace(
-        cfg, lora=dataclasses.replace(cfg.lora, targets=resolve_targets(model, cfg.lora.targets))
-    )
-
-
 def unlearn(
     model: str,
     forget: PathLike,
@@ -166,7 +154,7 @@ def unlearn(
         seed=cfg.seed,
         device=resolve_device(device, None),
     )
-    cfg = _with_resolved_targets(cfg, loaded.model)
+    cfg = cfg.with_targets_resolved(loaded.model)
     eval_fn = None if eval_data is None else _validation_eval_fn(eval_data, loaded.tokenizer, cfg)
     res = run_unlearn(
         loaded.model,

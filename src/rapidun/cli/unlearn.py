@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         device=resolve_device(str(s.get("device") or "auto"), accelerator),
     )
     check_max_length(loaded.model, cfg.max_length)
-    cfg = with_resolved_targets(cfg, loaded.model)
+    cfg = cfg.with_targets_resolved(loaded.model)
     eval_fn = build_eval_fn(s, loaded.tokenizer, cfg) if s.get("eval_data") else None
     eval_every = int(s.get("eval_every") or 0) if eval_fn is not None else 0
     result = unlearn(
@@ -283,14 +283,3 @@ def run(args: argparse.Namespace) -> int:
         f"{loss if loss is None else round(loss, 4)}, {total:.1f} s; wrote {s['out']}"
     )
     return 0
-
-
-def with_resolved_targets(cfg: Any, model: Any) -> Any:
-    """``cfg`` with ``--targets auto`` replaced by the names it resolves to on ``model``, so run.json and the
-    manifest record the real list (a Llama's is the seven names of old runs, which stay reusable)."""
-    import dataclasses
-
-    from rapidun.modeling.targets import resolve_targets
-
-    targets = resolve_targets(model, cfg.lora.targets)
-    return dataclasses.replace(cfg, lora=dataclasses.replace(cfg.lora, targets=targets))

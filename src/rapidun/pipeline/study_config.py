@@ -10,7 +10,6 @@ from typing import Any
 
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
-from rapidun.modeling.targets import resolve_targets
 from rapidun.pipeline.frontier_config import FrontierSpec, sweep_cells
 from rapidun.pipeline.relearn_config import RelearnConfig
 from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
@@ -143,9 +142,7 @@ def unlearn_config(data: dict[str, Any], seed: int, section: str = "unlearn") ->
 def resolved_unlearn_config(data: dict[str, Any], seed: int, model: Any) -> UnlearnConfig:
     """The cell's unlearning recipe with ``targets: auto`` replaced by the layer names it resolves to on ``model``,
     so the cell's run.json and results.json record the adapted layers (as ``rapidun unlearn`` does)."""
-    train = unlearn_config(data, seed)
-    targets = resolve_targets(model, train.lora.targets)
-    return dataclasses.replace(train, lora=dataclasses.replace(train.lora, targets=targets))
+    return unlearn_config(data, seed).with_targets_resolved(model)
 
 
 def method_params(method: str, data: dict[str, Any], section: str = "") -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rapidun.errors import RapidunError
@@ -89,6 +89,14 @@ class UnlearnConfig:
             warmup_steps=self.warmup_steps,
             schedule=self.lr_schedule,
         )
+
+    def with_targets_resolved(self, model: Any) -> UnlearnConfig:
+        """This recipe with ``targets: auto`` replaced by the layer names it resolves to on ``model``, so run.json,
+        the manifest and a study's results record the adapted layers (a Llama's are the seven names of old runs,
+        which stay reusable)."""
+        from rapidun.modeling.targets import resolve_targets  # torch: only once a model is loaded
+
+        return replace(self, lora=replace(self.lora, targets=resolve_targets(model, self.lora.targets)))
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
