@@ -2,6 +2,8 @@
 
 Training rows are read from the memory-mapped cache in chunks, converted once to float32 and multiplied against
 all queries at once, so the conversion is amortised over the queries and the product runs as one GEMM per chunk.
+A chunk holds at most ``CHUNK_BYTES`` of float32 rows (4,096 rows at K = 4,096, 256 rows at K = 65,536), so the
+memory a scoring pass needs is bounded by that, whatever the number of training rows.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ import torch
 
 from rapidun.influence.gradient_store import GradientStore
 
-CHUNK_ROWS = 4096
+CHUNK_BYTES = 64 * 2**20
+
+
+def chunk_rows(dim: int) -> int:
+    """Training rows per chunk for K = ``dim``: as many float32 rows as fit in ``CHUNK_BYTES`` (at least 1)."""
+    return max(1, CHUNK_BYTES // (4 * max(dim, 1)))
 
 
 def _f32(a: np.ndarray) -> torch.Tensor:
@@ -41,13 +48,14 @@ def as_queries(store: GradientStore | np.ndarray | torch.Tensor) -> torch.Tensor
 
 
 def score_matrix(
-    queries: GradientStore | np.ndarray | torch.Tensor, train: GradientStore | np.ndarray, chunk: int = CHUNK_ROWS
+    queries: GradientStore | np.ndarray | torch.Tensor, train: GradientStore | np.ndarray, chunk: int | None = None
 ) -> torch.Tensor:
     """All scores, (n_query, n_train) float32. ``queries`` may also be (..., K) (e.g. per-token vectors): the
     result is then (..., n_train)."""
     q = as_queries(queries)
     flat = q.reshape(-1, q.shape[-1])
     n = _n(train)
+    chunk = chunk or chunk_rows(q.shape[-1])
     out = torch.empty(flat.shape[0], n, dtype=torch.float32)
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
@@ -61,13 +69,14 @@ def top_k(
     k: int,
     *,
     largest: bool = True,
-    chunk: int = CHUNK_ROWS,
+    chunk: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The exact top-``k`` training rows of every query: values and indices, each (n_query, k), best first.
     Only (n_query, chunk + k) scores are held at a time; ties go to the lower index."""
     q = as_queries(queries)
     n = _n(train)
     k = min(k, n)
+    chunk = chunk or chunk_rows(q.shape[-1])
     best_v = torch.empty(len(q), 0)
     best_i = torch.empty(len(q), 0, dtype=torch.long)
     for s in range(0, n, chunk):
