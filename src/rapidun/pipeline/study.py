@@ -40,6 +40,7 @@ from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
 from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
+from rapidun.pipeline.study_sequential import sequential_fields
 from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.config import UnlearnConfig
 from rapidun.unlearning.registry import get_method, is_reference, uses_influence
@@ -188,7 +189,8 @@ def _run_cell(
     progress: bool,
     backdoored: dict[str, Any],
 ) -> dict[str, Any]:
-    """One cell: unlearn, evaluate, relearn when the config asks (``backdoored``: the metrics before unlearning)."""
+    """One cell: unlearn, evaluate, then relearn and serve sequential requests when the config asks
+    (``backdoored``: the metrics before unlearning)."""
     from rapidun.unlearning import unlearn
 
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
@@ -198,9 +200,17 @@ def _run_cell(
     fresh = lambda: _unlearned_model(state, cell, run_dir, None)  # noqa: E731 - relearning trains its copy in place
     if (cell_dir / CELL_FILE).is_file():
         done = finished_cell(cell_dir, fresh, state, cfg, progress)
-        return relearn_finished(cfg.relearn, state, cell_dir, fresh, backdoored, done, progress)
+        done = relearn_finished(cfg.relearn, state, cell_dir, fresh, backdoored, done, progress)
+        if cfg.sequential is None or "sequential" in done or is_reference(cell.method):
+            return done
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     train = resolved_unlearn_config({**cfg.unlearn, **cell.unlearn}, seed, start.model)
+    if (cell_dir / CELL_FILE).is_file():  # finished before the study asked for sequential requests: add them
+        done |= sequential_fields(
+            cfg.sequential, state, cfg, cell.method, params, train, (forget, retain), cell_dir, progress
+        )
+        atomic_write_json(cell_dir / CELL_FILE, done)
+        return done
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:
         res = unlearn(
@@ -227,6 +237,9 @@ def _run_cell(
     stages = {**_cell_stages(run, cell, influence), "evaluation_s": ev_s}
     weights = run_dir / "weights"
     relearned = relearn_fields(cfg.relearn, state, cell_dir, fresh, backdoored, metrics, progress)
+    relearned |= sequential_fields(
+        cfg.sequential, state, cfg, cell.method, params, train, (forget, retain), cell_dir, progress
+    )
     rec = _record(
         state,
         cell.method,

@@ -12,6 +12,7 @@ from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
 from rapidun.pipeline.frontier_config import FrontierSpec, sweep_cells
 from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.sequential import SequentialConfig
 from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
 from rapidun.training.sft import TrainConfig
 from rapidun.unlearning import UnlearnConfig
@@ -99,6 +100,10 @@ class StudyConfig:
     frontier: FrontierSpec | None = setting(None, "strength sweeps and perplexity budgets of the frontier")
     # Off by default: a study without the block writes exactly the cell records it always did.
     relearn: RelearnConfig | None = setting(None, "relearning check of every unlearned cell (retraining included)")
+    # Off by default, like relearn: k + 1 more unlearning runs per cell (docs/method.md section 6).
+    sequential: SequentialConfig | None = setting(
+        None, "serve each cell's forget rows as k successive deletion requests, against one combined request"
+    )
 
     def cells(self) -> list[CellSpec]:
         """Every unlearning cell of one (dataset, seed): the methods (with their params), the sweeps, then the
@@ -197,6 +202,8 @@ def study_config(data: dict[str, Any]) -> StudyConfig:
     )
     if isinstance(values.get("relearn"), dict):
         values["relearn"] = _relearn(values["relearn"], values["backdoor"])
+    if isinstance(values.get("sequential"), dict):
+        values["sequential"] = from_mapping(SequentialConfig, values["sequential"], WHERE, section="sequential")
     cfg: StudyConfig = from_mapping(StudyConfig, values, WHERE)
     _check(cfg)
     return cfg
@@ -244,6 +251,8 @@ def _check(cfg: StudyConfig) -> None:
                 )
             method_params(cell.method, cell.params, where)
             unlearn_config({**cfg.unlearn, **cell.unlearn}, cfg.seeds[0], where).validate()
+    if cfg.sequential is not None and cfg.sequential.requests < 1:
+        raise RapidunError(f"{WHERE}: sequential: 'requests' must be >= 1, got {cfg.sequential.requests}")
     labels = [c.key for c in cfg.cells()]
     if len(set(labels)) != len(labels):
         raise RapidunError(f"two cells share a method and label: {labels}; give each sweep a distinct 'label'")

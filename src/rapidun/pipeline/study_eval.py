@@ -87,6 +87,13 @@ def evaluate_cell(
     return metrics, time.perf_counter() - t0
 
 
+def test_metrics(model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
+    """The cell's headline test metrics of ``model`` (ASR seen / OOD, false-trigger rate, clean perplexity, counts),
+    computed exactly as :func:`evaluate_cell` computes them, with nothing written."""
+    metrics = _run(model, tok, state.rows, state, cfg, progress).metrics()
+    return {k: metrics[k] for k in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl", "counts")}
+
+
 def read_outcomes(cell_dir: Path) -> dict[str, Any] | None:
     """A cell's stored outcomes, or None when it has none (a cell finished before outcomes were kept)."""
     path = cell_dir / OUTCOMES_FILE

@@ -20,6 +20,7 @@ from rapidun.reporting.figure_style import PlotResult, Style, make_style
 from rapidun.reporting.frontier import frontier_blocks, frontier_figure
 from rapidun.reporting.plot_loss import loss_curves
 from rapidun.reporting.plot_relearn import relearn_bars, relearn_section
+from rapidun.reporting.plot_sequential import sequential_figure, sequential_section
 from rapidun.reporting.plot_weight_families import weight_family_figure
 from rapidun.reporting.plots import make_plots
 from rapidun.reporting.results import RunResults, load_results
@@ -168,6 +169,11 @@ def _dataset_section(
     if relearn:
         blocks += [Heading(level + 1, f"Relearning: {dataset}"), *relearn]
         blocks += _figure(bars, fig_dir, figures) if bars is not None else []
+    sequential = sequential_section(runs)
+    if sequential:
+        blocks += [Heading(level + 1, f"Sequential deletion requests: {dataset}"), *sequential]
+        chart = sequential_figure(runs, style, f"{stem}sequential")
+        blocks += _figure(chart, fig_dir, figures) if chart is not None else []
     return [*blocks, Heading(level + 1, f"Per-run details: {dataset}"), *run_details(runs)]
 
 

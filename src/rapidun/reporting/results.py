@@ -43,6 +43,7 @@ class RunRecord:
     relearned: bool = False  # the run has a relearning result (a study with a ``relearn`` block)
     relearn_recovery: float | None = None  # docs/method.md section 6; None when undefined (see relearn_reason)
     relearn_reason: str | None = None
+    sequential: dict[str, Any] | None = None  # k successive requests vs one (a study with a ``sequential`` block)
 
     @property
     def name(self) -> str:
@@ -154,6 +155,7 @@ def _parse_run(run: Any, i: int, run_dir: Path, default_dataset: str, source: st
         relearned="relearn_recovery" in run,
         relearn_recovery=_opt_float(run.get("relearn_recovery")),
         relearn_reason=str(run["relearn_reason"]) if run.get("relearn_reason") else None,
+        sequential=run["sequential"] if isinstance(run.get("sequential"), dict) else None,
     )
 
 
