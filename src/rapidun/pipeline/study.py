@@ -25,16 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from rapidun.artifacts import atomic_write_json, atomic_write_text, ensure_dir
-from rapidun.costs import CostLedger
 from rapidun.modeling.load import LoadedModel, load_model
 from rapidun.pipeline.datasets import (
     DatasetState,
     check_settings,
     clean_start_model,
     load_backdoored,
+    pack_rows,
     prepare_dataset,
+    shared_influence,
 )
 from rapidun.pipeline.environment import environment_header
+from rapidun.pipeline.forget_sources import prepare_sources, source_record
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, resolved_unlearn_config
 from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
 from rapidun.pipeline.study_frontier import frontier_block
@@ -103,22 +105,6 @@ def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> d
     return rec
 
 
-def _influence(state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[Path, float]:
-    """The dataset's shared influence scores (computed on the backdoored model once) and their seconds."""
-    from rapidun.influence.stage import compute_influence
-
-    out = state.root / "influence"
-    timing_file = state.root / "influence_seconds.json"
-    if not timing_file.is_file():
-        loaded = load_backdoored(state)
-        ledger = CostLedger()
-        with ledger.stage("influence"):  # cfg.influence: validated with the study config, before any training
-            rows = (state.pack.forget, state.pack.retain)
-            compute_influence(loaded.model, loaded.tokenizer, *rows, out, progress=progress, cfg=cfg.influence)
-        atomic_write_json(timing_file, ledger.to_dict()["influence"])
-    return out, float(json.loads(timing_file.read_text())["seconds"])
-
-
 def _unlearned_model(state: DatasetState, cell: CellSpec, run_dir: Path, result_model: Any) -> LoadedModel:
     """The unlearned model to evaluate: in memory when just trained, else reloaded from the run directory."""
     if is_reference(cell.method):
@@ -135,13 +121,14 @@ def _cell_settings(cfg: StudyConfig, cell: CellSpec, seed: int) -> dict[str, Any
     """What makes a cell's result: reusing its directory with other settings is refused."""
     if is_reference(cell.method):
         return {"method": cell.method, "seed": seed}  # the backdoor recipe, already checked per dataset
+    source = cfg.source(cell.source)
     return {
         "method": cell.method,
         "label": cell.label,
         "params": cell.params,
         "unlearn": {**cfg.unlearn, **cell.unlearn},
         "seed": seed,
-    }
+    } | ({"source": source_record(source)} if source is not None else {})
 
 
 def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: int) -> tuple[LoadedModel, Any, Any]:
@@ -155,7 +142,8 @@ def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: in
     params = method_params(cell.method, cell.params)
     if getattr(params, "train_file", "") is None:  # a method that reads the training data gets the pack's rows
         params = replace(params, train_file=str(state.pack.directory / "train.jsonl"))
-    return load_backdoored(state), params, (state.pack.forget, state.pack.retain)
+    rows = (state.sources[cell.source].forget, state.sources[cell.source].retain) if cell.source else None
+    return load_backdoored(state), params, rows or pack_rows(state)
 
 
 def _lora_targets(cell: CellSpec, train: UnlearnConfig) -> list[str] | None:
@@ -188,6 +176,13 @@ def _run_cell(
     progress: bool,
     backdoored: dict[str, Any],
 ) -> dict[str, Any]:
+    if (
+        cell.source
+        and not is_reference(cell.method)
+        and uses_influence(cell.method)
+        and "weights_dir" not in cell.params
+    ):
+        influence = shared_influence(state, cfg, progress, cell.source)  # the source's own rows, once per source
     """One cell: unlearn, evaluate, relearn when the config asks (``backdoored``: the metrics before unlearning)."""
     from rapidun.unlearning import unlearn
 
@@ -230,7 +225,7 @@ def _run_cell(
     rec = _record(
         state,
         cell.method,
-        cell.label,
+        cell.full_label,
         seed,
         metrics,
         stages,
@@ -238,6 +233,7 @@ def _run_cell(
         str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
         {"steps": run.get("steps"), "final_loss": run.get("final_loss"), "lora_targets": _lora_targets(cell, train)}
         | ({"diverged": run["diverged"]} if "diverged" in run else {})
+        | ({"source": cell.source} if cell.source else {})
         | relearned,
     )
     atomic_write_json(cell_dir / CELL_FILE, rec)
@@ -258,6 +254,7 @@ def run_study(
     out = ensure_dir(out_dir)
     atomic_write_json(out / "study_config.json", cfg.to_dict())
     runs: list[dict[str, Any]] = []
+    families: dict[str, dict[str, Any]] = {}
     for spec in cfg.datasets:
         state = prepare_dataset(spec, cfg, out / spec.name, progress)
         rec = _backdoored_cell(state, cfg, progress)
@@ -265,9 +262,12 @@ def run_study(
         runs.append(rec)
         if on_cell:
             on_cell(rec)
+        state.sources = prepare_sources(state, cfg, progress)  # traced forget sets, once per dataset and source
+        reports = {name: sets.report_families for name, sets in state.sources.items()}
+        families[spec.name] = {**state.families(), "reports": reports}
         cells = cfg.cells()
-        needs = any(uses_influence(c.method) and "weights_dir" not in c.params for c in cells)
-        influence = _influence(state, cfg, progress) if needs else None
+        needs = any(uses_influence(c.method) and "weights_dir" not in c.params and not c.source for c in cells)
+        influence = shared_influence(state, cfg, progress) if needs else None
         for seed, cell in cfg.grid():
             rec = _run_cell(state, cfg, cell, seed, influence, progress, backdoored)
             runs.append(rec)
@@ -282,7 +282,7 @@ def run_study(
         config=cfg.to_dict(),
         name=cfg.name,
     )
-    frontier = frontier_block(cfg, out)
+    frontier = frontier_block(cfg, out, families)
     atomic_write_json(
         out / "results.json", {"header": header, "runs": runs} | ({"frontier": frontier} if frontier else {})
     )

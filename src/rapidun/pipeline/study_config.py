@@ -11,6 +11,7 @@ from typing import Any
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
 from rapidun.modeling.targets import resolve_targets
+from rapidun.pipeline.forget_sources import ForgetSource, forget_sources
 from rapidun.pipeline.frontier_config import FrontierSpec, sweep_cells
 from rapidun.pipeline.relearn_config import RelearnConfig
 from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
@@ -68,10 +69,21 @@ class CellSpec:
     label: str = setting("", "sweep label (distinguishes cells of one method)")
     params: dict[str, Any] = setting(help="the method's parameters", factory=dict)
     unlearn: dict[str, Any] = setting(help="UnlearnConfig overrides of this cell", factory=dict)
+    source: str = setting("", "forget source name (forget_sources); empty: the pack's forget and retain rows")
+
+    @property
+    def full_label(self) -> str:
+        """The label with the forget source appended (``lr=0.001@infl10``): what names the cell's results."""
+        return f"{self.label}@{self.source}" if self.source else self.label
 
     @property
     def key(self) -> str:
-        return f"{self.method}~{self.label}" if self.label else self.method
+        return f"{self.method}~{self.full_label}" if self.full_label else self.method
+
+    @property
+    def group(self) -> str:
+        """The frontier's grouping key: the method, and its forget source when the study names sources."""
+        return f"{self.method}@{self.source}" if self.source else self.method
 
 
 @dataclass(frozen=True)
@@ -100,17 +112,31 @@ class StudyConfig:
     frontier: FrontierSpec | None = setting(None, "strength sweeps and perplexity budgets of the frontier")
     # Off by default: a study without the block writes exactly the cell records it always did.
     relearn: RelearnConfig | None = setting(None, "relearning check of every unlearned cell (retraining included)")
+    # Off by default (every cell unlearns the pack's forget rows); with the block, every cell runs once per source.
+    forget_sources: tuple[ForgetSource, ...] | None = setting(
+        None, "where the forget/retain rows come from: oracle, or traced from validation reports"
+    )
 
     def cells(self) -> list[CellSpec]:
         """Every unlearning cell of one (dataset, seed): the methods (with their params), the sweeps, then the
-        frontier's sweep cells (per method, weakest to strongest)."""
+        frontier's sweep cells (per method, weakest to strongest); with ``forget_sources``, all of these once per
+        source (a sweep that names its own source stays as it is)."""
         out = [CellSpec(m, "", dict(self.method_params.get(m, {})), {}) for m in self.methods]
-        return out + list(self.sweeps) + self.frontier_cells()
+        return self._per_source(out + list(self.sweeps)) + self.frontier_cells()
 
     def frontier_cells(self) -> list[CellSpec]:
         if self.frontier is None:
             return []
-        return [CellSpec(*cell) for cell in sweep_cells(self.frontier, self.method_params)]
+        return self._per_source([CellSpec(*cell) for cell in sweep_cells(self.frontier, self.method_params)])
+
+    def _per_source(self, cells: list[CellSpec]) -> list[CellSpec]:
+        if not self.forget_sources:
+            return cells
+        return [c if c.source else dataclasses.replace(c, source=s.name) for s in self.forget_sources for c in cells]
+
+    def source(self, name: str) -> ForgetSource | None:
+        """The forget source called ``name`` (None for the empty name: the pack's rows)."""
+        return next((s for s in self.forget_sources or () if s.name == name), None)
 
     def grid(self) -> list[tuple[int, CellSpec]]:
         """The (seed, cell) pairs of one dataset in run order: per seed, retraining first (when ``retrain`` is on
@@ -200,9 +226,22 @@ def study_config(data: dict[str, Any]) -> StudyConfig:
     )
     if isinstance(values.get("relearn"), dict):
         values["relearn"] = _relearn(values["relearn"], values["backdoor"])
+    if values.get("forget_sources") is not None:
+        values["forget_sources"] = forget_sources(values["forget_sources"], _known_families(values.get("datasets")))
     cfg: StudyConfig = from_mapping(StudyConfig, values, WHERE)
     _check(cfg)
     return cfg
+
+
+def _known_families(datasets: Any) -> dict[str, set[str] | None]:
+    """Each dataset's trigger family names when known before its pack exists (a synthetic dataset's trigger set);
+    None for the others (their families are checked when the reports are drawn)."""
+    from rapidun.data.triggers import resolve_triggers
+
+    out: dict[str, set[str] | None] = {}
+    for spec in datasets or (DatasetSpec("synthetic"),):
+        out[spec.name] = {f.name for f in resolve_triggers(spec.triggers)} if spec.source == "synthetic" else None
+    return out
 
 
 def _relearn(data: dict[str, Any], backdoor: TrainConfig) -> RelearnConfig:
@@ -247,6 +286,9 @@ def _check(cfg: StudyConfig) -> None:
                 )
             method_params(cell.method, cell.params, where)
             unlearn_config({**cfg.unlearn, **cell.unlearn}, cfg.seeds[0], where).validate()
+    for i, cell in enumerate(cfg.sweeps):
+        if cell.source and cfg.source(cell.source) is None:
+            raise RapidunError(f"{WHERE}: sweeps[{i}].source '{cell.source}' is not a name in forget_sources")
     labels = [c.key for c in cfg.cells()]
     if len(set(labels)) != len(labels):
         raise RapidunError(f"two cells share a method and label: {labels}; give each sweep a distinct 'label'")

@@ -50,14 +50,18 @@ CSV_COLUMNS = (
 
 
 RELEARN_COLUMN = "relearn_recovery"
+SOURCE_COLUMN = "source"  # the forget source of a cell (a study with forget_sources)
 
 
 def results_csv(runs: list[dict[str, Any]]) -> str:
     """One CSV row per record: its metrics, its seconds per stage and its speed-up; plus ``relearn_recovery`` when
-    some record has one (a study with a ``relearn`` block), so other studies keep their columns."""
+    some record has one (a study with a ``relearn`` block) and ``source`` when some record names its forget source
+    (a study with ``forget_sources``), so other studies keep their columns."""
     buf = io.StringIO()
     relearned = any(RELEARN_COLUMN in r for r in runs)
-    columns = CSV_COLUMNS + ((RELEARN_COLUMN,) if relearned else ())
+    sourced = any(SOURCE_COLUMN in r for r in runs)
+    columns = CSV_COLUMNS[:3] + ((SOURCE_COLUMN,) if sourced else ()) + CSV_COLUMNS[3:]
+    columns += (RELEARN_COLUMN,) if relearned else ()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in runs:
@@ -66,5 +70,7 @@ def results_csv(runs: list[dict[str, Any]]) -> str:
         row.update(r["timings"])
         if relearned:
             row[RELEARN_COLUMN] = r.get(RELEARN_COLUMN)
+        if sourced:
+            row[SOURCE_COLUMN] = r.get(SOURCE_COLUMN, "")
         writer.writerow(row)
     return buf.getvalue()
