@@ -1,7 +1,8 @@
 """The ``sources`` block of a dataset's frontier in ``results.json``, for a study with ``forget_sources``
 (docs/method.md section 7, "Forget sources").
 
-Per source: its trace (ranker, reports, the reports' trigger families, forget size) and the trace's quality when
+Per source: its trace (ranker, reports, the reports' trigger families, forget size, the forget rows per trigger
+family) and the trace's quality when
 the training rows carry ``is_poisoned`` labels (``quality.json``: ROC AUC, precision / recall at k = the number of
 poisoned rows and at the forget size). Per (method, source) on the frontier and budget: the frontier's test ASR
 (seen, OOD) at the operating point chosen on validation, and at that same point (the seen point for false triggers)
@@ -67,6 +68,19 @@ def _per_family(values: np.ndarray, families: list[str | None], cfg: StudyConfig
     return out
 
 
+def _forget_families(path: Path) -> dict[str, int]:
+    """How many proposed forget rows are poisoned rows of each trigger family, and how many are clean
+    (``clean``; a row without an ``is_poisoned`` label counts as ``unlabelled``)."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if row is None:
+            continue
+        poisoned = row.get("is_poisoned")
+        counts[str(row.get("trigger_family")) if poisoned else "clean" if poisoned is not None else "unlabelled"] += 1
+    return dict(sorted(counts.items()))
+
+
 def _trace_info(root: Path, cfg: StudyConfig, name: str, report_families: list[str | None]) -> dict[str, Any]:
     source = cfg.source(name)
     assert source is not None
@@ -84,6 +98,7 @@ def _trace_info(root: Path, cfg: StudyConfig, name: str, report_families: list[s
         "forget_n": manifest["forget"]["n"],
         "retain_n": manifest["retain"]["n"],
         "forget_rule": manifest.get("forget_rule"),
+        "forget_families": _forget_families(trace_dir / "forget.jsonl"),
         "quality": json.loads(quality.read_text()) if quality.is_file() else None,
         "trace_dir": str(trace_dir.relative_to(root.parent)),
     }

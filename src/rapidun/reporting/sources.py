@@ -29,7 +29,8 @@ def _budget(b: str) -> str:
 
 def quality_table(sources: dict[str, Any]) -> Table:
     """One row per source: where its forget rows come from and, for a trace, its quality against the labels."""
-    heads = ["source", "ranker", "reports", "report families", "forget rows", "ROC AUC", "P@n_pois", "R@n_pois"]
+    heads = ["source", "ranker", "reports", "report families", "forget rows (by family)", "ROC AUC", "P@n_pois"]
+    heads += ["R@n_pois"]
     heads += ["P@forget", "R@forget"]
     rows = []
     for name, t in sources["traces"].items():
@@ -45,7 +46,7 @@ def quality_table(sources: dict[str, Any]) -> Table:
                 t["ranker"],
                 f"{t['reports']} val_{t['split']}",
                 fams,
-                str(t["forget_n"]),
+                f"{t['forget_n']} ({', '.join(f'{f} {n}' for f, n in t.get('forget_families', {}).items())})",
                 f"{q['roc_auc']:.3f}" if q else "n/a",
                 *(f"{d[k]:.2f}" if d else "n/a" for d in (at_n, at_f) for k in ("precision", "recall")),
             ]
