@@ -7,8 +7,8 @@ import pytest
 
 from rapidun.errors import RapidunError
 from rapidun.modeling.factory import build_model
-from rapidun.pipeline.study import _lora_targets
 from rapidun.pipeline.study_config import CellSpec, resolved_unlearn_config
+from rapidun.pipeline.study_results import lora_targets
 
 LLAMA = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -36,6 +36,6 @@ def test_explicit_targets_are_kept_and_wrong_ones_refused() -> None:
 
 def test_only_adapter_methods_record_targets() -> None:
     cfg = resolved_unlearn_config({}, 1, build_model("nano", 300, seed=0))
-    assert _lora_targets(CellSpec("rapidun"), cfg) == list(LLAMA)
-    assert _lora_targets(CellSpec("retrain"), cfg) is None  # trains every weight with the backdoor recipe
-    assert _lora_targets(CellSpec("fisher_ssd"), cfg) is None  # edits base weights, no adapter
+    assert lora_targets(CellSpec("rapidun"), cfg) == list(LLAMA)
+    assert lora_targets(CellSpec("retrain"), cfg) is None  # trains every weight with the backdoor recipe
+    assert lora_targets(CellSpec("fisher_ssd"), cfg) is None  # edits base weights, no adapter

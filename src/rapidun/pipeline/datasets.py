@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rapidun.artifacts import atomic_write_json
+from rapidun.costs import CostLedger
 from rapidun.data.pack import Pack, is_finished, load_pack
 from rapidun.data.poison import build_poison_pack
 from rapidun.data.released import RELEASED_DOLLY, released_inputs
@@ -44,10 +45,15 @@ class DatasetState:
     backdoored_dir: Path
     backdoor_run: dict[str, Any]
     val_rows: EvalRows | None = None  # the pack's validation prompts (None: a pack made before val_seen/val_ood)
+    sources: dict[str, Any] = field(default_factory=dict)  # forget source name -> its SourceSets (forget_sources)
 
     @property
     def clean_train(self) -> list[Row]:
         return [r for r in self.pack.train if not r.is_poisoned]
+
+    def families(self) -> dict[str, list[str | None]]:
+        """The trigger family of every evaluated test prompt of ``seen`` and ``ood``, in outcome order."""
+        return {"seen": [r.trigger_family for r in self.rows.seen], "ood": [r.trigger_family for r in self.rows.ood]}
 
 
 def _rows_from(files: dict[str, Any], key: str, required: bool = False) -> list[Row] | None:
@@ -198,3 +204,27 @@ def clean_start_model(state: DatasetState, cfg: StudyConfig, seed: int) -> Loade
         )
         return LoadedModel(model, tok, cfg.model, "size")
     return load_model(cfg.model)
+
+
+def shared_influence(state: DatasetState, cfg: StudyConfig, progress: bool, source: str = "") -> tuple[Path, float]:
+    """The influence scores of a dataset's forget/retain rows (the pack's, or forget source ``source``'s),
+    computed on the backdoored model once and shared by every cell of that source, and their seconds."""
+    from rapidun.influence.stage import compute_influence
+
+    suffix = f"@{source}" if source else ""
+    out = state.root / f"influence{suffix}"
+    timing_file = state.root / f"influence{suffix}_seconds.json"
+    if not timing_file.is_file():
+        loaded = load_backdoored(state)
+        ledger = CostLedger()
+        with ledger.stage("influence"):  # cfg.influence: validated with the study config, before any training
+            forget, retain = (
+                (state.sources[source].forget, state.sources[source].retain) if source else pack_rows(state)
+            )
+            compute_influence(loaded.model, loaded.tokenizer, forget, retain, out, progress=progress, cfg=cfg.influence)
+        atomic_write_json(timing_file, ledger.to_dict()["influence"])
+    return out, float(json.loads(timing_file.read_text())["seconds"])
+
+
+def pack_rows(state: DatasetState) -> tuple[list[Any], list[Any]]:
+    return list(state.pack.forget), list(state.pack.retain)

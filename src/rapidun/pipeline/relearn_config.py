@@ -97,3 +97,16 @@ class RelearnConfig:
 def config_help() -> dict[str, str]:
     """Field name -> help text, for the CLI and the docs."""
     return {f.name: str(f.metadata["help"]) for f in fields(RelearnConfig)}
+
+
+def relearn_block(data: dict[str, Any], backdoor: TrainConfig, where: str) -> RelearnConfig:
+    """A study's ``relearn:`` block; it reads the examples as the backdoor was trained unless it says otherwise."""
+    from rapidun.settings import from_mapping
+
+    run = {"max_length": backdoor.max_length, "prompt_style": backdoor.prompt_style}
+    config: RelearnConfig = from_mapping(RelearnConfig, {**run, **data}, where, section="relearn")
+    try:
+        config.validate()
+    except RapidunError as exc:  # the check names the CLI flag; here the key lives in the relearn block
+        raise RapidunError(f"{where}: relearn: {exc}") from exc
+    return config

@@ -25,25 +25,26 @@ from pathlib import Path
 from typing import Any
 
 from rapidun.artifacts import atomic_write_json, atomic_write_text, ensure_dir
-from rapidun.costs import CostLedger
 from rapidun.modeling.load import LoadedModel, load_model
 from rapidun.pipeline.datasets import (
     DatasetState,
     check_settings,
     clean_start_model,
     load_backdoored,
+    pack_rows,
     prepare_dataset,
+    shared_influence,
 )
 from rapidun.pipeline.environment import environment_header
+from rapidun.pipeline.forget_sources import prepare_sources, source_record
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, resolved_unlearn_config
 from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
 from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
-from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
+from rapidun.pipeline.study_results import BACKDOORED, add_speedups, cell_stages, lora_targets, results_csv
 from rapidun.pipeline.study_sequential import sequential_fields
 from rapidun.training.loop import TrainingDiverged
-from rapidun.unlearning.config import UnlearnConfig
-from rapidun.unlearning.registry import get_method, is_reference, uses_influence
+from rapidun.unlearning.registry import is_reference, uses_influence
 
 log = logging.getLogger(__name__)
 
@@ -104,22 +105,6 @@ def _backdoored_cell(state: DatasetState, cfg: StudyConfig, progress: bool) -> d
     return rec
 
 
-def _influence(state: DatasetState, cfg: StudyConfig, progress: bool) -> tuple[Path, float]:
-    """The dataset's shared influence scores (computed on the backdoored model once) and their seconds."""
-    from rapidun.influence.stage import compute_influence
-
-    out = state.root / "influence"
-    timing_file = state.root / "influence_seconds.json"
-    if not timing_file.is_file():
-        loaded = load_backdoored(state)
-        ledger = CostLedger()
-        with ledger.stage("influence"):  # cfg.influence: validated with the study config, before any training
-            rows = (state.pack.forget, state.pack.retain)
-            compute_influence(loaded.model, loaded.tokenizer, *rows, out, progress=progress, cfg=cfg.influence)
-        atomic_write_json(timing_file, ledger.to_dict()["influence"])
-    return out, float(json.loads(timing_file.read_text())["seconds"])
-
-
 def _unlearned_model(state: DatasetState, cell: CellSpec, run_dir: Path, result_model: Any) -> LoadedModel:
     """The unlearned model to evaluate: in memory when just trained, else reloaded from the run directory."""
     if is_reference(cell.method):
@@ -136,13 +121,14 @@ def _cell_settings(cfg: StudyConfig, cell: CellSpec, seed: int) -> dict[str, Any
     """What makes a cell's result: reusing its directory with other settings is refused."""
     if is_reference(cell.method):
         return {"method": cell.method, "seed": seed}  # the backdoor recipe, already checked per dataset
+    source = cfg.source(cell.source)
     return {
         "method": cell.method,
         "label": cell.label,
         "params": cell.params,
         "unlearn": {**cfg.unlearn, **cell.unlearn},
         "seed": seed,
-    }
+    } | ({"source": source_record(source)} if source is not None else {})
 
 
 def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: int) -> tuple[LoadedModel, Any, Any]:
@@ -156,28 +142,22 @@ def _cell_inputs(state: DatasetState, cfg: StudyConfig, cell: CellSpec, seed: in
     params = method_params(cell.method, cell.params)
     if getattr(params, "train_file", "") is None:  # a method that reads the training data gets the pack's rows
         params = replace(params, train_file=str(state.pack.directory / "train.jsonl"))
-    return load_backdoored(state), params, (state.pack.forget, state.pack.retain)
+    rows = (state.sources[cell.source].forget, state.sources[cell.source].retain) if cell.source else None
+    return load_backdoored(state), params, rows or pack_rows(state)
 
 
-def _lora_targets(cell: CellSpec, train: UnlearnConfig) -> list[str] | None:
-    """The layers the cell's LoRA adapter wraps; None for a method without an adapter (retraining, weight edits)."""
-    return list(train.lora.targets) if get_method(cell.method).kind == "gradient" else None
-
-
-def _cell_stages(run: dict[str, Any], cell: CellSpec, influence: tuple[Path, float] | None) -> dict[str, float]:
-    """Seconds per stage of the unlearning run. Everything it did that is not influence or weights (tokenising,
-    training or the edit, saving) counts as its training time; the shared influence stage is charged in full to a
-    cell that read it, and a cell that computed its own scores (``rapidun_contrastive``) is charged those instead."""
-    own = {k: float(v["seconds"]) for k, v in run.get("stages", {}).items()}
-    wall = float(run.get("wall_clock_s", sum(own.values())))
-    stages = {
-        "influence_s": own.get("influence", 0.0),
-        "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
-    }
-    stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
-    if influence and uses_influence(cell.method) and not own.get("influence", 0.0) > 0:
-        stages["influence_s"] = influence[1]  # read the shared scores; a run that computed its own is charged those
-    return stages
+def _source_influence(
+    state: DatasetState, cfg: StudyConfig, cell: CellSpec, influence: tuple[Path, float] | None, progress: bool
+) -> tuple[Path, float] | None:
+    """The influence scores a cell reads: its forget source's own (computed once per source) when it has one."""
+    if (
+        cell.source
+        and not is_reference(cell.method)
+        and uses_influence(cell.method)
+        and "weights_dir" not in cell.params
+    ):
+        return shared_influence(state, cfg, progress, cell.source)
+    return influence
 
 
 def _run_cell(
@@ -193,6 +173,7 @@ def _run_cell(
     (``backdoored``: the metrics before unlearning)."""
     from rapidun.unlearning import unlearn
 
+    influence = _source_influence(state, cfg, cell, influence, progress)
     cell_dir = state.root / "cells" / cell.key / f"seed{seed}"
     settings = _cell_settings(cfg, cell, seed)
     check_settings(cell_dir / "cell_settings.json", json.loads(json.dumps(settings, default=str)), f"cell {cell.key}")
@@ -205,11 +186,11 @@ def _run_cell(
             return done
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     train = resolved_unlearn_config({**cfg.unlearn, **cell.unlearn}, seed, start.model)
+    sequential = lambda: sequential_fields(  # noqa: E731 - the same call for a new and a finished cell
+        cfg.sequential, state, cfg, cell.method, params, train, (forget, retain), cell_dir, progress
+    )
     if (cell_dir / CELL_FILE).is_file():  # finished before the study asked for sequential requests: add them
-        done |= sequential_fields(
-            cfg.sequential, state, cfg, cell.method, params, train, (forget, retain), cell_dir, progress
-        )
-        atomic_write_json(cell_dir / CELL_FILE, done)
+        atomic_write_json(cell_dir / CELL_FILE, done := done | sequential())
         return done
     log.info("[%s] %s seed %d", state.spec.name, cell.key, seed)
     try:
@@ -234,23 +215,22 @@ def _run_cell(
         run, result_model = json.loads((run_dir / "run.json").read_text()), None
     loaded = _unlearned_model(state, cell, run_dir, result_model)
     metrics, ev_s = evaluate_cell(loaded.model, loaded.tokenizer, state, cfg, cell_dir, progress)
-    stages = {**_cell_stages(run, cell, influence), "evaluation_s": ev_s}
+    stages = {**cell_stages(run, cell, influence), "evaluation_s": ev_s}
     weights = run_dir / "weights"
     relearned = relearn_fields(cfg.relearn, state, cell_dir, fresh, backdoored, metrics, progress)
-    relearned |= sequential_fields(
-        cfg.sequential, state, cfg, cell.method, params, train, (forget, retain), cell_dir, progress
-    )
+    relearned |= sequential()
     rec = _record(
         state,
         cell.method,
-        cell.label,
+        cell.full_label,
         seed,
         metrics,
         stages,
         run.get("peak_rss_mb", 0.0),
         str(weights.relative_to(state.root.parent)) if weights.is_dir() else None,
-        {"steps": run.get("steps"), "final_loss": run.get("final_loss"), "lora_targets": _lora_targets(cell, train)}
+        {"steps": run.get("steps"), "final_loss": run.get("final_loss"), "lora_targets": lora_targets(cell, train)}
         | ({"diverged": run["diverged"]} if "diverged" in run else {})
+        | ({"source": cell.source} if cell.source else {})
         | relearned,
     )
     atomic_write_json(cell_dir / CELL_FILE, rec)
@@ -271,6 +251,7 @@ def run_study(
     out = ensure_dir(out_dir)
     atomic_write_json(out / "study_config.json", cfg.to_dict())
     runs: list[dict[str, Any]] = []
+    families: dict[str, dict[str, Any]] = {}
     for spec in cfg.datasets:
         state = prepare_dataset(spec, cfg, out / spec.name, progress)
         rec = _backdoored_cell(state, cfg, progress)
@@ -278,9 +259,12 @@ def run_study(
         runs.append(rec)
         if on_cell:
             on_cell(rec)
+        state.sources = prepare_sources(state, cfg, progress)  # traced forget sets, once per dataset and source
+        reports = {name: sets.report_families for name, sets in state.sources.items()}
+        families[spec.name] = {**state.families(), "reports": reports}
         cells = cfg.cells()
-        needs = any(uses_influence(c.method) and "weights_dir" not in c.params for c in cells)
-        influence = _influence(state, cfg, progress) if needs else None
+        needs = any(uses_influence(c.method) and "weights_dir" not in c.params and not c.source for c in cells)
+        influence = shared_influence(state, cfg, progress) if needs else None
         for seed, cell in cfg.grid():
             rec = _run_cell(state, cfg, cell, seed, influence, progress, backdoored)
             runs.append(rec)
@@ -295,7 +279,7 @@ def run_study(
         config=cfg.to_dict(),
         name=cfg.name,
     )
-    frontier = frontier_block(cfg, out)
+    frontier = frontier_block(cfg, out, families)
     atomic_write_json(
         out / "results.json", {"header": header, "runs": runs} | ({"frontier": frontier} if frontier else {})
     )

@@ -10,8 +10,9 @@ from typing import Any
 
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
+from rapidun.pipeline.forget_sources import ForgetSource, forget_sources
 from rapidun.pipeline.frontier_config import FrontierSpec, sweep_cells
-from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.relearn_config import RelearnConfig, relearn_block
 from rapidun.pipeline.sequential import SequentialConfig
 from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
 from rapidun.training.sft import TrainConfig
@@ -68,10 +69,21 @@ class CellSpec:
     label: str = setting("", "sweep label (distinguishes cells of one method)")
     params: dict[str, Any] = setting(help="the method's parameters", factory=dict)
     unlearn: dict[str, Any] = setting(help="UnlearnConfig overrides of this cell", factory=dict)
+    source: str = setting("", "forget source name (forget_sources); empty: the pack's forget and retain rows")
+
+    @property
+    def full_label(self) -> str:
+        """The label with the forget source appended (``lr=0.001@infl10``): what names the cell's results."""
+        return f"{self.label}@{self.source}" if self.source else self.label
 
     @property
     def key(self) -> str:
-        return f"{self.method}~{self.label}" if self.label else self.method
+        return f"{self.method}~{self.full_label}" if self.full_label else self.method
+
+    @property
+    def group(self) -> str:
+        """The frontier's grouping key: the method, and its forget source when the study names sources."""
+        return f"{self.method}@{self.source}" if self.source else self.method
 
 
 @dataclass(frozen=True)
@@ -104,17 +116,31 @@ class StudyConfig:
     sequential: SequentialConfig | None = setting(
         None, "serve each cell's forget rows as k successive deletion requests, against one combined request"
     )
+    # Off by default (every cell unlearns the pack's forget rows); with the block, every cell runs once per source.
+    forget_sources: tuple[ForgetSource, ...] | None = setting(
+        None, "where the forget/retain rows come from: oracle, or traced from validation reports"
+    )
 
     def cells(self) -> list[CellSpec]:
         """Every unlearning cell of one (dataset, seed): the methods (with their params), the sweeps, then the
-        frontier's sweep cells (per method, weakest to strongest)."""
+        frontier's sweep cells (per method, weakest to strongest); with ``forget_sources``, all of these once per
+        source (a sweep that names its own source stays as it is)."""
         out = [CellSpec(m, "", dict(self.method_params.get(m, {})), {}) for m in self.methods]
-        return out + list(self.sweeps) + self.frontier_cells()
+        return self._per_source(out + list(self.sweeps)) + self.frontier_cells()
 
     def frontier_cells(self) -> list[CellSpec]:
         if self.frontier is None:
             return []
-        return [CellSpec(*cell) for cell in sweep_cells(self.frontier, self.method_params)]
+        return self._per_source([CellSpec(*cell) for cell in sweep_cells(self.frontier, self.method_params)])
+
+    def _per_source(self, cells: list[CellSpec]) -> list[CellSpec]:
+        if not self.forget_sources:
+            return cells
+        return [c if c.source else dataclasses.replace(c, source=s.name) for s in self.forget_sources for c in cells]
+
+    def source(self, name: str) -> ForgetSource | None:
+        """The forget source called ``name`` (None for the empty name: the pack's rows)."""
+        return next((s for s in self.forget_sources or () if s.name == name), None)
 
     def grid(self) -> list[tuple[int, CellSpec]]:
         """The (seed, cell) pairs of one dataset in run order: per seed, retraining first (when ``retrain`` is on
@@ -201,23 +227,25 @@ def study_config(data: dict[str, Any]) -> StudyConfig:
         from_mapping(CellSpec, s, WHERE, section=f"sweeps[{i}]") for i, s in enumerate(values.get("sweeps") or [])
     )
     if isinstance(values.get("relearn"), dict):
-        values["relearn"] = _relearn(values["relearn"], values["backdoor"])
+        values["relearn"] = relearn_block(values["relearn"], values["backdoor"], WHERE)
     if isinstance(values.get("sequential"), dict):
         values["sequential"] = from_mapping(SequentialConfig, values["sequential"], WHERE, section="sequential")
+    if values.get("forget_sources") is not None:
+        values["forget_sources"] = forget_sources(values["forget_sources"], _known_families(values.get("datasets")))
     cfg: StudyConfig = from_mapping(StudyConfig, values, WHERE)
     _check(cfg)
     return cfg
 
 
-def _relearn(data: dict[str, Any], backdoor: TrainConfig) -> RelearnConfig:
-    """The relearning block; it reads the examples as the backdoor was trained unless it says otherwise."""
-    run = {"max_length": backdoor.max_length, "prompt_style": backdoor.prompt_style}
-    config: RelearnConfig = from_mapping(RelearnConfig, {**run, **data}, WHERE, section="relearn")
-    try:
-        config.validate()
-    except RapidunError as exc:  # the check names the CLI flag; here the key lives in the relearn block
-        raise RapidunError(f"{WHERE}: relearn: {exc}") from exc
-    return config
+def _known_families(datasets: Any) -> dict[str, set[str] | None]:
+    """Each dataset's trigger family names when known before its pack exists (a synthetic dataset's trigger set);
+    None for the others (their families are checked when the reports are drawn)."""
+    from rapidun.data.triggers import resolve_triggers
+
+    out: dict[str, set[str] | None] = {}
+    for spec in datasets or (DatasetSpec("synthetic"),):
+        out[spec.name] = {f.name for f in resolve_triggers(spec.triggers)} if spec.source == "synthetic" else None
+    return out
 
 
 def _field_names(method: Any) -> set[str]:
@@ -253,6 +281,9 @@ def _check(cfg: StudyConfig) -> None:
             unlearn_config({**cfg.unlearn, **cell.unlearn}, cfg.seeds[0], where).validate()
     if cfg.sequential is not None and cfg.sequential.requests < 1:
         raise RapidunError(f"{WHERE}: sequential: 'requests' must be >= 1, got {cfg.sequential.requests}")
+    for i, cell in enumerate(cfg.sweeps):
+        if cell.source and cfg.source(cell.source) is None:
+            raise RapidunError(f"{WHERE}: sweeps[{i}].source '{cell.source}' is not a name in forget_sources")
     labels = [c.key for c in cfg.cells()]
     if len(set(labels)) != len(labels):
         raise RapidunError(f"two cells share a method and label: {labels}; give each sweep a distinct 'label'")

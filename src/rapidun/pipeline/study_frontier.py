@@ -48,7 +48,7 @@ def _sweep(root: Path, cells: list[CellSpec], seeds: list[int], ref: dict[str, A
         outs = [read_outcomes(root / "cells" / c.key / f"seed{seed}") for c in cells]
         missing = [c.key for c, o in zip(cells, outs, strict=True) if o is None or o.get("val") is None]
         if missing:
-            notes.append(f"{cells[0].method} seed {seed} left out: no validation outcomes for {', '.join(missing)}")
+            notes.append(f"{cells[0].group} seed {seed} left out: no validation outcomes for {', '.join(missing)}")
             continue
         found[seed] = [ref, *(o for o in outs if o is not None)]
     return found
@@ -153,8 +153,10 @@ def _differences(
                 }
 
 
-def dataset_frontier(root: Path, cfg: StudyConfig) -> dict[str, Any]:
-    """The frontier of one dataset (directory ``root``), or a ``notes``-only block when it cannot be computed."""
+def dataset_frontier(root: Path, cfg: StudyConfig, families: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The frontier of one dataset (directory ``root``), or a ``notes``-only block when it cannot be computed.
+    With ``forget_sources`` the paths are per method and source (``method@source``) and a ``sources`` block
+    (:mod:`rapidun.pipeline.study_sources`) is added; ``families``: the test prompts' trigger families it reads."""
     ref = read_outcomes(root / "cells" / BACKDOORED)
     if ref is None or ref.get("val") is None:
         return {
@@ -170,7 +172,7 @@ def dataset_frontier(root: Path, cfg: StudyConfig) -> dict[str, Any]:
     ref_ppl = (np.asarray(ref["test"]["ppl_nll"], dtype=float), np.asarray(ref["test"]["ppl_tokens"], dtype=float))
     groups: dict[str, list[CellSpec]] = {}
     for cell in cfg.frontier_cells():
-        groups.setdefault(cell.method, []).append(cell)
+        groups.setdefault(cell.group, []).append(cell)
     for method, cells in groups.items():
         found = _sweep(root, cells, list(cfg.seeds), ref, notes)
         if not found:
@@ -180,15 +182,19 @@ def dataset_frontier(root: Path, cfg: StudyConfig) -> dict[str, Any]:
         arrays[method] = _arrays(found, ref)
         blocks[method], matrices[method] = _method_block(labels, sorted(found), arrays[method], ref_ppl, cfg)
     _differences(blocks, matrices, arrays, ref_ppl, cfg)
+    if cfg.forget_sources and families is not None:
+        from rapidun.pipeline.study_sources import sources_block
+
+        return {"methods": blocks, "notes": notes, "sources": sources_block(root, cfg, blocks, families, ref)}
     return {"methods": blocks, "notes": notes}
 
 
-def frontier_block(cfg: StudyConfig, out: Path) -> dict[str, Any] | None:
+def frontier_block(cfg: StudyConfig, out: Path, families: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """``results.json``'s ``frontier``: budgets, the spread the intervals show, and each dataset's frontier."""
     if cfg.frontier is None:
         return None
     return {
         "budgets": [budget_key(b) for b in cfg.frontier.budgets],
         "spread": SPREAD,
-        "datasets": {d.name: dataset_frontier(out / d.name, cfg) for d in cfg.datasets},
+        "datasets": {d.name: dataset_frontier(out / d.name, cfg, (families or {}).get(d.name)) for d in cfg.datasets},
     }

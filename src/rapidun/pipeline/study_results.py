@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rapidun.unlearning.registry import is_reference
+from rapidun.unlearning.registry import get_method, is_reference, uses_influence
+
+if TYPE_CHECKING:
+    from rapidun.pipeline.study_config import CellSpec
+    from rapidun.unlearning.config import UnlearnConfig
 
 # The record of the model before unlearning (not a method): the study's starting point, evaluated like a cell.
 BACKDOORED = "backdoored"
@@ -50,14 +55,18 @@ CSV_COLUMNS = (
 
 
 RELEARN_COLUMN = "relearn_recovery"
+SOURCE_COLUMN = "source"  # the forget source of a cell (a study with forget_sources)
 
 
 def results_csv(runs: list[dict[str, Any]]) -> str:
     """One CSV row per record: its metrics, its seconds per stage and its speed-up; plus ``relearn_recovery`` when
-    some record has one (a study with a ``relearn`` block), so other studies keep their columns."""
+    some record has one (a study with a ``relearn`` block) and ``source`` when some record names its forget source
+    (a study with ``forget_sources``), so other studies keep their columns."""
     buf = io.StringIO()
     relearned = any(RELEARN_COLUMN in r for r in runs)
-    columns = CSV_COLUMNS + ((RELEARN_COLUMN,) if relearned else ())
+    sourced = any(SOURCE_COLUMN in r for r in runs)
+    columns = CSV_COLUMNS[:3] + ((SOURCE_COLUMN,) if sourced else ()) + CSV_COLUMNS[3:]
+    columns += (RELEARN_COLUMN,) if relearned else ()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in runs:
@@ -66,5 +75,28 @@ def results_csv(runs: list[dict[str, Any]]) -> str:
         row.update(r["timings"])
         if relearned:
             row[RELEARN_COLUMN] = r.get(RELEARN_COLUMN)
+        if sourced:
+            row[SOURCE_COLUMN] = r.get(SOURCE_COLUMN, "")
         writer.writerow(row)
     return buf.getvalue()
+
+
+def lora_targets(cell: CellSpec, train: UnlearnConfig) -> list[str] | None:
+    """The layers the cell's LoRA adapter wraps; None for a method without an adapter (retraining, weight edits)."""
+    return list(train.lora.targets) if get_method(cell.method).kind == "gradient" else None
+
+
+def cell_stages(run: dict[str, Any], cell: CellSpec, influence: tuple[Path, float] | None) -> dict[str, float]:
+    """Seconds per stage of the unlearning run. Everything it did that is not influence or weights (tokenising,
+    training or the edit, saving) counts as its training time; the shared influence stage is charged in full to a
+    cell that read it, and a cell that computed its own scores (``rapidun_contrastive``) is charged those instead."""
+    own = {k: float(v["seconds"]) for k, v in run.get("stages", {}).items()}
+    wall = float(run.get("wall_clock_s", sum(own.values())))
+    stages = {
+        "influence_s": own.get("influence", 0.0),
+        "weights_s": own.get("weights", 0.0) + own.get("write_weights", 0.0),
+    }
+    stages["training_s"] = wall - stages["influence_s"] - stages["weights_s"]
+    if influence and uses_influence(cell.method) and not own.get("influence", 0.0) > 0:
+        stages["influence_s"] = influence[1]  # read the shared scores; a run that computed its own is charged those
+    return stages

@@ -165,6 +165,10 @@ def frontier_blocks(frontier: dict[str, Any] | None, dataset: str) -> tuple[list
         ),
         budget_table(block, budgets),
     ]
+    if "sources" in block:  # one row per source against the reference, instead of every pair of sources
+        from rapidun.reporting.sources import source_blocks
+
+        return out + source_blocks(block, budgets, spread), block
     diffs = difference_table(block, budgets)
     if diffs is not None:
         out += [Para(f"Paired differences (row method minus `vs` method, points of %); intervals: {spread}."), diffs]
