@@ -59,9 +59,9 @@ def test_unfinished_pack(tmp_path: Path, relearn_config: Any):
     _fails("unfinished pack", NO_MODEL, None, pack, tmp_path / "out", relearn_config())
 
 
-def test_facts_pack_waits_for_its_evaluation(tmp_path: Path, relearn_config: Any):
-    pack = write_tiny_pack(tmp_path / "pack", task="facts")
-    _fails("facts evaluation", NO_MODEL, None, pack, tmp_path / "out", relearn_config())
+def test_facts_pack_without_facts_rows_fails_before_the_model(tmp_path: Path, relearn_config: Any):
+    pack = write_tiny_pack(tmp_path / "pack", task="facts")  # labelled facts, rows of a backdoor pack
+    _fails("paraphrased_answer", NO_MODEL, None, pack, tmp_path / "out", relearn_config())
 
 
 def test_unknown_task(tmp_path: Path, relearn_config: Any):

@@ -7,7 +7,8 @@ headline (docs/method.md section 6):
 
 - ``backdoor``: ASR on the seen triggers (``asr_seen``), plus OOD ASR, false-trigger rate, clean perplexity and the
   forget loss (mean token-mean response cross-entropy on the forget rows, the quantity the relearning lowers).
-- ``facts``: forget-set answer accuracy; the hook :func:`evaluate_facts` waits for the facts evaluation.
+- ``facts``: forget-set answer accuracy (normalised exact match), plus ROUGE-L recall and the forget loss; the
+  benign rows are questions of the same attributes about retain people.
 """
 
 from __future__ import annotations
@@ -160,18 +161,63 @@ def evaluate_backdoor_task(
     return out
 
 
-def _facts_pending(*_: Any) -> Any:
-    raise RapidunError(
-        "relearning on a facts pack needs the facts evaluation (forget accuracy), which is not wired into "
-        "rapidun relearn yet; use a backdoor pack"
-    )
+def load_facts(pack_dir: Path, cfg: RelearnConfig) -> TaskData:
+    """The facts pack's forget rows (checked as ``rapidun evaluate`` checks them) and, as the evaluation rows, the
+    same rows capped at ``eval_max`` (the seeded subset of ``rapidun evaluate --seed 0``)."""
+    from rapidun.data.facts import check_facts_rows, load_facts_pack
+
+    load_facts_pack(pack_dir)  # a backdoor pack, an unfinished pack or incomplete rows fail here, before a model
+    forget, forget_file = read_forget_rows(pack_dir, cfg)
+    check_facts_rows(forget, forget_file, pack_dir)
+    return TaskData(forget, forget_file, {"forget": select_rows(forget, cfg.eval_max, "seeded", EVAL_SUBSET_SEED)})
+
+
+def facts_benign(rows: Sequence[Row], where: Path) -> list[Row]:
+    """Related benign rows for facts: for each chosen forget row, a question of the same attribute about a person of
+    the pack's retain split (same format and kind of knowledge, none of the forgotten facts), picked in file order
+    so that the choice is reproducible."""
+    retain_path = where.parent / "retain.jsonl"
+    if not retain_path.is_file():
+        raise RapidunError(f"'{where.parent}' has no retain.jsonl for --benign; rebuild the facts pack")
+    by_attribute: dict[str, list[Row]] = {}
+    for row in load_rows(retain_path):
+        if row.extra.get("group") != "world":
+            by_attribute.setdefault(str(row.extra.get("attribute")), []).append(row)
+    out, used = [], dict.fromkeys(by_attribute, 0)
+    for row in rows:
+        attribute = str(row.extra.get("attribute"))
+        pool = by_attribute.get(attribute)
+        if not pool:
+            raise RapidunError(f"'{retain_path}' has no retain row with attribute '{attribute}' for --benign")
+        out.append(pool[used[attribute] % len(pool)])
+        used[attribute] += 1
+    return out
 
 
 def evaluate_facts(model: Any, tokenizer: Any, data: TaskData, cfg: RelearnConfig, progress: bool) -> dict[str, Any]:
-    """Hook for facts packs: must return at least ``forget_accuracy`` (normalised exact match of greedy answers on
-    the forget rows) and may add ``forget_rouge_l`` and ``forget_loss``. Wire it to the facts evaluation and give
-    the entry a ``load`` and a ``benign`` source (e.g. the forget people's paraphrased questions)."""
-    return dict(_facts_pending())
+    """Forget-set answer accuracy (normalised exact match of the greedy answer, as ``rapidun evaluate`` scores a facts
+    pack), ROUGE-L recall of the answer and the forget loss, on the evaluation rows."""
+    from rapidun.evaluation.facts_stats import exact_match, rouge_l_recall
+    from rapidun.evaluation.generate import generate_responses
+
+    rows = data.eval_rows["forget"]
+    outputs = generate_responses(
+        model,
+        tokenizer,
+        rows,
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.eval_batch_size,
+        prompt_style=cfg.prompt_style,
+        progress=progress,
+        desc="facts-forget",
+    ).outputs
+    n = max(len(rows), 1)
+    return {
+        "forget_accuracy": sum(exact_match(o, r.response) for o, r in zip(outputs, rows, strict=True)) / n,
+        "forget_rouge_l": sum(rouge_l_recall(o, r.response) for o, r in zip(outputs, rows, strict=True)) / n,
+        "forget_loss": forget_loss(model, tokenizer, rows, cfg),
+        "counts": {"forget": len(rows)},
+    }
 
 
 def pack_evaluator(
@@ -196,9 +242,9 @@ RELEARN_TASKS: dict[str, RelearnTask] = {
     "facts": RelearnTask(
         name="facts",
         main_metric="forget_accuracy",
-        recovery_metrics=("forget_accuracy",),
-        load=_facts_pending,
-        benign=_facts_pending,
+        recovery_metrics=("forget_accuracy", "forget_rouge_l", "forget_loss"),
+        load=load_facts,
+        benign=facts_benign,
         evaluate=evaluate_facts,
     ),
 }
