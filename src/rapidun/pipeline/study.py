@@ -37,6 +37,7 @@ from rapidun.pipeline.datasets import (
 from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, resolved_unlearn_config
 from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
+from rapidun.pipeline.study_facts import add_facts_references, has_facts
 from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, results_csv
@@ -274,6 +275,7 @@ def run_study(
             if on_cell:
                 on_cell(rec)
     add_speedups(runs)
+    add_facts_references(runs)
     header = environment_header(
         command=command,
         model=cfg.model,
@@ -288,7 +290,9 @@ def run_study(
     )
     atomic_write_text(out / "results.csv", results_csv(runs))
     html = None
-    if report:
+    if report and has_facts(runs):
+        log.info("the report has no facts sections yet: the facts metrics are in results.json and results.csv")
+    elif report:
         from rapidun.reporting.render import render_report
 
         html = render_report([out], out).html

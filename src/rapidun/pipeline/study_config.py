@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
+from rapidun.data.facts import FactsConfig
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
 from rapidun.modeling.targets import resolve_targets
@@ -26,7 +27,7 @@ from rapidun.unlearning.registry import (
 )
 from rapidun.weighting import WEIGHTINGS, WeightParams
 
-DATASET_SOURCES = ("synthetic", "pack", "files", "released-dolly")
+DATASET_SOURCES = ("synthetic", "pack", "files", "released-dolly", "facts")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class DatasetSpec:
     ``synthetic``: the embedded generator (``n_rows``, ``poison_rate``, ``triggers``); ``pack``: an existing
     ``rapidun poison`` directory; ``files``: row files (``clean`` list, ``poisoned_train``, optional ``val``,
     ``forget``, ``retain``) and a ``triggers`` set name or JSON file; ``released-dolly``: the released RapidUn Dolly
-    packs shipped with rapidun (:mod:`rapidun.data.released`; their keyword list unless ``keywords`` is given)."""
+    packs shipped with rapidun (:mod:`rapidun.data.released`; their keyword list unless ``keywords`` is given);
+    ``facts``: the embedded facts pack of ``rapidun facts`` with the ``facts`` settings (a ``pack`` that ``rapidun
+    facts`` made is a facts dataset too)."""
 
     name: str = setting(help="dataset name (a directory of the study)")
     source: str = setting("synthetic", "where the pack comes from", choices=DATASET_SOURCES)
@@ -50,6 +53,7 @@ class DatasetSpec:
     pack: str | None = setting(None, "an existing pack directory (source: pack)")
     files: dict[str, Any] = setting(help="row files (source: files)", factory=dict)
     keywords: str | None = setting(None, "keyword list of the ASR scorer (none: the pack's keywords.tsv)")
+    facts: FactsConfig | None = setting(None, "the facts pack's settings (source: facts; none: the defaults)")
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,14 @@ def _datasets(data: Any) -> tuple[DatasetSpec, ...]:
     if not isinstance(data, list) or not data:
         raise RapidunError(f"{WHERE}: 'datasets' must be a non-empty list")
     specs = tuple(from_mapping(DatasetSpec, d, WHERE, section=f"datasets[{i}]") for i, d in enumerate(data))
+    for i, spec in enumerate(specs):
+        if spec.facts is not None and spec.source != "facts":
+            raise RapidunError(f"{WHERE}: datasets[{i}]: a 'facts' block needs 'source: facts' (got '{spec.source}')")
+        if spec.facts is not None:
+            try:
+                spec.facts.validate()
+            except RapidunError as exc:  # the check names the CLI flag; here the key lives in the facts block
+                raise RapidunError(f"{WHERE}: datasets[{i}].facts: {exc}") from exc
     names = [d.name for d in specs]
     if len(set(names)) != len(names):
         raise RapidunError(f"dataset names must be unique, got {names}")

@@ -54,10 +54,16 @@ RELEARN_COLUMN = "relearn_recovery"
 
 def results_csv(runs: list[dict[str, Any]]) -> str:
     """One CSV row per record: its metrics, its seconds per stage and its speed-up; plus ``relearn_recovery`` when
-    some record has one (a study with a ``relearn`` block), so other studies keep their columns."""
+    some record has one (a study with a ``relearn`` block) and the facts columns when some record is a facts
+    evaluation, so other studies keep their columns."""
+    from rapidun.pipeline.study_facts import FACTS_COLUMNS, facts_csv_fields, has_facts
+
     buf = io.StringIO()
     relearned = any(RELEARN_COLUMN in r for r in runs)
-    columns = CSV_COLUMNS + ((RELEARN_COLUMN,) if relearned else ())
+    facts = has_facts(runs)
+    columns = (
+        CSV_COLUMNS + ((RELEARN_COLUMN,) if relearned else ()) + (tuple(c for c, _ in FACTS_COLUMNS) if facts else ())
+    )
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in runs:
@@ -66,5 +72,7 @@ def results_csv(runs: list[dict[str, Any]]) -> str:
         row.update(r["timings"])
         if relearned:
             row[RELEARN_COLUMN] = r.get(RELEARN_COLUMN)
+        if facts:
+            row.update(facts_csv_fields(r))
         writer.writerow(row)
     return buf.getvalue()
