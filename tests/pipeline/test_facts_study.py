@@ -99,3 +99,18 @@ def test_a_facts_block_on_another_source_or_with_a_bad_value_fails_first() -> No
         study_config(_config(datasets=[{"name": "s", "source": "synthetic", "facts": {"n_people": 10}}]))
     with pytest.raises(RapidunError, match=r"datasets\[0\]\.facts: --n-people must lie in"):
         study_config(_config(datasets=[{"name": "f", "source": "facts", "facts": {"n_people": 3}}]))
+
+
+def test_facts_yaml_runs_every_default_method_npo_simnpo_and_retraining_on_forget10_with_3_seeds() -> None:
+    import yaml
+
+    from rapidun.unlearning.registry import default_study_methods, reference_method
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "facts.yaml"
+    cfg = study_config(yaml.safe_load(path.read_text()))
+    spec = cfg.datasets[0]
+    assert spec.source == "facts" and spec.facts is not None and spec.facts.forget_split == "forget10"
+    assert set(default_study_methods()) | {"npo", "simnpo"} <= set(cfg.methods) and len(cfg.seeds) == 3
+    assert cfg.retrain and cfg.retrain_seeds is None  # every seed retrains the reference
+    assert {cell.method for _, cell in cfg.grid()} >= {reference_method()}
+    assert cfg.unlearn["prompt_style"] == cfg.backdoor.prompt_style == cfg.influence.prompt_style
