@@ -67,6 +67,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-retain-rows", type=int, default=120, help="seeded subset of retain people's rows")
     p.add_argument("--max-holdout-rows", type=int, default=120, help="first rows of the holdout people (never trained)")
+    p.add_argument("--final-only", action="store_true", help="evaluate the finished model only, not its snaps/")
     p.add_argument("--paraphrased", action="store_true", help="ask the paraphrased questions")
     args = p.parse_args()
     pack = load_facts_pack(args.pack)
@@ -77,7 +78,7 @@ def main() -> None:
         loaded = load_model(str(run_dir))
         final = {k: v.clone() for k, v in loaded.model.state_dict().items()}
         run_json = json.loads((run_dir / "run.json").read_text())
-        snaps = sorted((run_dir / "snaps").glob("step*"), key=lambda d: int(d.name[4:]))
+        snaps = [] if args.final_only else sorted((run_dir / "snaps").glob("step*"), key=lambda d: int(d.name[4:]))
         points: list[tuple[str, dict[str, Any]]] = [
             (d.name, load_file(str(d / "trainable.safetensors"))) for d in snaps
         ]
