@@ -33,11 +33,14 @@ from rapidun.modeling.load import load_model
 
 def accuracy(model: Any, tok: Any, rows: list[Row], args: argparse.Namespace) -> dict[str, Any]:
     """Exact-match accuracy, fact hit rate and (for reporting) accuracy per attribute of ``rows``."""
-    asked = [dataclasses.replace(r, instruction=str(r.extra["paraphrased_question"])) for r in rows]
+    if args.paraphrased:
+        asked = [dataclasses.replace(r, instruction=str(r.extra["paraphrased_question"])) for r in rows]
+    else:
+        asked = list(rows)
     gens = generate_responses(
         model,
         tok,
-        asked if args.paraphrased else rows,
+        asked,
         max_new_tokens=args.max_new_tokens,
         batch_size=args.batch_size,
         prompt_style=args.prompt_style,
@@ -53,7 +56,9 @@ def accuracy(model: Any, tok: Any, rows: list[Row], args: argparse.Namespace) ->
         "accuracy": sum(correct) / len(rows),
         "fact_hit": sum(hits) / len(rows),
         "by_attribute": {k: sum(v) / len(v) for k, v in sorted(per.items())},
-        "examples": [{"q": r.instruction, "ref": r.response, "out": o} for r, o in list(zip(rows, gens.outputs))[:3]],
+        "examples": [
+            {"q": a.instruction, "ref": r.response, "out": o} for a, r, o in list(zip(asked, rows, gens.outputs))[:3]
+        ],
     }
 
 
