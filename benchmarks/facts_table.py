@@ -13,8 +13,7 @@ from typing import Any
 
 from scipy.stats import binomtest
 
-
-NAMES = {"backdoored": "trained (before unlearning)"}  # a study names the model before unlearning so
+NAMES = {"backdoored": "trained (before unlearning)"}  # the study's name for it
 
 
 def acc(split: dict[str, Any]) -> str:
