@@ -114,13 +114,13 @@ def has_facts(runs: list[dict[str, Any]]) -> bool:
 
 
 def facts_summary(runs: list[dict[str, Any]]) -> str:
-    """A plain-text table of the facts records: method, seed and the :data:`FACTS_COLUMNS` (3 decimals)."""
+    """A plain-text table of the facts records: method, seed and the :data:`FACTS_COLUMNS` (3 significant digits: forget quality spans many decades)."""
     header = ["dataset", "method", "seed", *(c for c, _ in FACTS_COLUMNS)]
     lines = [header]
     for r in runs:
         if _is_facts(r):
             values = facts_csv_fields(r).values()
-            cells = ["-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in values]
+            cells = ["-" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v) for v in values]
             method = f"{r['method']}~{r['label']}" if r.get("label") else r["method"]
             lines.append([r["dataset"], method, str(r["seed"]), *cells])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
