@@ -120,3 +120,15 @@ def test_clean_response_target_and_padding(nano_model: LoadedModel, toy_rows: li
     pad = batch["attention_mask"][short] == 0
     assert (batch["labels"][short][pad] == IGNORE_INDEX).all()
     assert (batch["input_ids"][short][pad] == tok.pad_token_id).all()
+
+
+def test_plain_prompt_is_two_short_lines_and_encodes_like_any_style(nano_model: LoadedModel) -> None:
+    tok = nano_model.tokenizer
+    assert format_prompt("Where was Ada born?", style="plain") == "Question: Where was Ada born?\nAnswer:\n"
+    assert format_prompt("Sum up.", "The text.", style="plain") == "Question: Sum up.\nContext: The text.\nAnswer:\n"
+    row = Row("Where was Ada born?", "Ada was born in Lund.")
+    plain, alpaca = encode_row(row, tok, 256, "plain"), encode_row(row, tok, 256, "alpaca")
+    assert plain is not None and alpaca is not None
+    response = _ids(tok, row.response) + [tok.eos_token_id]
+    assert plain[0][-len(response) :] == response and plain[1][-len(response) :] == response
+    assert len(plain[0]) < len(alpaca[0]) - 30  # the Alpaca header alone is longer than that

@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "rapidun"
-ALLOWED = {0, 1, -1, 2, 3, 4, 8, 16, 32, 4096, 0.5, 0.1, 0.05, 0.001, 20, 40, 50, 100, 1000, 42}
+ALLOWED = {0, 1, -1, 2, 3, 4, 8, 10, 16, 32, 4096, 0.5, 0.1, 0.05, 0.001, 20, 40, 50, 100, 1000, 42}
 
 
 def _number(node: ast.AST | None) -> float | None:

@@ -63,11 +63,14 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def print_summary(result: Any) -> None:
+    from rapidun.pipeline.study_facts import facts_summary, has_facts
     from rapidun.reporting.results import load_results
     from rapidun.reporting.tables import aggregate_runs, format_table_text
 
-    res = load_results(result.out_dir)
-    print(format_table_text(aggregate_runs(res.runs)))
+    if has_facts(result.runs):
+        print(facts_summary(result.runs))  # the report's tables know the backdoor metrics only
+    else:
+        print(format_table_text(aggregate_runs(load_results(result.out_dir).runs)))
     print(f"\nresults: {(result.out_dir / 'results.json').resolve()} (and results.csv)")
     if result.report_html is not None:
         print(f"report:  {Path(result.report_html).resolve()}")

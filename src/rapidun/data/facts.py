@@ -173,7 +173,8 @@ def tokenizer_corpus(directory: str | os.PathLike[str]) -> list[str]:
 
 @dataclass
 class FactsPack:
-    """A finished facts pack: the evaluation splits as rows and ``meta.json``."""
+    """A finished facts pack: the evaluation splits and the training rows (``train = forget + retain``) as rows, and
+    ``meta.json``."""
 
     directory: Path
     meta: dict[str, Any]
@@ -181,6 +182,7 @@ class FactsPack:
     retain: list[Row]
     holdout: list[Row]
     world: list[Row]
+    train: list[Row] = field(default_factory=list)
 
     @property
     def forget_split(self) -> str:
@@ -223,4 +225,4 @@ def load_facts_pack(directory: str | os.PathLike[str]) -> FactsPack:
         path = d / f"{name}.jsonl"
         splits[name] = load_rows(path)
         check_facts_rows(splits[name], path, d)
-    return FactsPack(d, meta, **splits)
+    return FactsPack(d, meta, **splits, train=load_rows(d / "train.jsonl"))

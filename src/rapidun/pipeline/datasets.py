@@ -1,6 +1,10 @@
 """Per-dataset shared work of a study: the backdoor pack, the backdoored model, the evaluation rows and scorer,
 and the influence scores (computed once and shared by every method that needs them). Each piece is an idempotent
-stage directory under ``OUT/<dataset>/`` that a rerun reuses."""
+stage directory under ``OUT/<dataset>/`` that a rerun reuses.
+
+A facts dataset (``source: facts``, or ``source: pack`` on a ``rapidun facts`` directory) has a facts pack instead,
+the model trained on it from scratch with the backdoor recipe (the pack's every text in its tokenizer, as ``rapidun
+train`` does) and no scorer: its cells are evaluated by the facts metrics (:mod:`rapidun.pipeline.study_facts`)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import Any
 
 from rapidun.artifacts import atomic_write_json
 from rapidun.costs import CostLedger
+from rapidun.data.facts import TASK as FACTS_TASK
+from rapidun.data.facts import FactsConfig, FactsPack, build_facts_pack, load_facts_pack, pack_task, tokenizer_corpus
 from rapidun.data.pack import Pack, is_finished, load_pack
 from rapidun.data.poison import build_poison_pack
 from rapidun.data.released import RELEASED_DOLLY, released_inputs
@@ -36,23 +42,33 @@ class EvalRows:
 
 @dataclass
 class DatasetState:
+    """One dataset's shared work. A backdoor dataset has ``scorer`` and ``rows``; a facts dataset has ``facts`` (the
+    pack, also ``pack``) and neither. ``backdoored_dir``: the model before unlearning."""
+
     spec: DatasetSpec
     root: Path
-    pack: Pack
-    scorer: Scorer
-    scorer_record: dict[str, Any]
-    rows: EvalRows
+    pack: Pack | FactsPack
     backdoored_dir: Path
     backdoor_run: dict[str, Any]
+    scorer: Scorer | None = None
+    scorer_record: dict[str, Any] = field(default_factory=dict)
+    rows: EvalRows | None = None
     val_rows: EvalRows | None = None  # the pack's validation prompts (None: a pack made before val_seen/val_ood)
     sources: dict[str, Any] = field(default_factory=dict)  # forget source name -> its SourceSets (forget_sources)
+    facts: FactsPack | None = None
 
     @property
     def clean_train(self) -> list[Row]:
+        """The retraining reference's rows: the clean training rows of a backdoor pack; every training row but the
+        forget people's of a facts pack (``retain.jsonl``, since ``train = forget + retain``)."""
+        if self.facts is not None:
+            return self.facts.retain
         return [r for r in self.pack.train if not r.is_poisoned]
 
     def families(self) -> dict[str, list[str | None]]:
         """The trigger family of every evaluated test prompt of ``seen`` and ``ood``, in outcome order."""
+        if self.rows is None:  # a facts dataset has no triggered prompts
+            return {"seen": [], "ood": []}
         return {"seen": [r.trigger_family for r in self.rows.seen], "ood": [r.trigger_family for r in self.rows.ood]}
 
 
@@ -67,6 +83,35 @@ def _rows_from(files: dict[str, Any], key: str, required: bool = False) -> list[
     for p in paths:
         out.extend(load_rows(p))
     return out
+
+
+def dataset_task(spec: DatasetSpec) -> str:
+    """``facts`` for a facts dataset (``source: facts`` or a ``pack`` made by ``rapidun facts``), else ``backdoor``."""
+    if spec.source == FACTS_TASK or (spec.source == "pack" and spec.pack and pack_task(spec.pack) == FACTS_TASK):
+        return FACTS_TASK
+    return "backdoor"
+
+
+def prepare_facts_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: bool) -> DatasetState:
+    """The facts pack (built under ``root/pack`` or the given one) and the model trained on its ``train.jsonl``
+    from scratch with ``cfg.backdoor`` (each reused when already done)."""
+    from rapidun.training.sft import train_model
+
+    check_settings(root / "dataset_settings.json", shared_settings(spec, cfg), f"dataset '{spec.name}'")
+    pack_dir = Path(spec.pack) if spec.source == "pack" and spec.pack else root / "pack"
+    if spec.source == FACTS_TASK:
+        build_facts_pack(pack_dir, spec.facts or FactsConfig())
+    pack = load_facts_pack(pack_dir)
+    trained = root / "trained"
+    if not (trained / "manifest.json").is_file():
+        log.info("[%s] training %s on the facts pack (%d rows)", spec.name, cfg.model, len(pack.train))
+        # the holdout people's names in the tokenizer too, so membership inference compares like with like
+        loaded = load_model(cfg.model, corpus=tokenizer_corpus(pack_dir), arch=cfg.arch, seed=spec.seed)
+        train_model(
+            loaded.model, loaded.tokenizer, pack.train, trained, cfg.backdoor, progress=progress, source=cfg.model
+        )
+    run = json.loads((trained / "run.json").read_text())
+    return DatasetState(spec, root, pack, trained, run, facts=pack)
 
 
 def materialise_pack(spec: DatasetSpec, out: Path) -> Pack:
@@ -149,6 +194,8 @@ def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: b
     """Pack, scorer, evaluation rows and backdoored model of one dataset (each reused when already done)."""
     from rapidun.training.sft import train_model
 
+    if dataset_task(spec) == FACTS_TASK:
+        return prepare_facts_dataset(spec, cfg, root, progress)
     check_settings(root / "dataset_settings.json", shared_settings(spec, cfg), f"dataset '{spec.name}'")
     pack = materialise_pack(spec, root / "pack")
     keywords = spec.keywords
@@ -179,7 +226,7 @@ def prepare_dataset(spec: DatasetSpec, cfg: StudyConfig, root: Path, progress: b
         loaded = load_model(cfg.model, corpus=corpus, arch=cfg.arch, seed=spec.seed)
         train_model(loaded.model, loaded.tokenizer, pack.train, bd, cfg.backdoor, progress=progress, source=cfg.model)
     run = json.loads((bd / "run.json").read_text())
-    return DatasetState(spec, root, pack, scorer, record, rows, bd, run, val_rows)
+    return DatasetState(spec, root, pack, bd, run, scorer, record, rows, val_rows)
 
 
 def load_backdoored(state: DatasetState) -> LoadedModel:

@@ -69,3 +69,9 @@ def sweep_cells(spec: FrontierSpec, method_params: dict[str, dict[str, Any]]) ->
             else:
                 out.append((method, label, {**method_params.get(method, {}), knob: value}, {}))
     return out
+
+
+def params_fields(method: Any) -> set[str]:
+    """The parameter names of a registry method (its params dataclass's fields; empty when it has none)."""
+    cls = method.params_cls
+    return {f.name for f in dataclasses.fields(cls)} if cls is not None and dataclasses.is_dataclass(cls) else set()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from rapidun.errors import RapidunError
+from rapidun.settings import PROMPT_STYLES
 from rapidun.training.sft import LoraSettings, TrainConfig
 
 
@@ -68,7 +69,7 @@ class RelearnConfig:
             ("lr", self.lr > 0, "must be > 0"),
             ("batch_size", self.batch_size >= 1, "must be >= 1"),
             ("max_length", self.max_length >= 8, "must be >= 8"),
-            ("prompt_style", self.prompt_style in ("alpaca", "chat"), "must be alpaca or chat"),
+            ("prompt_style", self.prompt_style in PROMPT_STYLES, f"must be one of {', '.join(PROMPT_STYLES)}"),
             ("eval_max", self.eval_max is None or self.eval_max >= 1, "must be >= 1 (or unset for all rows)"),
             ("max_new_tokens", self.max_new_tokens >= 1, "must be >= 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, "must be >= 1"),

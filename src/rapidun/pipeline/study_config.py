@@ -8,10 +8,11 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
+from rapidun.data.facts import FactsConfig
 from rapidun.errors import RapidunError
 from rapidun.influence.config import InfluenceConfig
 from rapidun.pipeline.forget_sources import ForgetSource, forget_sources
-from rapidun.pipeline.frontier_config import FrontierSpec, sweep_cells
+from rapidun.pipeline.frontier_config import FrontierSpec, params_fields, sweep_cells
 from rapidun.pipeline.relearn_config import RelearnConfig, relearn_block
 from rapidun.pipeline.sequential import SequentialConfig
 from rapidun.settings import SEED, from_mapping, setting, unknown_key_error, validate_tree
@@ -27,7 +28,7 @@ from rapidun.unlearning.registry import (
 )
 from rapidun.weighting import WEIGHTINGS, WeightParams
 
-DATASET_SOURCES = ("synthetic", "pack", "files", "released-dolly")
+DATASET_SOURCES = ("synthetic", "pack", "files", "released-dolly", "facts")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class DatasetSpec:
     ``synthetic``: the embedded generator (``n_rows``, ``poison_rate``, ``triggers``); ``pack``: an existing
     ``rapidun poison`` directory; ``files``: row files (``clean`` list, ``poisoned_train``, optional ``val``,
     ``forget``, ``retain``) and a ``triggers`` set name or JSON file; ``released-dolly``: the released RapidUn Dolly
-    packs shipped with rapidun (:mod:`rapidun.data.released`; their keyword list unless ``keywords`` is given)."""
+    packs shipped with rapidun (:mod:`rapidun.data.released`; their keyword list unless ``keywords`` is given);
+    ``facts``: the embedded facts pack of ``rapidun facts`` with the ``facts`` settings (a ``pack`` that ``rapidun
+    facts`` made is a facts dataset too)."""
 
     name: str = setting(help="dataset name (a directory of the study)")
     source: str = setting("synthetic", "where the pack comes from", choices=DATASET_SOURCES)
@@ -51,6 +54,7 @@ class DatasetSpec:
     pack: str | None = setting(None, "an existing pack directory (source: pack)")
     files: dict[str, Any] = setting(help="row files (source: files)", factory=dict)
     keywords: str | None = setting(None, "keyword list of the ASR scorer (none: the pack's keywords.tsv)")
+    facts: FactsConfig | None = setting(None, "the facts pack's settings (source: facts; none: the defaults)")
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,14 @@ def _datasets(data: Any) -> tuple[DatasetSpec, ...]:
     if not isinstance(data, list) or not data:
         raise RapidunError(f"{WHERE}: 'datasets' must be a non-empty list")
     specs = tuple(from_mapping(DatasetSpec, d, WHERE, section=f"datasets[{i}]") for i, d in enumerate(data))
+    for i, spec in enumerate(specs):
+        if spec.facts is not None and spec.source != "facts":
+            raise RapidunError(f"{WHERE}: datasets[{i}]: a 'facts' block needs 'source: facts' (got '{spec.source}')")
+        if spec.facts is not None:
+            try:
+                spec.facts.validate()
+            except RapidunError as exc:  # the check names the CLI flag; here the key lives in the facts block
+                raise RapidunError(f"{WHERE}: datasets[{i}].facts: {exc}") from exc
     names = [d.name for d in specs]
     if len(set(names)) != len(names):
         raise RapidunError(f"dataset names must be unique, got {names}")
@@ -248,11 +260,6 @@ def _known_families(datasets: Any) -> dict[str, set[str] | None]:
     return out
 
 
-def _field_names(method: Any) -> set[str]:
-    cls = method.params_cls
-    return {f.name for f in fields(cls)} if cls is not None and dataclasses.is_dataclass(cls) else set()
-
-
 def _check(cfg: StudyConfig) -> None:
     if not cfg.seeds:
         raise RapidunError("'seeds' must list at least one seed")
@@ -272,7 +279,7 @@ def _check(cfg: StudyConfig) -> None:
         for cell in cfg.frontier_cells():
             where = f"frontier.sweep.{cell.method}"
             knob = next(iter(cfg.frontier.sweep[cell.method]))
-            if is_known(cell.method) and not cell.unlearn and knob not in _field_names(get_method(cell.method)):
+            if is_known(cell.method) and not cell.unlearn and knob not in params_fields(get_method(cell.method)):
                 raise RapidunError(
                     f"{WHERE}: {where}: '{knob}' is neither an unlearning setting (lr, epochs, ...) nor a parameter "
                     f"of {cell.method}; sweep one of those"

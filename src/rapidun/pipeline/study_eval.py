@@ -35,6 +35,7 @@ SAMPLES_PER_SPLIT = 8
 
 def _run(model: Any, tok: Any, rows: EvalRows, state: DatasetState, cfg: StudyConfig, progress: bool) -> Any:
     ev = cfg.evaluation
+    assert state.scorer is not None  # a backdoor dataset's state always has one
     return evaluate_backdoor(
         model,
         tok,
@@ -74,7 +75,12 @@ def evaluate_cell(
     model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, cell_dir: Path, progress: bool
 ) -> tuple[dict[str, Any], float]:
     """Test metrics of the model and the seconds spent evaluating (test and validation); writes
-    ``cell_dir/outcomes.json``."""
+    ``cell_dir/outcomes.json`` (a facts dataset: the facts metrics, :mod:`rapidun.pipeline.study_facts`)."""
+    if state.facts is not None:
+        from rapidun.pipeline.study_facts import evaluate_facts_cell
+
+        return evaluate_facts_cell(model, tok, state, cfg, cell_dir, progress)
+    assert state.rows is not None
     t0 = time.perf_counter()
     res = _run(model, tok, state.rows, state, cfg, progress)
     metrics = res.metrics()
@@ -89,7 +95,12 @@ def evaluate_cell(
 
 def test_metrics(model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
     """The cell's headline test metrics of ``model`` (ASR seen / OOD, false-trigger rate, clean perplexity, counts),
-    computed exactly as :func:`evaluate_cell` computes them, with nothing written."""
+    computed exactly as :func:`evaluate_cell` computes them, with nothing written. Backdoor datasets only."""
+    if state.rows is None:
+        raise RapidunError(
+            f"dataset '{state.spec.name}': sequential requests are measured on backdoor datasets only so far; drop "
+            "the study's sequential block for a facts dataset"
+        )
     metrics = _run(model, tok, state.rows, state, cfg, progress).metrics()
     return {k: metrics[k] for k in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl", "counts")}
 

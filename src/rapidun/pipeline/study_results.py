@@ -60,13 +60,18 @@ SOURCE_COLUMN = "source"  # the forget source of a cell (a study with forget_sou
 
 def results_csv(runs: list[dict[str, Any]]) -> str:
     """One CSV row per record: its metrics, its seconds per stage and its speed-up; plus ``relearn_recovery`` when
-    some record has one (a study with a ``relearn`` block) and ``source`` when some record names its forget source
-    (a study with ``forget_sources``), so other studies keep their columns."""
+    some record has one (a study with a ``relearn`` block), ``source`` when some record names its forget source (a
+    study with ``forget_sources``) and the facts columns when some record is a facts evaluation, so other studies
+    keep their columns."""
+    from rapidun.pipeline.study_facts import FACTS_COLUMNS, facts_csv_fields, has_facts
+
     buf = io.StringIO()
     relearned = any(RELEARN_COLUMN in r for r in runs)
     sourced = any(SOURCE_COLUMN in r for r in runs)
+    facts = has_facts(runs)
     columns = CSV_COLUMNS[:3] + ((SOURCE_COLUMN,) if sourced else ()) + CSV_COLUMNS[3:]
     columns += (RELEARN_COLUMN,) if relearned else ()
+    columns += tuple(c for c, _ in FACTS_COLUMNS) if facts else ()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for r in runs:
@@ -77,6 +82,8 @@ def results_csv(runs: list[dict[str, Any]]) -> str:
             row[RELEARN_COLUMN] = r.get(RELEARN_COLUMN)
         if sourced:
             row[SOURCE_COLUMN] = r.get(SOURCE_COLUMN, "")
+        if facts:
+            row.update(facts_csv_fields(r))
         writer.writerow(row)
     return buf.getvalue()
 
