@@ -80,3 +80,11 @@ def test_two_requests_then_resume_adds_nothing(tmp_path: Path) -> None:
 def test_bad_block_fails_before_work(block: dict, message: str) -> None:
     with pytest.raises(RapidunError, match=message):
         study_config(_config(sequential=block))
+
+
+def test_facts_dataset_is_refused_before_any_work(tmp_path: Path) -> None:
+    facts = {"name": "people", "source": "facts"}
+    cfg = study_config(_config(datasets=[facts], sequential={"requests": 2}))
+    with pytest.raises(RapidunError, match="backdoor datasets only"):
+        run_study(cfg, tmp_path / "s", progress=False, report=False)
+    assert not (tmp_path / "s" / "people").exists()

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from rapidun.data.rows import Row
 from rapidun.errors import RapidunError
+from rapidun.settings import PROMPT_STYLES  # the one list of styles (the settings' choices); re-exported here
 
 PromptStyle = Literal["alpaca", "chat", "plain"]
-PROMPT_STYLES: tuple[str, ...] = ("alpaca", "chat", "plain")
 
 _HEADER = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
 

@@ -43,7 +43,7 @@ from rapidun.pipeline.study_facts import add_facts_references, has_facts
 from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, cell_stages, lora_targets, results_csv
-from rapidun.pipeline.study_sequential import sequential_fields
+from rapidun.pipeline.study_sequential import check_sequential, sequential_fields
 from rapidun.training.loop import TrainingDiverged
 from rapidun.unlearning.registry import is_reference, uses_influence
 
@@ -188,7 +188,7 @@ def _run_cell(
     start, params, (forget, retain) = _cell_inputs(state, cfg, cell, seed)
     train = resolved_unlearn_config({**cfg.unlearn, **cell.unlearn}, seed, start.model)
     sequential = lambda: sequential_fields(  # noqa: E731 - the same call for a new and a finished cell
-        cfg.sequential, state, cfg, cell.method, params, train, (forget, retain), cell_dir, progress
+        cfg.sequential, state, cfg, cell.method, params, train, start.tokenizer, (forget, retain), cell_dir, progress
     )
     if (cell_dir / CELL_FILE).is_file():  # finished before the study asked for sequential requests: add them
         atomic_write_json(cell_dir / CELL_FILE, done := done | sequential())
@@ -249,6 +249,7 @@ def run_study(
 ) -> StudyResult:
     """Run every cell of ``cfg`` under ``out_dir`` (finished cells are reused), then write the results files and
     the report. ``on_cell`` is called with each finished cell's record (e.g. to print progress)."""
+    check_sequential(cfg)  # before anything is written
     out = ensure_dir(out_dir)
     atomic_write_json(out / "study_config.json", cfg.to_dict())
     runs: list[dict[str, Any]] = []

@@ -95,12 +95,9 @@ def evaluate_cell(
 
 def test_metrics(model: Any, tok: Any, state: DatasetState, cfg: StudyConfig, progress: bool) -> dict[str, Any]:
     """The cell's headline test metrics of ``model`` (ASR seen / OOD, false-trigger rate, clean perplexity, counts),
-    computed exactly as :func:`evaluate_cell` computes them, with nothing written. Backdoor datasets only."""
-    if state.rows is None:
-        raise RapidunError(
-            f"dataset '{state.spec.name}': sequential requests are measured on backdoor datasets only so far; drop "
-            "the study's sequential block for a facts dataset"
-        )
+    computed exactly as :func:`evaluate_cell` computes them, with nothing written. Backdoor datasets only (a study
+    refuses a sequential block on a facts dataset before any work)."""
+    assert state.rows is not None
     metrics = _run(model, tok, state.rows, state, cfg, progress).metrics()
     return {k: metrics[k] for k in ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl", "counts")}
 

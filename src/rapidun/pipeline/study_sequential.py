@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rapidun.data.facts import TASK as FACTS_TASK
 from rapidun.data.rows import Row
-from rapidun.modeling.load import load_model
-from rapidun.pipeline.datasets import DatasetState
+from rapidun.errors import RapidunError
+from rapidun.pipeline.datasets import DatasetState, dataset_task, load_backdoored
 from rapidun.pipeline.sequential import SequentialConfig, serve_requests
 from rapidun.pipeline.study_config import StudyConfig
 from rapidun.pipeline.study_eval import test_metrics
@@ -58,6 +59,16 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def check_sequential(cfg: StudyConfig) -> None:
+    """Refuse, before any work, a ``sequential`` block on a study with a facts dataset (requests are measured with
+    the backdoor metrics only so far)."""
+    if cfg.sequential is not None and any(dataset_task(spec) == FACTS_TASK for spec in cfg.datasets):
+        raise RapidunError(
+            "study config: sequential requests are measured on backdoor datasets only so far; drop the sequential "
+            "block or the facts dataset"
+        )
+
+
 def sequential_fields(
     seq: SequentialConfig | None,
     state: DatasetState,
@@ -65,19 +76,19 @@ def sequential_fields(
     method: str,
     params: Any,
     train: Any,
+    tokenizer: Any,
     rows: tuple[Sequence[Row], Sequence[Row]],
     cell_dir: Path,
     progress: bool,
 ) -> dict[str, Any]:
     """``{"sequential": summary}`` of one cell, or ``{}`` when the study has no ``sequential`` block or the cell is
-    the retraining reference. ``train`` is the cell's resolved :class:`~rapidun.unlearning.UnlearnConfig` and
-    ``rows`` its (forget, retain) rows."""
+    the retraining reference. ``train`` is the cell's resolved :class:`~rapidun.unlearning.UnlearnConfig`,
+    ``tokenizer`` the backdoored model's and ``rows`` the cell's (forget, retain) rows."""
     if seq is None or is_reference(method):
         return {}
-    tokenizer = load_model(str(state.backdoored_dir)).tokenizer
 
     def start_model() -> Any:  # a fresh copy of the backdoored model per chain: requests edit it in place
-        return load_model(str(state.backdoored_dir)).model
+        return load_backdoored(state).model
 
     record = serve_requests(
         start_model,

@@ -13,7 +13,7 @@ from typing import Any
 MAX_LENGTH = 256  # tokens per example (prompt + response) in training, influence, unlearning and evaluation
 SEED = 42  # the default seed of data generation, training and unlearning
 CHECKPOINT_EVERY = 50  # optimiser steps between resumable checkpoints of training and unlearning
-PROMPT_STYLES = ("alpaca", "chat", "plain")
+PROMPT_STYLES: tuple[str, ...] = ("alpaca", "chat", "plain")  # data/prompt.py formats each one
 
 
 def setting(
