@@ -114,3 +114,20 @@ def test_facts_yaml_runs_every_default_method_npo_simnpo_and_retraining_on_forge
     assert cfg.retrain and cfg.retrain_seeds is None  # every seed retrains the reference
     assert {cell.method for _, cell in cfg.grid()} >= {reference_method()}
     assert cfg.unlearn["prompt_style"] == cfg.backdoor.prompt_style == cfg.influence.prompt_style
+
+
+def test_a_facts_study_relearns_each_cell_measuring_all_three_points_with_the_relearning_task(tmp_path: Path) -> None:
+    relearn = {"steps": 2, "rows": 2, "batch_size": 2, "max_new_tokens": 4}
+    res = run_study(study_config(_config(methods=["ga"], relearn=relearn)), tmp_path / "s", progress=False)
+    root = res.out_dir / "facts"
+    before = json.loads((root / "relearn_before.json").read_text())["metrics"]
+    by_method = {r["method"]: r for r in res.runs}
+    for name in ("retrain", "ga"):
+        record = json.loads((root / "cells" / name / "seed1" / "relearn" / "relearn.json").read_text())
+        assert record["task"] == "facts" and record["metric"] == "forget_accuracy"
+        # The model before unlearning is measured once, by the relearning task, and every cell compares with it.
+        assert record["before_unlearning"]["forget_accuracy"] == before["forget_accuracy"]
+        assert record["after_unlearning"]["forget_loss"] is not None  # measured here, not read from the study
+        b, u, r = (record[k]["forget_accuracy"] for k in ("before_unlearning", "after_unlearning", "after_relearning"))
+        expected = None if abs(b - u) < 0.01 else (r - u) / (b - u)
+        assert by_method[name]["relearn_recovery"] == (pytest.approx(expected) if expected is not None else None)

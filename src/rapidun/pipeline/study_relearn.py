@@ -3,8 +3,12 @@ unlearned model is fine-tuned for a few steps on forget rows and evaluated again
 
     relearn_recovery = (m_relearned - m_unlearned) / (m_backdoored - m_unlearned)   (m = seen-trigger ASR)
 
-and ``relearn_reason`` (why the recovery is None, else None). The run lives in ``cell_dir/relearn`` and is reused
-when finished with the same settings. Only studies whose config has a ``relearn`` block do any of this, so the cell
+and ``relearn_reason`` (why the recovery is None, else None); on a facts dataset m = forget-set answer accuracy. The
+run lives in ``cell_dir/relearn`` and is reused when finished with the same settings.
+
+A facts cell's study metrics are nested per split and come from a longer evaluation than relearning's, so there the
+metrics before and after unlearning are measured by the relearning task itself (the model before unlearning once
+per dataset, kept in ``DATASET/relearn_before.json``), and the three points compare like for like. Only studies whose config has a ``relearn`` block do any of this, so the cell
 records of other studies keep exactly their keys.
 """
 
@@ -15,15 +19,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import json
+from dataclasses import asdict
+
 from rapidun.artifacts import atomic_write_json
 from rapidun.modeling.load import LoadedModel
-from rapidun.pipeline.datasets import DatasetState
+from rapidun.pipeline.datasets import DatasetState, load_backdoored
 from rapidun.pipeline.relearn import relearn_model
+from rapidun.pipeline.relearn_tasks import RELEARN_TASKS
 from rapidun.pipeline.relearn_config import RelearnConfig
 from rapidun.pipeline.study_eval import CELL_FILE
 
 log = logging.getLogger(__name__)
 RELEARN_DIR = "relearn"
+BEFORE_FILE = "relearn_before.json"
+
+
+def facts_before(cfg: RelearnConfig, state: DatasetState, progress: bool) -> dict[str, Any]:
+    """The relearning task's metrics of the model before unlearning (facts datasets), measured once per dataset and
+    relearning settings and kept in ``DATASET/relearn_before.json``."""
+    path = state.root / BEFORE_FILE
+    settings = json.loads(json.dumps(asdict(cfg), default=str))
+    if path.is_file():
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("config") == settings:
+            return dict(kept["metrics"])
+    task = RELEARN_TASKS["facts"]
+    data = task.load(state.pack.directory, cfg)
+    loaded = load_backdoored(state)
+    metrics = task.evaluate(loaded.model, loaded.tokenizer, data, cfg, progress)
+    atomic_write_json(path, {"config": settings, "metrics": metrics})
+    return metrics
 
 
 def relearn_fields(
@@ -41,6 +67,8 @@ def relearn_fields(
 
     if cfg is None:
         return {}
+    facts = state.facts is not None
+    before = facts_before(cfg, state, progress) if facts else backdoored_metrics
     loaded = load_unlearned()
     model = merge_existing_adapter(loaded.model)
     res = relearn_model(
@@ -49,8 +77,8 @@ def relearn_fields(
         state.pack.directory,
         cell_dir / RELEARN_DIR,
         cfg,
-        before=backdoored_metrics,
-        unlearned=cell_metrics,
+        before=before,
+        unlearned=None if facts else cell_metrics,
         inputs={"cell": str(cell_dir)},
         progress=progress,
     )
