@@ -60,6 +60,8 @@ def test_evaluate_facts_end_to_end(nano_model: LoadedModel, pack_dir: Path) -> N
     assert all(0.0 <= m["auc"] <= 1.0 and m["priv_leak"] is None for m in metrics["mia"].values())
     probs = metrics["forget"]["answer_prob"]
     assert 0.0 < probs < 1.0
+    # Perplexity = 1 / geometric mean of the per-row answer probabilities <= 1 / their arithmetic mean (Jensen).
+    assert metrics["forget"]["perplexity"] >= 1.0 / probs
     ratios = metrics["forget"]["truth_ratios"]
     assert metrics["forget"]["truth_ratio"]["mean"] == pytest.approx(sum(ratios) / len(ratios))
     # With the model's own truth ratios and AUCs as the reference: KS p = 1 and PrivLeak = 0.

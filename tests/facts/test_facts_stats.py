@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rapidun.evaluation.facts_stats import (
+    answer_perplexity,
     exact_match,
     forget_quality,
     min_k_plus_plus_score,
@@ -98,3 +99,10 @@ def test_roc_points_hand_values_and_area() -> None:
     assert points == [(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]
     area = sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(points, points[1:]))
     assert area == pytest.approx(roc_auc(members, others))  # trapezoids under the curve = the rank AUC (0.75)
+
+
+def test_answer_perplexity_is_exp_of_the_mean_per_row_negative_log_likelihood() -> None:
+    # Rows with mean log-probabilities -1 and -3 per token: mean NLL 2 -> perplexity e^2; a NaN row is left out.
+    assert answer_perplexity([-1.0, -3.0, float("nan")]) == pytest.approx(math.exp(2.0))
+    assert answer_perplexity([0.0]) == pytest.approx(1.0)  # every answer token certain
+    assert answer_perplexity([float("nan")]) is None

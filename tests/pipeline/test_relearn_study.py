@@ -79,6 +79,13 @@ def test_study_without_relearn_keeps_its_records_and_relearns_when_asked_later(t
     for name in ("retrain", "uniform", "ga"):
         assert set(again[name]) == CELL_KEYS | {"relearn_recovery", "relearn_reason"}
         assert again[name]["metrics"] == cells[name]["metrics"]
+    # Changing the block measures the recovery again with the new settings (never a stale number kept).
+    run_study(study_config(_config(relearn={**RELEARN, "steps": 1})), res.out_dir, progress=False, report=False)
+    for name in ("retrain", "uniform", "ga"):
+        run = json.loads((res.out_dir / "toy" / "cells" / name / "seed1" / "relearn" / "relearn.json").read_text())
+        assert run["training"]["steps"] == 1 and run["config"]["steps"] == 1
+        cell = _cells(res.out_dir)[name]
+        assert cell["relearn_recovery"] == run["recovery"]
 
 
 @pytest.mark.parametrize("bad", [{"steps": 0}, {"share": 1.5}])

@@ -109,6 +109,15 @@ def test_reusing_a_directory_with_other_settings_is_refused(tmp_path: Path):
         check_settings(tmp_path / "s.json", {"lr": 3, "seed": 2}, "cell ga")
 
 
+def test_a_setting_added_later_and_left_unset_does_not_block_resuming_an_older_directory(tmp_path: Path):
+    from rapidun.pipeline.datasets import check_settings
+
+    check_settings(tmp_path / "s.json", {"dataset": {"seed": 42}, "lr": 1}, "dataset d")  # written by an older version
+    check_settings(tmp_path / "s.json", {"dataset": {"seed": 42, "facts": None}, "lr": 1}, "dataset d")
+    with pytest.raises(RapidunError, match=r"other settings \(dataset\)"):  # set to a value, it is a change
+        check_settings(tmp_path / "s.json", {"dataset": {"seed": 42, "facts": {"n_people": 10}}, "lr": 1}, "dataset d")
+
+
 def test_set_overrides_use_dotted_keys_and_yaml_values():
     from rapidun.cli.study import apply_overrides
 

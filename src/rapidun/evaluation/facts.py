@@ -25,6 +25,7 @@ from rapidun.data.rows import Row
 from rapidun.evaluation.facts_scoring import FACTS_MAX_LENGTH, AnswerScores, score_answers
 from rapidun.evaluation.facts_stats import (
     MIN_K,
+    answer_perplexity,
     exact_match,
     forget_quality,
     normalise_answer,
@@ -114,6 +115,7 @@ def _split_metrics(rows: list[Row], outputs: list[str], scores: AnswerScores, ra
         "fact_hit": sum(hits) / n if n else None,
         "rouge_l_recall": sum(rouge_l_recall(o, r.response) for o, r in zip(outputs, rows)) / n if n else None,
         "answer_prob": sum(probs) / n if n else None,
+        "perplexity": answer_perplexity(scores.mean_logp[:n]),
         "truth_ratio": truth_ratio_summary(ratios),
     }
 

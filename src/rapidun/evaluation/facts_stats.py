@@ -109,6 +109,14 @@ def roc_points(member_scores: Sequence[float], nonmember_scores: Sequence[float]
     return points
 
 
+def answer_perplexity(mean_logps: Sequence[float]) -> float | None:
+    """Perplexity of a split's reference answers, averaged per row: exp(-(1/n) sum_i mean_logp_i), where mean_logp_i
+    is row i's mean log-probability per answer token (teacher-forced). Rows with nothing scored (NaN) are left out;
+    None when none is left. The utility number of a facts pack that sits beside a backdoor pack's clean perplexity."""
+    finite = [x for x in mean_logps if x == x]
+    return math.exp(-sum(finite) / len(finite)) if finite else None
+
+
 def priv_leak(auc: float, auc_retrained: float) -> float:
     """MUSE's PrivLeak (Shi et al. 2024): (AUC_unlearned - AUC_retrained) / AUC_retrained; 0 is ideal, positive
     means members are still recognisable (under-unlearning), negative over-unlearning."""

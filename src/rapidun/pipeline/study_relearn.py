@@ -14,20 +14,19 @@ records of other studies keep exactly their keys.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import json
-from dataclasses import asdict
-
-from rapidun.artifacts import atomic_write_json
+from rapidun.artifacts import atomic_write_json, read_manifest
 from rapidun.modeling.load import LoadedModel
 from rapidun.pipeline.datasets import DatasetState, load_backdoored
 from rapidun.pipeline.relearn import relearn_model
-from rapidun.pipeline.relearn_tasks import RELEARN_TASKS
 from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.relearn_tasks import RELEARN_TASKS
 from rapidun.pipeline.study_eval import CELL_FILE
 
 log = logging.getLogger(__name__)
@@ -60,9 +59,11 @@ def relearn_fields(
     backdoored_metrics: dict[str, Any],
     cell_metrics: dict[str, Any],
     progress: bool,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """``{"relearn_recovery", "relearn_reason"}`` of one cell, or ``{}`` when relearning is off (``cfg`` None).
-    ``load_unlearned`` must load the unlearned model afresh: relearning trains it in place."""
+    ``load_unlearned`` must load the unlearned model afresh: relearning trains it in place. ``overwrite``: redo a
+    relearning run made with other settings."""
     from rapidun.unlearning.outputs import merge_existing_adapter
 
     if cfg is None:
@@ -80,6 +81,7 @@ def relearn_fields(
         before=before,
         unlearned=None if facts else cell_metrics,
         inputs={"cell": str(cell_dir)},
+        overwrite=overwrite,
         progress=progress,
     )
     log.info("%s: relearning recovery %s", cell_dir, res.recovery if res.recovery is not None else res.recovery_reason)
@@ -96,10 +98,17 @@ def relearn_finished(
     progress: bool,
 ) -> dict[str, Any]:
     """A finished cell's ``record``, with the relearning fields added (and ``cell.json`` rewritten) when the study
-    asks for relearning and the cell was finished without it (a ``relearn`` block added to an existing study)."""
-    if cfg is None or "relearn_recovery" in record:
+    asks for relearning and the cell was finished without it (a ``relearn`` block added to an existing study), or
+    with other relearning settings (the block changed: the recovery is measured again with the new ones)."""
+    if cfg is None:
         return record
-    fields = relearn_fields(cfg, state, cell_dir, load_unlearned, backdoored_metrics, record["metrics"], progress)
+    made = read_manifest(cell_dir / RELEARN_DIR)
+    same = made is not None and made.get("config") == json.loads(json.dumps(asdict(cfg), default=str))
+    if "relearn_recovery" in record and same:
+        return record
+    fields = relearn_fields(
+        cfg, state, cell_dir, load_unlearned, backdoored_metrics, record["metrics"], progress, overwrite=not same
+    )
     record = {**record, **fields}
     atomic_write_json(cell_dir / CELL_FILE, record)
     return record
