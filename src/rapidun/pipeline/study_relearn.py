@@ -14,20 +14,19 @@ records of other studies keep exactly their keys.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-
-import json
-from dataclasses import asdict
 
 from rapidun.artifacts import atomic_write_json
 from rapidun.modeling.load import LoadedModel
 from rapidun.pipeline.datasets import DatasetState, load_backdoored
 from rapidun.pipeline.relearn import relearn_model
-from rapidun.pipeline.relearn_tasks import RELEARN_TASKS
 from rapidun.pipeline.relearn_config import RelearnConfig
+from rapidun.pipeline.relearn_tasks import RELEARN_TASKS
 from rapidun.pipeline.study_eval import CELL_FILE
 
 log = logging.getLogger(__name__)
