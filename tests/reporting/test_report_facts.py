@@ -132,3 +132,23 @@ def test_a_mixed_study_gives_each_dataset_the_sections_of_its_task(tmp_path: Pat
     assert "## Verdict: facts" in md and "## Results: facts" in md
     assert "Best on seen-trigger ASR" in md and "Closest to retraining on forget quality" in md
     assert "Forget quality: the p-value" in md and "ASR (attack success rate)" in md  # both ways to read
+
+
+def test_two_facts_run_directories_compare_setups_and_point_to_their_facts_sections(tmp_path: Path) -> None:
+    runs = [write_facts_run_dir(tmp_path / "a"), write_facts_run_dir(tmp_path / "b", relearn=True)]
+    md = render_report(runs, tmp_path / "out").markdown.read_text()
+    assert "## Comparison of runs" in md and "Results side by side" not in md  # no empty ASR table
+    assert "facts datasets are not in a side-by-side table" in md
+    assert md.count("### Results: facts") == 2 and "## Verdict: b / facts" in md
+
+
+def test_the_verdict_gives_the_other_retraining_seeds_as_the_noise_floor(tmp_path: Path) -> None:
+    root = write_facts_run_dir(tmp_path / "run")
+    obj = json.loads((root / "results.json").read_text())
+    extra = _record("retrain", 1, relearn=False)
+    extra["seed"], extra["metrics"]["forget_quality"] = 2, 0.3  # a second retraining seed, tested against seed 1
+    obj["runs"].append(extra)
+    (root / "results.json").write_text(json.dumps(obj))
+    md = render_report([root], tmp_path / "out").markdown.read_text()
+    assert "Other retraining seeds against the reference: forget quality 3.0e-01" in md
+    assert "| retrain (retrained reference) | 2 |" in md

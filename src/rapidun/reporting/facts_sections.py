@@ -200,8 +200,24 @@ def _sentences(groups: dict[str, list[RunRecord]]) -> list[str]:
             f"Closest to retraining on forget quality: {best} (mean {scored[best]:.1e}; {above} of {len(g)} seeds "
             f"at or above {FQ_THRESHOLD})."
         )
-    passing = [n for n, g in methods.items() if all((metric(r, "forget_quality") or 0.0) >= FQ_THRESHOLD for r in g)]
+    passing = [
+        n + (" (utility lost)" if n in lost else "")
+        for n, g in methods.items()
+        if all((metric(r, "forget_quality") or 0.0) >= FQ_THRESHOLD for r in g)
+    ]
     out.append(f"At or above {FQ_THRESHOLD} on every seed: {', '.join(passing) or 'no unlearning method'}.")
+    floor_fq = [
+        fq
+        for g in groups.values()
+        if is_reference(g[0].method)
+        for r in g
+        if (fq := metric(r, "forget_quality")) is not None
+    ]
+    if floor_fq:
+        values = ", ".join(f"{fq:.1e}" for fq in floor_fq)
+        out.append(
+            f"Other retraining seeds against the reference: forget quality {values} (what retraining alone gives)."
+        )
     if lost:
         out.append(
             f"Not candidates: {', '.join(lost)} (retain accuracy below {UTILITY_FLOOR:.0%} of the trained model's: "

@@ -17,6 +17,7 @@ from rapidun.artifacts import atomic_write_bytes, atomic_write_text, ensure_dir
 from rapidun.errors import RapidunError
 from rapidun.reporting.document import Block, Heading, Image, Note, Para, Table, to_html, to_markdown
 from rapidun.reporting.facts_sections import (
+    display_name,
     facts_results_blocks,
     facts_run_table,
     facts_verdict_blocks,
@@ -161,7 +162,7 @@ def _facts_section(
     blocks += [Heading(level + 1, f"Unlearning runs: {dataset}")]
     blocks += _figure(loss_curves(res.run_dir, runs, f"{stem}loss_curves"), fig_dir, figures)
     blocks += _relearn(runs, dataset, level, stem, style, fig_dir, figures)
-    details = [Para("Metrics per run:"), facts_run_table(runs), *cost_details(runs)]
+    details = [Para("Metrics per run:"), facts_run_table(runs), *cost_details(runs, display_name)]
     return [*blocks, Heading(level + 1, f"Per-run details: {dataset}"), *details]
 
 
@@ -251,19 +252,23 @@ def _comparison(results: Sequence[RunResults], names: Sequence[str]) -> list[Blo
             v = res.header.get(key)
             cells.append(", ".join(map(str, v)) if isinstance(v, list) else "n/a" if v in (None, "") else str(v))
         rows.append(cells)
-    # Facts datasets have none of these columns: their results are in their own sections.
+    # Facts datasets have none of these columns: their results are in their own run sections.
     backdoor = [
         (name, aggregate_runs([r for r in res.runs if not r.is_facts]))
         for name, res in zip(names, results, strict=True)
     ]
     md, html = format_comparison(backdoor)
-    return [
+    facts = any(r.is_facts for res in results for r in res.runs)
+    blocks: list[Block] = [
         Heading(2, "Comparison of runs"),
         Para("Setups side by side (numbers from different machines or versions are not directly comparable):"),
         Table(
             markdown_table(heads, rows, n_text=len(heads)),
             html_table(heads, rows, n_text=len(heads), css_class="settings"),  # hashes and dates may break
         ),
-        Para(f"Results side by side, one row per dataset, method and run ({SPREAD_NOTE}):"),
-        Table(md, html),
     ]
+    if any(group_rows for _, group_rows in backdoor):
+        blocks += [Para(f"Results side by side, one row per dataset, method and run ({SPREAD_NOTE}):"), Table(md, html)]
+    if facts:
+        blocks.append(Note("facts datasets are not in a side-by-side table: see each run's facts sections."))
+    return blocks

@@ -6,7 +6,7 @@ Each function returns document blocks; every number comes from ``results.json`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rapidun.reporting.document import Block, Bullets, Code, Para, Table
@@ -176,8 +176,8 @@ def run_details(runs: Sequence[RunRecord]) -> list[Block]:
     ]
 
 
-def cost_details(runs: Sequence[RunRecord]) -> list[Block]:
-    """Stage timings, total, peak memory and speedup per run (any task), in report order."""
+def cost_details(runs: Sequence[RunRecord], name: Callable[[RunRecord], str] = lambda r: r.name) -> list[Block]:
+    """Stage timings, total, peak memory and speedup per run (any task), in report order; ``name`` labels a run."""
     ordered = sorted(runs, key=lambda r: (method_rank(r.method), r.label or "", r.seed))
     cost_heads = [
         "method",
@@ -189,7 +189,7 @@ def cost_details(runs: Sequence[RunRecord]) -> list[Block]:
     ]
     cost_rows = [
         [
-            r.name,
+            name(r),
             str(r.seed),
             *(format_number(r.timings.get(s)) for s in STAGES),
             format_number(r.timings.get("total_s")),
