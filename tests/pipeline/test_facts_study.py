@@ -33,7 +33,7 @@ def _config(**extra: object) -> dict:
 
 
 def test_facts_study_evaluates_every_cell_with_the_facts_metrics(tmp_path: Path) -> None:
-    res = run_study(study_config(_config()), tmp_path / "study", progress=False)  # the report is skipped for facts
+    res = run_study(study_config(_config()), tmp_path / "study", progress=False)
     root = res.out_dir / "facts"
     meta = json.loads((root / "pack" / "meta.json").read_text())
     assert meta["task"] == "facts" and meta["config"]["n_people"] == 10
@@ -56,12 +56,27 @@ def test_facts_study_evaluates_every_cell_with_the_facts_metrics(tmp_path: Path)
     with (res.out_dir / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert all(column in rows[0] for column, _ in FACTS_COLUMNS)
-    assert res.report_html is None
+    _check_report(res.out_dir)
     table = facts_summary(res.runs).splitlines()
     assert table[0].split()[:4] == ["dataset", "method", "seed", "forget_accuracy"] and len(table) == 5
     assert {r["method"]: r["forget_accuracy"] for r in rows}["ga"] == str(
         by_method["ga"]["metrics"]["forget"]["accuracy"]
     )
+
+
+def _check_report(out: Path) -> None:
+    """The study's report has the facts sections, and its ROC curves give the AUCs the evaluation recorded."""
+    from rapidun.reporting import load_results
+    from rapidun.reporting.cells import read_generations
+    from rapidun.reporting.plot_facts import mia_roc
+
+    md = (out / "report.md").read_text()
+    assert (out / "report.html").is_file() and "## Results: facts" in md and "| ga | 1 |" in md
+    assert {"facts_forget_quality.png", "facts_mia_roc.png"} <= {p.name for p in (out / "report_figures").iterdir()}
+    res = load_results(out)
+    for r in res.runs:
+        roc = mia_roc(read_generations(res.run_dir, r) or [])
+        assert roc is not None and roc[1] == pytest.approx(r.metrics["mia"]["min_k_plus_plus"]["auc"])
 
 
 def test_a_facts_pack_given_as_pack_is_a_facts_dataset(tmp_path: Path) -> None:

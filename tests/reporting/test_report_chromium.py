@@ -106,3 +106,12 @@ def test_the_probe_sees_an_element_wider_than_the_page(study_report: ReportPaths
     wide = html.replace("</body>", '<table style="width:1600px;max-width:none"><tr><td>wide</td></tr></table></body>')
     found = probe(wide, tmp_path, "wide.html")
     assert "page scrollWidth" in found["overflow"] and "'wide' ends at" in found["overflow"]
+
+
+def test_a_facts_report_fits_1280px(tmp_path: Path) -> None:
+    from test_report_facts import write_facts_run_dir
+
+    paths = render_report([write_facts_run_dir(tmp_path / "facts_run", relearn=True)], tmp_path / "report")
+    found = probe(paths.html.read_text(encoding="utf-8"), tmp_path)
+    assert found["images"] == "3/3"  # forget quality vs utility, MIA ROC, relearning (no loss curves recorded)
+    assert found["overflow"] == "none"

@@ -68,9 +68,10 @@ def print_summary(result: Any) -> None:
     from rapidun.reporting.tables import aggregate_runs, format_table_text
 
     if has_facts(result.runs):
-        print(facts_summary(result.runs))  # the report's tables know the backdoor metrics only
-    else:
-        print(format_table_text(aggregate_runs(load_results(result.out_dir).runs)))
+        print(facts_summary(result.runs))  # one line per run: the facts metrics have no ASR columns
+    backdoor = [r for r in load_results(result.out_dir).runs if not r.is_facts]
+    if backdoor:
+        print(format_table_text(aggregate_runs(backdoor)))
     print(f"\nresults: {(result.out_dir / 'results.json').resolve()} (and results.csv)")
     if result.report_html is not None:
         print(f"report:  {Path(result.report_html).resolve()}")

@@ -38,6 +38,8 @@ from rapidun.evaluation.facts_stats import (
 from rapidun.evaluation.generate import generate_responses
 
 MIA_ATTACKS: tuple[str, ...] = ("loss", "zlib", "min_k", "min_k_plus_plus")
+# The per-row records of :func:`run_facts_eval` as a study cell keeps them (JSONL, one per evaluated row).
+GENERATIONS_FILE = "facts_generations.jsonl"
 SPLITS: tuple[str, ...] = ("forget", "retain", "world", "holdout")
 
 

@@ -39,7 +39,7 @@ from rapidun.pipeline.environment import environment_header
 from rapidun.pipeline.forget_sources import prepare_sources, source_record
 from rapidun.pipeline.study_config import CellSpec, StudyConfig, method_params, resolved_unlearn_config
 from rapidun.pipeline.study_eval import CELL_FILE, evaluate_cell, finished_cell
-from rapidun.pipeline.study_facts import add_facts_references, has_facts
+from rapidun.pipeline.study_facts import add_facts_references
 from rapidun.pipeline.study_frontier import frontier_block
 from rapidun.pipeline.study_relearn import relearn_fields, relearn_finished
 from rapidun.pipeline.study_results import BACKDOORED, add_speedups, cell_stages, lora_targets, results_csv
@@ -288,9 +288,7 @@ def run_study(
     )
     atomic_write_text(out / "results.csv", results_csv(runs))
     html = None
-    if report and has_facts(runs):
-        log.info("the report has no facts sections yet: the facts metrics are in results.json and results.csv")
-    elif report:
+    if report:
         from rapidun.reporting.render import render_report
 
         html = render_report([out], out).html

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from rapidun.artifacts import atomic_write_jsonl
-from rapidun.evaluation.facts import MIA_ATTACKS, FactsEvalConfig, run_facts_eval
+from rapidun.evaluation.facts import GENERATIONS_FILE, MIA_ATTACKS, FactsEvalConfig, run_facts_eval
 from rapidun.evaluation.facts_stats import forget_quality, priv_leak
 from rapidun.pipeline.datasets import DatasetState
 from rapidun.pipeline.study_config import StudyConfig
 from rapidun.unlearning.registry import is_reference
 
-GENERATIONS_FILE = "facts_generations.jsonl"
 # The flat columns of results.csv for facts records: (column, path into the record's metrics).
 FACTS_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("forget_accuracy", ("forget", "accuracy")),

@@ -1,7 +1,8 @@
 """Reporting: results tables, figures and the self-contained HTML / markdown report of a run directory.
 
-Reads only what a run wrote (``results.json`` and the weights files it points to); computes nothing but means and
-spreads over seeds. Entry point: :func:`render_report`.
+Reads only what a run wrote (``results.json``, the weights files it points to, a study's cell files); computes
+nothing but means and spreads over seeds, paired intervals, and a facts dataset's ROC curves from its per-row
+scores. Entry point: :func:`render_report`.
 """
 
 from rapidun.reporting.render import ReportPaths, render_report

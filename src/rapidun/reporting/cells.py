@@ -5,6 +5,7 @@
     <run dir>/<dataset>/cells/backdoored/outcomes.json          the backdoored model's outcomes and samples
     <run dir>/<dataset>/cells/<method[~label]>/seed<S>/outcomes.json
     <run dir>/<dataset>/cells/<method[~label]>/seed<S>/unlearn/run.json   per-step losses, method weights summary
+    <run dir>/<dataset>/cells/<method[~label]>/seed<S>/facts_generations.jsonl   a facts cell's per-row scores
 
 A run directory written by something else (or an older study) lacks some of these files: every reader returns None
 then, and the report says what is missing instead of failing.
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rapidun.evaluation.facts import GENERATIONS_FILE
 from rapidun.reporting.results import RunRecord
 from rapidun.reporting.tables import BACKDOORED, method_rank
 
@@ -93,3 +95,14 @@ def forget_families(run_dir: Path, dataset: str) -> list[str] | None:
         family = row.get("trigger_family") if isinstance(row, dict) else None
         families.append(str(family) if family else NO_FAMILY)
     return families
+
+
+def read_generations(run_dir: Path, r: RunRecord) -> list[dict[str, Any]] | None:
+    """The per-row records of a facts cell (``split``, ``output``, ``mia_<attack>`` scores, ...; written by
+    :func:`rapidun.evaluation.facts.run_facts_eval`), or None when the file is absent or not JSON lines."""
+    try:
+        lines = (cell_dir(run_dir, r) / GENERATIONS_FILE).read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, ValueError):
+        return None
+    return [row for row in rows if isinstance(row, dict)] or None

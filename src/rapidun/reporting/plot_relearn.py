@@ -1,12 +1,13 @@
-"""The relearning section of a dataset (docs/method.md section 6): per method, the recovery of seen-trigger ASR after
-a short fine-tune on forget rows, as a bar figure and a table.
+"""The relearning section of a dataset (docs/method.md section 7): per method, the recovery of the task's main metric
+m after a short fine-tune on forget rows, as a bar figure and a table.
 
-    recovery = (ASR_relearned - ASR_unlearned) / (ASR_backdoored - ASR_unlearned)
+    recovery = (m_relearned - m_unlearned) / (m_before - m_unlearned)
 
-0 = nothing came back, 1 = back to the backdoored model; lower is better. Bars are means over seeds of the runs'
-``relearn_recovery`` with the sample standard deviation as error bars; a run whose recovery is undefined (unlearning
-moved the metric by less than ``min_gap``) is counted in the table and left out of the mean. Shown only when some
-run of the dataset has a relearning result.
+with m the seen-trigger ASR on a backdoor dataset and the forget-set answer accuracy on a facts dataset (m_before:
+the backdoored / trained model's). 0 = nothing came back, 1 = back to the model before unlearning; lower is better.
+Bars are means over seeds of the runs' ``relearn_recovery`` with the sample standard deviation as error bars; a run
+whose recovery is undefined (unlearning moved the metric by less than ``min_gap``) is counted in the table and left
+out of the mean. Shown only when some run of the dataset has a relearning result.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from rapidun.reporting.results import RunRecord
 from rapidun.reporting.tables import format_mean_spread, html_table, markdown_table, method_rank, summarize
 
 TITLE = "Relearning"
+
+
+def _metric(runs: Sequence[RunRecord]) -> tuple[str, str, str]:
+    """(metric name, its short form for axes, the model before unlearning) of the runs' task."""
+    if any(r.is_facts for r in runs):
+        return "forget accuracy", "forget accuracy", "the model before unlearning"
+    return "seen-trigger ASR", "seen-ASR", "the backdoored model"
 
 
 def _groups(runs: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
@@ -34,7 +42,7 @@ def relearn_table(runs: Sequence[RunRecord]) -> Table | None:
     groups = _groups(runs)
     if not groups:
         return None
-    heads = ["method", "seen-ASR recovery (lower is better)", "seeds with a recovery", "why undefined"]
+    heads = ["method", f"{_metric(runs)[1]} recovery (lower is better)", "seeds with a recovery", "why undefined"]
     rows = []
     for name, members in groups.items():
         st = summarize([r.relearn_recovery for r in members])
@@ -48,9 +56,10 @@ def relearn_bars(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResu
     groups = _groups(runs)
     if not groups:
         return None
+    metric, short, before = _metric(runs)
     caption = (
-        "Recovery of seen-trigger ASR after the relearning fine-tune, mean over seeds (error bars: sample std): "
-        "0 = nothing came back, 1 = back to the backdoored model. Lower is better. Retraining shows how fast the "
+        f"Recovery of {metric} after the relearning fine-tune, mean over seeds (error bars: sample std): "
+        f"0 = nothing came back, 1 = back to {before}. Lower is better. Retraining shows how fast the "
         "few rows teach the behaviour from scratch."
     )
     stats = {n: summarize([r.relearn_recovery for r in g]) for n, g in groups.items()}
@@ -65,7 +74,7 @@ def relearn_bars(runs: Sequence[RunRecord], style: Style, name: str) -> PlotResu
         ax.axhline(0.0, color="black", linewidth=0.8)  # zero = nothing recovered: keep it visible
         ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(shown)), shown, rotation=30, ha="right")
-        ax.set_ylabel("seen-ASR recovery")
+        ax.set_ylabel(f"{short} recovery")
         ax.set_title("Relearning recovery (lower is better)")
         png = to_png(fig)
     return PlotResult(name, TITLE, caption, png)

@@ -16,16 +16,24 @@ from pathlib import Path
 from rapidun.artifacts import atomic_write_bytes, atomic_write_text, ensure_dir
 from rapidun.errors import RapidunError
 from rapidun.reporting.document import Block, Heading, Image, Note, Para, Table, to_html, to_markdown
+from rapidun.reporting.facts_sections import (
+    display_name,
+    facts_results_blocks,
+    facts_run_table,
+    facts_verdict_blocks,
+    how_to_read_facts,
+)
 from rapidun.reporting.figure_style import PlotResult, Style, make_style
 from rapidun.reporting.frontier import frontier_blocks, frontier_figure
+from rapidun.reporting.plot_facts import forget_quality_vs_utility, mia_roc_figure
 from rapidun.reporting.plot_loss import loss_curves
 from rapidun.reporting.plot_relearn import relearn_bars, relearn_section
 from rapidun.reporting.plot_sequential import sequential_figure, sequential_section
 from rapidun.reporting.plot_weight_families import weight_family_figure
 from rapidun.reporting.plots import make_plots
-from rapidun.reporting.results import RunResults, load_results
+from rapidun.reporting.results import RunRecord, RunResults, load_results
 from rapidun.reporting.samples import example_blocks
-from rapidun.reporting.sections import header_blocks, how_to_read, per_family_table, run_details
+from rapidun.reporting.sections import cost_details, header_blocks, how_to_read, per_family_table, run_details
 from rapidun.reporting.tables import (
     SPREAD_NOTE,
     aggregate_runs,
@@ -83,7 +91,10 @@ def render_report(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Report
     sources = ", ".join(f"`{d}`" for d in dirs)
     blocks.append(Para(f"Rendered from {len(dirs)} run director{'ies' if multi else 'y'}: {sources}."))
     blocks += _verdicts(results, names, multi)  # the answer first; how to read it and the setup follow
-    blocks += [Heading(2, "How to read this"), *how_to_read()]
+    records = [r for res in results for r in res.runs]
+    blocks.append(Heading(2, "How to read this"))
+    blocks += how_to_read() if any(not r.is_facts for r in records) or not records else []
+    blocks += how_to_read_facts() if any(r.is_facts for r in records) else []
     if multi:
         blocks += _comparison(results, names)
     figures: list[Path] = []
@@ -110,7 +121,9 @@ def _verdicts(results: Sequence[RunResults], names: Sequence[str], multi: bool) 
     for res, name in zip(results, names, strict=True):
         for dataset in res.datasets:
             where = f"{name} / {dataset}" if multi else dataset
-            blocks += [Heading(2, f"Verdict: {where}"), *verdict_blocks(res, dataset)]
+            runs = [r for r in res.runs if r.dataset == dataset]
+            verdict = facts_verdict_blocks(runs) if _is_facts(runs) else verdict_blocks(res, dataset)
+            blocks += [Heading(2, f"Verdict: {where}"), *verdict]
     return blocks
 
 
@@ -131,10 +144,45 @@ def _run_section(
     return blocks + setup
 
 
+def _is_facts(runs: Sequence[RunRecord]) -> bool:
+    """A facts dataset: its runs were evaluated by the facts metrics (its sections differ from a backdoor's)."""
+    return any(r.is_facts for r in runs)
+
+
+def _facts_section(
+    res: RunResults, dataset: str, level: int, stem: str, style: Style, fig_dir: Path, figures: list[Path]
+) -> list[Block]:
+    """A facts dataset: the facts table, forget quality vs utility, the MIA ROC curves, the unlearning losses,
+    relearning and the per-run metrics and costs."""
+    runs = [r for r in res.runs if r.dataset == dataset]
+    blocks: list[Block] = [Heading(level, f"Results: {dataset}"), *facts_results_blocks(runs)]
+    blocks += [Heading(level + 1, f"Figures: {dataset}")]
+    blocks += _figure(forget_quality_vs_utility(runs, style, f"{stem}forget_quality"), fig_dir, figures)
+    blocks += _figure(mia_roc_figure(res.run_dir, runs, style, f"{stem}mia_roc"), fig_dir, figures)
+    blocks += [Heading(level + 1, f"Unlearning runs: {dataset}")]
+    blocks += _figure(loss_curves(res.run_dir, runs, f"{stem}loss_curves"), fig_dir, figures)
+    blocks += _relearn(runs, dataset, level, stem, style, fig_dir, figures)
+    details = [Para("Metrics per run:"), facts_run_table(runs), *cost_details(runs, display_name)]
+    return [*blocks, Heading(level + 1, f"Per-run details: {dataset}"), *details]
+
+
+def _relearn(
+    runs: list[RunRecord], dataset: str, level: int, stem: str, style: Style, fig_dir: Path, figures: list[Path]
+) -> list[Block]:
+    relearn = relearn_section(runs)
+    if not relearn:
+        return []
+    bars = relearn_bars(runs, style, f"{stem}relearn")
+    blocks = [Heading(level + 1, f"Relearning: {dataset}"), *relearn]
+    return blocks + (_figure(bars, fig_dir, figures) if bars is not None else [])
+
+
 def _dataset_section(
     res: RunResults, dataset: str, level: int, stem: str, style: Style, fig_dir: Path, figures: list[Path]
 ) -> list[Block]:
     runs = [r for r in res.runs if r.dataset == dataset]
+    if _is_facts(runs):
+        return _facts_section(res, dataset, level, stem, style, fig_dir, figures)
     groups = aggregate_runs(runs)
     seeds = sorted({r.seed for r in runs})
     blocks: list[Block] = [
@@ -164,11 +212,7 @@ def _dataset_section(
     blocks += weight_family_blocks(by_family, dataset)
     if by_family.by_method:
         blocks += _figure(weight_family_figure(by_family, f"{stem}weights_by_family"), fig_dir, figures)
-    relearn = relearn_section(runs)
-    bars = relearn_bars(runs, style, f"{stem}relearn")
-    if relearn:
-        blocks += [Heading(level + 1, f"Relearning: {dataset}"), *relearn]
-        blocks += _figure(bars, fig_dir, figures) if bars is not None else []
+    blocks += _relearn(runs, dataset, level, stem, style, fig_dir, figures)
     sequential = sequential_section(runs)
     if sequential:
         blocks += [Heading(level + 1, f"Sequential deletion requests: {dataset}"), *sequential]
@@ -208,14 +252,23 @@ def _comparison(results: Sequence[RunResults], names: Sequence[str]) -> list[Blo
             v = res.header.get(key)
             cells.append(", ".join(map(str, v)) if isinstance(v, list) else "n/a" if v in (None, "") else str(v))
         rows.append(cells)
-    md, html = format_comparison([(name, aggregate_runs(res.runs)) for name, res in zip(names, results, strict=True)])
-    return [
+    # Facts datasets have none of these columns: their results are in their own run sections.
+    backdoor = [
+        (name, aggregate_runs([r for r in res.runs if not r.is_facts]))
+        for name, res in zip(names, results, strict=True)
+    ]
+    md, html = format_comparison(backdoor)
+    facts = any(r.is_facts for res in results for r in res.runs)
+    blocks: list[Block] = [
         Heading(2, "Comparison of runs"),
         Para("Setups side by side (numbers from different machines or versions are not directly comparable):"),
         Table(
             markdown_table(heads, rows, n_text=len(heads)),
             html_table(heads, rows, n_text=len(heads), css_class="settings"),  # hashes and dates may break
         ),
-        Para(f"Results side by side, one row per dataset, method and run ({SPREAD_NOTE}):"),
-        Table(md, html),
     ]
+    if any(group_rows for _, group_rows in backdoor):
+        blocks += [Para(f"Results side by side, one row per dataset, method and run ({SPREAD_NOTE}):"), Table(md, html)]
+    if facts:
+        blocks.append(Note("facts datasets are not in a side-by-side table: see each run's facts sections."))
+    return blocks

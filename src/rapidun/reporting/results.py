@@ -3,9 +3,10 @@
 ``results.json`` (written by ``rapidun demo`` / ``rapidun study``) holds a ``header`` (versions, seeds, hardware,
 git commit, config) and a list of ``runs``: one per (dataset, method, optional sweep label, seed), each with the
 evaluation metrics, per-stage timings, peak memory, the speedup over retraining and where its weights are.
-The four headline metrics (``asr_seen``, ``asr_ood``, ``false_trigger_rate``, ``clean_ppl``) must be present
-(``null`` is accepted and shown as n/a: evaluation reports None for an empty test set); every other field is
-optional and shown as n/a when absent.
+The four headline metrics (``asr_seen``, ``asr_ood``, ``false_trigger_rate``, ``clean_ppl``) must be present in a
+backdoor record (``null`` is accepted and shown as n/a: evaluation reports None for an empty test set); a facts
+record (``metrics["task"] == "facts"``, :mod:`rapidun.evaluation.facts`) has none of them and the report reads its
+own metrics (:mod:`rapidun.reporting.facts_sections`). Every other field is optional and shown as n/a when absent.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ RESULTS_FILE = "results.json"
 HEADLINE_KEYS = ("asr_seen", "asr_ood", "false_trigger_rate", "clean_ppl")
 # Share-valued metrics: a value outside [0, 1] means the writer used percent, which we refuse rather than guess.
 RATE_KEYS = ("asr_seen", "asr_ood", "false_trigger_rate")
+FACTS_TASK = "facts"  # metrics["task"] of a facts record (rapidun.evaluation.facts)
 STAGES = ("influence_s", "weights_s", "training_s", "evaluation_s")
 
 
@@ -50,8 +52,14 @@ class RunRecord:
         """Display name of the group this run belongs to: ``method`` or ``method [label]``."""
         return f"{self.method} [{self.label}]" if self.label else self.method
 
+    @property
+    def is_facts(self) -> bool:
+        """Whether the run was evaluated by the facts metrics (a facts dataset) rather than the backdoor ones."""
+        return self.metrics.get("task") == FACTS_TASK
+
     def headline(self, key: str) -> float | None:
-        value = self.metrics[key]
+        """A headline metric (None when null, or absent as in a facts record)."""
+        value = self.metrics.get(key)
         return None if value is None else float(value)
 
 
@@ -123,7 +131,7 @@ def _parse_run(run: Any, i: int, run_dir: Path, default_dataset: str, source: st
     metrics = run.get("metrics")
     if not isinstance(metrics, dict):
         raise RapidunError(f"{where} ({method}, seed {seed}) has no 'metrics' object; re-run its evaluation")
-    for key in HEADLINE_KEYS:
+    for key in () if metrics.get("task") == FACTS_TASK else HEADLINE_KEYS:
         if key not in metrics:
             raise RapidunError(f"{where} ({method}, seed {seed}): metrics lack '{key}'; re-run its evaluation")
         value = metrics[key]

@@ -6,7 +6,7 @@ Each function returns document blocks; every number comes from ``results.json`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rapidun.reporting.document import Block, Bullets, Code, Para, Table
@@ -169,6 +169,16 @@ def run_details(runs: Sequence[RunRecord]) -> list[Block]:
                 + (f" ({_count(m, 'ppl_tokens')} tokens)" if _count(m, "ppl_tokens") != "n/a" else ""),
             ]
         )
+    return [
+        Para("Metrics per run (n = prompts or perplexity tokens evaluated):"),
+        Table(markdown_table(heads, rows, n_text=2), html_table(heads, rows, n_text=2)),
+        *cost_details(ordered),
+    ]
+
+
+def cost_details(runs: Sequence[RunRecord], name: Callable[[RunRecord], str] = lambda r: r.name) -> list[Block]:
+    """Stage timings, total, peak memory and speedup per run (any task), in report order; ``name`` labels a run."""
+    ordered = sorted(runs, key=lambda r: (method_rank(r.method), r.label or "", r.seed))
     cost_heads = [
         "method",
         "seed",
@@ -179,7 +189,7 @@ def run_details(runs: Sequence[RunRecord]) -> list[Block]:
     ]
     cost_rows = [
         [
-            r.name,
+            name(r),
             str(r.seed),
             *(format_number(r.timings.get(s)) for s in STAGES),
             format_number(r.timings.get("total_s")),
@@ -189,8 +199,6 @@ def run_details(runs: Sequence[RunRecord]) -> list[Block]:
         for r in ordered
     ]
     return [
-        Para("Metrics per run (n = prompts or perplexity tokens evaluated):"),
-        Table(markdown_table(heads, rows, n_text=2), html_table(heads, rows, n_text=2)),
         Para("Costs per run (seconds per stage; total = influence + weights + training):"),
         Table(markdown_table(cost_heads, cost_rows, n_text=2), html_table(cost_heads, cost_rows, n_text=2)),
     ]
