@@ -62,10 +62,12 @@ def main() -> None:
     p.add_argument("study_dir", help="a study directory (holds results.json and DATASET/cells)")
     p.add_argument("--dataset", default="facts")
     p.add_argument("--base", default="rapidun", help="the method compared with every other")
+    p.add_argument("--results", help="a copy of the study's results.json (default: STUDY_DIR/results.json)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     study = Path(args.study_dir)
-    runs = [r for r in json.loads((study / "results.json").read_text())["runs"] if r["dataset"] == args.dataset]
+    results = Path(args.results) if args.results else study / "results.json"
+    runs = [r for r in json.loads(results.read_text())["runs"] if r["dataset"] == args.dataset]
     cells = study / args.dataset / "cells"
     correct: dict[str, dict[int, dict[str, list[float]]]] = {}
     for r in runs:

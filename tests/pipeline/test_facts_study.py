@@ -146,3 +146,6 @@ def test_a_facts_study_relearns_each_cell_measuring_all_three_points_with_the_re
         b, u, r = (record[k]["forget_accuracy"] for k in ("before_unlearning", "after_unlearning", "after_relearning"))
         expected = None if abs(b - u) < 0.01 else (r - u) / (b - u)
         assert by_method[name]["relearn_recovery"] == (pytest.approx(expected) if expected is not None else None)
+        held = record["heldout"]  # the 2 relearned questions left out of the held-out recovery
+        assert held["n"] == len(before["forget_correct"]) - 2
+        assert by_method[name]["relearn_recovery_heldout"] == held["recovery"]

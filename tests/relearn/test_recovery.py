@@ -126,3 +126,21 @@ def test_cli_flags_come_from_the_config_fields():
         assert f.metadata["help"], f.name
     cfg = relearn_cli.build_config(parser.parse_args([*base, "--steps", "5", "--benign", "--eval-max", "7"]))
     assert (cfg.steps, cfg.benign, cfg.eval_max) == (5, True, 7)
+
+
+def test_heldout_recovery_counts_only_the_rows_relearning_did_not_train_on():
+    from rapidun.pipeline.relearn_recovery import heldout_recovery
+
+    rows = [Row(instruction=f"q{i}", response=f"a{i}") for i in range(4)]
+    trained = [rows[0]]  # relearning trained on q0: its row is left out
+    before = {"forget_correct": [1.0, 1.0, 1.0, 1.0]}
+    unlearned = {"forget_correct": [0.0, 0.0, 0.0, 1.0]}
+    relearned = {"forget_correct": [1.0, 1.0, 0.0, 1.0]}
+    held = heldout_recovery((before, unlearned, relearned), rows, trained)
+    # Rows q1..q3: before 3/3, unlearned 1/3, relearned 2/3 -> recovery (2/3 - 1/3) / (1 - 1/3) = 0.5.
+    assert held is not None and held["n"] == 3
+    assert held["before"] == pytest.approx(1.0) and held["unlearned"] == pytest.approx(1 / 3)
+    assert held["recovery"] == pytest.approx(0.5)
+    # No per-row correctness (a metrics.json passed in), or every row trained on: nothing to report.
+    assert heldout_recovery(({"forget_accuracy": 1.0}, unlearned, relearned), rows, trained) is None
+    assert heldout_recovery((before, unlearned, relearned), rows, rows) is None

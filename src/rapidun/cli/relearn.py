@@ -93,5 +93,8 @@ def run(args: argparse.Namespace) -> int:
     score = "undefined" if result.recovery is None else f"{result.recovery:.3f}"
     print(f"relearn ({result.task}) {'reused' if result.reused else 'done'}: {result.metric} {shown}")
     print(f"  recovery {score}" + (f" ({result.recovery_reason})" if result.recovery_reason else ""))
+    held = rec.get("heldout")
+    if held and held["recovery"] is not None:  # facts: the forget questions the relearning did not train on
+        print(f"  on the {held['n']} forget rows not relearned: recovery {held['recovery']:.3f}")
     print(f"wrote {args.out}/relearn.json")
     return 0

@@ -27,7 +27,13 @@ from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, rea
 from rapidun.data.rows import Row, rows_hash, write_rows
 from rapidun.errors import RapidunError
 from rapidun.pipeline.relearn_config import RelearnConfig
-from rapidun.pipeline.relearn_recovery import main_values, read_metrics_file, recovery, warn_row_mismatch
+from rapidun.pipeline.relearn_recovery import (
+    heldout_recovery,
+    main_values,
+    read_metrics_file,
+    recovery,
+    warn_row_mismatch,
+)
 from rapidun.pipeline.relearn_tasks import RELEARN_TASKS, RelearnTask, TaskData, pack_task
 
 log = logging.getLogger(__name__)
@@ -118,12 +124,14 @@ def run_relearning(
     b, u, r = (main_values(m, task) for m in (before, unlearned, relearned))
     by_metric = {name: recovery(b.get(name), u.get(name), r.get(name), cfg.min_gap) for name in task.recovery_metrics}
     main_value, main_reason = by_metric[task.main_metric]
+    heldout = heldout_recovery((before, unlearned, relearned), data.eval_rows.get("forget", []), rows, cfg.min_gap)
     record = {
         "task": task.name,
         "metric": task.main_metric,
         "recovery": main_value,
         "recovery_reason": main_reason,
         "recovery_by_metric": {k: {"recovery": v, "reason": why} for k, (v, why) in by_metric.items()},
+        "heldout": heldout,
         "formula": "(m_relearned - m_unlearned) / (m_before - m_unlearned)",
         "before_unlearning": b,
         "after_unlearning": u,

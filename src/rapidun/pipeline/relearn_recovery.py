@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rapidun.data.rows import Row
 from rapidun.errors import RapidunError
 from rapidun.pipeline.relearn_tasks import RelearnTask
 
@@ -60,3 +62,23 @@ def warn_row_mismatch(before: dict[str, Any], relearned: dict[str, Any]) -> None
             before["counts"],
             relearned.get("counts"),
         )
+
+
+def heldout_recovery(
+    metrics: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+    eval_rows: Sequence[Row],
+    trained: Sequence[Row],
+    min_gap: float = 0.01,
+) -> dict[str, Any] | None:
+    """Forget accuracy before unlearning, after it and after relearning on the evaluation rows the relearning did not
+    train on (a row is trained on when a relearning row has its instruction and response), and its recovery; None
+    when a metrics dict has no per-row ``forget_correct`` for these rows (e.g. a metrics.json passed in) or every
+    evaluation row was trained on. Relearning a row it trains on says little; this is the recovery of the rest."""
+    seen = {(r.instruction, r.response) for r in trained}
+    keep = [i for i, r in enumerate(eval_rows) if (r.instruction, r.response) not in seen]
+    per_row = [m.get("forget_correct") for m in metrics]
+    if not keep or any(not isinstance(v, list) or len(v) != len(eval_rows) for v in per_row):
+        return None
+    b, u, r = (sum(float(v[i]) for i in keep) / len(keep) for v in per_row if isinstance(v, list))
+    value, reason = recovery(b, u, r, min_gap)
+    return {"n": len(keep), "before": b, "unlearned": u, "relearned": r, "recovery": value, "reason": reason}

@@ -8,7 +8,8 @@ headline (docs/method.md section 6):
 - ``backdoor``: ASR on the seen triggers (``asr_seen``), plus OOD ASR, false-trigger rate, clean perplexity and the
   forget loss (mean token-mean response cross-entropy on the forget rows, the quantity the relearning lowers).
 - ``facts``: forget-set answer accuracy (normalised exact match), plus ROUGE-L recall and the forget loss; the
-  benign rows are questions of the same attributes about retain people.
+  benign rows are questions of the same attributes about retain people. Per-row correctness is kept, so the
+  recovery is also reported on the forget questions the relearning did not train on (``heldout``).
 """
 
 from __future__ import annotations
@@ -212,8 +213,10 @@ def evaluate_facts(model: Any, tokenizer: Any, data: TaskData, cfg: RelearnConfi
         desc="facts-forget",
     ).outputs
     n = max(len(rows), 1)
+    correct = [float(exact_match(o, r.response)) for o, r in zip(outputs, rows, strict=True)]
     return {
-        "forget_accuracy": sum(exact_match(o, r.response) for o, r in zip(outputs, rows, strict=True)) / n,
+        "forget_accuracy": sum(correct) / n,
+        "forget_correct": correct,  # per evaluation row, for the recovery on the rows relearning did not train on
         "forget_rouge_l": sum(rouge_l_recall(o, r.response) for o, r in zip(outputs, rows, strict=True)) / n,
         "forget_loss": forget_loss(model, tokenizer, rows, cfg),
         "counts": {"forget": len(rows)},

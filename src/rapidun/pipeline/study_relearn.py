@@ -3,7 +3,8 @@ unlearned model is fine-tuned for a few steps on forget rows and evaluated again
 
     relearn_recovery = (m_relearned - m_unlearned) / (m_backdoored - m_unlearned)   (m = seen-trigger ASR)
 
-and ``relearn_reason`` (why the recovery is None, else None); on a facts dataset m = forget-set answer accuracy. The
+and ``relearn_reason`` (why the recovery is None, else None); on a facts dataset m = forget-set answer accuracy,
+and ``relearn_recovery_heldout`` is its recovery on the forget questions the relearning did not train on. The
 run lives in ``cell_dir/relearn`` and is reused when finished with the same settings.
 
 A facts cell's study metrics are nested per split and come from a longer evaluation than relearning's, so there the
@@ -85,7 +86,9 @@ def relearn_fields(
         progress=progress,
     )
     log.info("%s: relearning recovery %s", cell_dir, res.recovery if res.recovery is not None else res.recovery_reason)
-    return {"relearn_recovery": res.recovery, "relearn_reason": res.recovery_reason}
+    fields = {"relearn_recovery": res.recovery, "relearn_reason": res.recovery_reason}
+    heldout = res.record.get("heldout")
+    return fields | ({"relearn_recovery_heldout": heldout["recovery"]} if facts and heldout else {})
 
 
 def relearn_finished(
