@@ -16,7 +16,8 @@ from rapidun.pipeline.study_config import study_config
 
 SOURCES = [
     {"name": "oracle", "kind": "oracle"},
-    {"name": "infl4", "kind": "trace", "reports": 4, "k_factor": 1},
+    # a 1-epoch nano model hardly misbehaves, so its reports are every drawn prompt (the default draws misbehaving ones)
+    {"name": "infl4", "kind": "trace", "reports": 4, "k_factor": 1, "reports_from": "any"},
 ]
 
 
@@ -60,6 +61,7 @@ def _config() -> dict:
         ({"name": "x", "trace": {"k": 4}}, "set 'k' on the source itself"),
         ({"name": "a/b"}, "must be letters, digits"),
         ({"name": "x", "colour": 1}, "colour"),
+        ({"name": "x", "reports_from": "all"}, "reports_from must be one of fired, any"),
     ],
 )
 def test_bad_source_is_refused_in_one_line(source: dict, needle: str) -> None:
@@ -128,3 +130,26 @@ def test_study_with_traced_source_end_to_end(tmp_path: Path) -> None:
     written = (trace_dir / "manifest.json").stat().st_mtime_ns
     run_study(study_config(_config()), out, progress=False, report=False)
     assert (trace_dir / "manifest.json").stat().st_mtime_ns == written
+
+
+def test_fired_reports_are_the_prompts_whose_greedy_answer_the_scorer_flags_with_that_answer(nano_model) -> None:
+    from rapidun.data.rows import Row
+    from rapidun.evaluation.generate import generate_responses
+    from rapidun.pipeline.forget_sources import ForgetSource, draw_reports, fired_reports
+    from rapidun.tracing.config import TraceConfig
+
+    rows = [Row(f"question number {i} aloha", "") for i in range(6)]
+    tcfg = TraceConfig(max_new_tokens=5)
+    answers = generate_responses(nano_model.model, nano_model.tokenizer, rows, max_new_tokens=5, progress=False).outputs
+
+    def flagged(text: str) -> bool:
+        return len(text) % 2 == 0
+
+    pool = fired_reports(nano_model.model, nano_model.tokenizer, rows, flagged, tcfg, 4, False)
+    assert pool == [(r, a) for r, a in zip(rows, answers, strict=True) if flagged(a)]
+    assert fired_reports(nano_model.model, nano_model.tokenizer, rows, lambda t: True, tcfg, 4, False) == list(
+        zip(rows, answers, strict=True)
+    )
+    source = ForgetSource(name="s", reports=len(rows) + 1)
+    with pytest.raises(RapidunError, match="on which the backdoored model misbehaves; lower 'reports'"):
+        draw_reports(list(zip(rows, answers, strict=True)), source, "dataset 'toy'")

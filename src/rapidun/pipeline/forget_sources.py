@@ -11,7 +11,9 @@ retain rows come from.
 
 A ``trace`` source draws its reports from the pack's VALIDATION triggered prompts (``val_seen.jsonl`` or
 ``val_ood.jsonl``, optionally of some trigger families only; a seeded sample), never from the test splits the
-cells are scored on; each report's response is the backdoored model's own greedy output (what a user saw). It
+cells are scored on; each report's response is the backdoored model's own greedy output (what a user saw), and by
+default (``reports_from: fired``) only prompts whose greedy output the pack's scorer flags are drawn: a user
+reports the prompts on which the model misbehaved, not the triggered prompts it answered normally. It
 runs ``rapidun trace`` (:func:`rapidun.tracing.trace`) on the backdoored model over the pack's training rows and
 takes the trace's proposed forget and retain sets. Each source's trace is computed once per dataset under
 ``OUT/<dataset>/traces/<name>/`` (reused when finished, like every study stage), and every trace of a dataset
@@ -36,6 +38,7 @@ from rapidun.tracing.config import RANKER_NAMES, TraceConfig
 
 SOURCE_KINDS = ("oracle", "trace")
 REPORT_SPLITS = ("seen", "ood")
+REPORTS_FROM = ("fired", "any")
 WHERE = "study config"
 # set by the source's own fields (ranker, k) or by the study (the backdoor's max_length and prompt_style)
 _OWN_TRACE_KEYS = ("ranker", "k")
@@ -56,6 +59,12 @@ class ForgetSource:
     )
     families: tuple[str, ...] = setting((), "trigger families the reports come from (empty: every family)")
     report_seed: int = setting(0, "seed of the reports' draw")
+    reports_from: str = setting(
+        "fired",
+        "fired: only prompts on which the backdoored model's greedy answer shows the behaviour (the pack's scorer), "
+        "as a user would report them; any: every validation triggered prompt (also those it answered normally)",
+        choices=REPORTS_FROM,
+    )
     k: int | None = setting(None, "forget size (not with k_factor; neither: the trace's data-driven cut-off)")
     k_factor: float | None = setting(None, "forget size as a multiple of the oracle forget set's size")
     trace: dict[str, Any] = setting(help="other trace settings (TraceConfig: aggregate, projector, ...)", factory=dict)
@@ -122,18 +131,43 @@ def forget_sources(data: Any, families: dict[str, set[str] | None]) -> tuple[For
     return tuple(out)
 
 
-def draw_reports(val_seen: list[Row], val_ood: list[Row], source: ForgetSource, where: str) -> list[Row]:
-    """The rows the source's reports come from: a seeded sample of the validation triggered prompts of its split
-    (and families)."""
+def report_pool(val_seen: list[Row], val_ood: list[Row], source: ForgetSource) -> list[Row]:
+    """The validation triggered prompts of the source's split (and families), in file order."""
     pool = list(val_seen if source.split == "seen" else val_ood)
-    if source.families:
-        pool = [r for r in pool if r.trigger_family in source.families]
+    return [r for r in pool if r.trigger_family in source.families] if source.families else pool
+
+
+def draw_reports(pool: list[tuple[Row, str | None]], source: ForgetSource, where: str) -> list[tuple[Row, str | None]]:
+    """The source's reports: a seeded sample of ``pool`` = (prompt row, the backdoored model's greedy answer when
+    the prompts were answered: ``reports_from: fired``, where only flagged answers are in the pool)."""
     if len(pool) < source.reports:
+        families = f" of {', '.join(source.families)}" if source.families else ""
+        fired = " on which the backdoored model misbehaves" if source.reports_from == "fired" else ""
         raise RapidunError(
             f"{where}: source '{source.name}' wants {source.reports} reports but the pack's val_{source.split} has "
-            f"{len(pool)} prompts{' of ' + ', '.join(source.families) if source.families else ''}; lower 'reports'"
+            f"{len(pool)} prompts{families}{fired}; lower 'reports'"
         )
     return random.Random(source.report_seed).sample(pool, source.reports)
+
+
+def fired_reports(
+    model: Any, tokenizer: Any, pool: list[Row], scorer: Any, tcfg: Any, batch_size: int, progress: bool
+) -> list[tuple[Row, str | None]]:
+    """The prompts of ``pool`` whose greedy answer (the trace's report length and prompt style) the scorer flags,
+    with that answer: what a user who saw the model misbehave would report."""
+    from rapidun.evaluation.generate import generate_responses
+
+    gen = generate_responses(
+        model,
+        tokenizer,
+        pool,
+        max_new_tokens=tcfg.max_new_tokens,
+        batch_size=batch_size,
+        prompt_style=tcfg.prompt_style,
+        progress=progress,
+        desc="reports: which prompts misbehave",
+    )
+    return [(row, out) for row, out in zip(pool, gen.outputs, strict=True) if scorer(out)]
 
 
 @dataclass
@@ -154,17 +188,27 @@ def prepare_sources(state: Any, cfg: Any, progress: bool) -> dict[str, SourceSet
 
     out: dict[str, SourceSets] = {}
     loaded = None
+    answered: dict[tuple[Any, ...], list[tuple[Row, str | None]]] = {}
     for i, source in enumerate(cfg.forget_sources or ()):
         if source.kind == "oracle":
             out[source.name] = SourceSets(list(state.pack.forget), list(state.pack.retain))
             continue
         section = f"forget_sources[{i}]"
         where = f"dataset '{state.spec.name}'"
-        drawn = draw_reports(state.pack.val_seen, state.pack.val_ood, source, where)
-        # no response: the trace answers each report with the backdoored model's greedy output, what a user saw
-        reports = [Report(r.instruction, r.context, None) for r in drawn]
         tcfg = trace_config(source, cfg.backdoor.max_length, cfg.backdoor.prompt_style, len(state.pack.forget), section)
         loaded = loaded or load_backdoored(state)
+        rows = report_pool(state.pack.val_seen, state.pack.val_ood, source)
+        if source.reports_from == "fired":
+            key = (source.split, source.families, tcfg.max_new_tokens)
+            if key not in answered:  # one generation per pool, shared by the sources that draw from it
+                batch = cfg.evaluation.batch_size
+                answered[key] = fired_reports(loaded.model, loaded.tokenizer, rows, state.scorer, tcfg, batch, progress)
+            pool = answered[key]
+        else:
+            pool = [(row, None) for row in rows]
+        drawn = draw_reports(pool, source, where)
+        # no response (reports_from: any): the trace answers with the backdoored model's greedy output, what a user saw
+        reports = [Report(r.instruction, r.context, answer) for r, answer in drawn]
         trace_dir = state.root / "traces" / source.name
         trace(
             loaded.model,
@@ -177,7 +221,7 @@ def prepare_sources(state: Any, cfg: Any, progress: bool) -> dict[str, SourceSet
             progress=progress,
         )
         forget, retain = load_traced_sets(trace_dir)
-        out[source.name] = SourceSets(forget, retain, trace_dir, [r.trigger_family for r in drawn])
+        out[source.name] = SourceSets(forget, retain, trace_dir, [r.trigger_family for r, _ in drawn])
     return out
 
 
