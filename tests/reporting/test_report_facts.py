@@ -47,6 +47,7 @@ def _record(method: str, seed: int, relearn: bool) -> dict[str, Any]:
     if relearn and method != "backdoored":
         rec["relearn_recovery"] = 0.1 * seed
         rec["relearn_reason"] = None
+        rec["relearn_recovery_heldout"] = 0.01 * seed
     return rec
 
 
@@ -115,6 +116,10 @@ def test_relearning_of_a_facts_dataset_is_in_forget_accuracy(tmp_path: Path) -> 
     assert "### Relearning: facts" in md and "forget accuracy recovery (lower is better)" in md
     assert "Recovery of forget accuracy after the relearning fine-tune" in md and "seen-trigger" not in md
     assert "| rapidun | 0.15 ± 0.07 | 2 of 2 | - |" in md  # recoveries 0.1 and 0.2
+    # The facts table shows both recoveries: on every forget question, and on those the fine-tune did not train on.
+    assert "relearning recovery, questions not relearned, lower is better |" in md
+    rows = [line for line in md.splitlines() if line.startswith("| rapidun | 2 |")]  # the verdict's, the table's
+    assert rows[-1].endswith("| 0.15 ± 0.07 | 0.01 ± 0.01 |")  # held-out recoveries 0.01 and 0.02
     assert any(p.name == "facts_relearn.png" for p in paths.figures)
 
 

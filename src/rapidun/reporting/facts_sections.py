@@ -86,6 +86,13 @@ COLUMNS: tuple[FactsColumn, ...] = (
     FactsColumn("world_acc", "world accuracy (%)", "higher is better", _at("world", "accuracy"), _fixed(100, 1)),
     FactsColumn("cost", "unlearning cost (s)", "lower is better", _cost, _fixed(1, 0)),
     FactsColumn("relearn", "relearning recovery", "lower is better", lambda r: r.relearn_recovery, _fixed(1, 2)),
+    FactsColumn(
+        "relearn_heldout",
+        "relearning recovery, questions not relearned",
+        "lower is better",
+        lambda r: r.relearn_recovery_heldout,
+        _fixed(1, 2),
+    ),
 )
 VERDICT_KEYS = ("fq", "forget_acc", "mia_auc", "retain_acc", "cost")
 
@@ -107,12 +114,14 @@ def facts_groups(runs: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
 
 def _columns(runs: Sequence[RunRecord], keys: Sequence[str] | None) -> list[FactsColumn]:
     cols = [c for c in COLUMNS if keys is None or c.key in keys]
-    return [c for c in cols if c.key != "relearn" or any(r.relearned for r in runs)]  # only when relearned
+    shown = {"relearn": any(r.relearned for r in runs)}  # only when relearned
+    shown["relearn_heldout"] = any(r.relearn_recovery_heldout is not None for r in runs)
+    return [c for c in cols if shown.get(c.key, True)]
 
 
 def _cell(members: Sequence[RunRecord], col: FactsColumn) -> str:
     st = summarize([col.value(r) for r in members])
-    if col.key in ("cost", "relearn") and members[0].method == BACKDOORED:
+    if col.key in ("cost", "relearn", "relearn_heldout") and members[0].method == BACKDOORED:
         return "-"  # not an unlearning run: its cost is its training, and it is what relearning compares with
     return col.fmt(st) + (f" (n={st.n})" if 0 < st.n < len(members) else "")
 
@@ -172,7 +181,9 @@ def how_to_read_facts() -> list[Block]:
                 "Retain / world accuracy: the same exact match on the retain people (a seeded subset) and on world "
                 "facts: the utility kept. Higher is better.",
                 "Relearning recovery (when the study relearns): how much of the forget accuracy a short fine-tune on "
-                "a few forget rows brings back, 0 = nothing, 1 = all of the trained model's. Lower is better.",
+                "a few forget rows brings back, 0 = nothing, 1 = all of the trained model's. Lower is better. "
+                "On all forget questions it includes the ones the fine-tune trained on; the column on the questions "
+                "not relearned is the recovery of facts the model was not shown again.",
                 "`trained model (before unlearning)` is the model trained on every fact (the `backdoored` record of "
                 f"`results.json`); `{ref} (retrained reference)` is trained from scratch without the forget people.",
             )

@@ -45,6 +45,7 @@ class RunRecord:
     relearned: bool = False  # the run has a relearning result (a study with a ``relearn`` block)
     relearn_recovery: float | None = None  # docs/method.md section 6; None when undefined (see relearn_reason)
     relearn_reason: str | None = None
+    relearn_recovery_heldout: float | None = None  # facts: on the forget questions the relearning did not train on
     sequential: dict[str, Any] | None = None  # k successive requests vs one (a study with a ``sequential`` block)
 
     @property
@@ -163,6 +164,7 @@ def _parse_run(run: Any, i: int, run_dir: Path, default_dataset: str, source: st
         relearned="relearn_recovery" in run,
         relearn_recovery=_opt_float(run.get("relearn_recovery")),
         relearn_reason=str(run["relearn_reason"]) if run.get("relearn_reason") else None,
+        relearn_recovery_heldout=_opt_float(run.get("relearn_recovery_heldout")),
         sequential=run["sequential"] if isinstance(run.get("sequential"), dict) else None,
     )
 
