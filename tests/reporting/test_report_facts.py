@@ -118,8 +118,12 @@ def test_relearning_of_a_facts_dataset_is_in_forget_accuracy(tmp_path: Path) -> 
     assert "| rapidun | 0.15 ± 0.07 | 2 of 2 | - |" in md  # recoveries 0.1 and 0.2
     # The facts table shows both recoveries: on every forget question, and on those the fine-tune did not train on.
     assert "relearning recovery, questions not relearned, lower is better |" in md
-    rows = [line for line in md.splitlines() if line.startswith("| rapidun | 2 |")]  # the verdict's, the table's
-    assert rows[-1].endswith("| 0.15 ± 0.07 | 0.01 ± 0.01 |")  # held-out recoveries 0.01 and 0.02
+    # the results table's row (mean ± std over seeds 1 and 2): held-out recoveries 0.01 and 0.02
+    assert any(
+        line.startswith("| rapidun | 2 |") and line.endswith("| 0.15 ± 0.07 | 0.01 ± 0.01 |")
+        for line in md.splitlines()
+    )
+    assert "| rapidun | 2 | 35.0 | 0.35 |" in md and "| 0.20 | 0.02 |" in md  # per-seed rows carry both too
     assert any(p.name == "facts_relearn.png" for p in paths.figures)
 
 
