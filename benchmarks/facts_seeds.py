@@ -31,6 +31,7 @@ COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("retain PPL", ("retain_perplexity",)),
     ("unlearn s", ("timings", "total_s")),
     ("relearn recovery", ("relearn_recovery",)),
+    ("relearn recovery, not relearned", ("relearn_recovery_heldout",)),
 )
 PAIRED_SPLITS = ("forget", "retain")
 
@@ -51,7 +52,9 @@ def _generations(cells: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
 def _fmt(values: list[float], column: str) -> str:
     if not values:
         return "-"
-    form = ".2g" if column == "forget quality" else ".0f" if column == "unlearn s" else ".3f"
+    form = (
+        ".2g" if column == "forget quality" else ".0f" if column == "unlearn s" else ".3g" if "PPL" in column else ".3f"
+    )
     mean = statistics.fmean(values)
     spread = f" ± {statistics.stdev(values):{form}}" if len(values) > 1 else ""
     return f"{mean:{form}}{spread}"
