@@ -14,8 +14,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from rapidun.evaluation.facts import GENERATIONS_FILE
 from rapidun.evaluation.facts_stats import answer_perplexity, exact_match
 from rapidun.evaluation.paired import paired_difference
+from rapidun.reporting.cells import cell_path
 
 NAMES = {"backdoored": "trained (before unlearning)"}
 # (column, path into a record) of the per-method table.
@@ -43,10 +45,9 @@ def _get(record: dict[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def _generations(cells: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
-    name = record["method"] + (f"~{record['label']}" if record.get("label") else "")
-    where = cells / name if record["method"] == "backdoored" else cells / name / f"seed{record['seed']}"
-    return [json.loads(line) for line in (where / "facts_generations.jsonl").read_text().splitlines()]
+def _generations(study: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
+    where = cell_path(study, record["dataset"], record["method"], record.get("label"), record["seed"])
+    return [json.loads(line) for line in (where / GENERATIONS_FILE).read_text().splitlines()]
 
 
 def _fmt(values: list[float], column: str) -> str:
@@ -71,10 +72,9 @@ def main() -> None:
     study = Path(args.study_dir)
     results = Path(args.results) if args.results else study / "results.json"
     runs = [r for r in json.loads(results.read_text())["runs"] if r["dataset"] == args.dataset]
-    cells = study / args.dataset / "cells"
     correct: dict[str, dict[int, dict[str, list[float]]]] = {}
     for r in runs:
-        rows = _generations(cells, r)
+        rows = _generations(study, r)
         r["retain_perplexity"] = answer_perplexity([g["mia_loss"] for g in rows if g["split"] == "retain"])
         by_split = {
             s: [float(exact_match(g["output"], g["reference"])) for g in rows if g["split"] == s] for s in PAIRED_SPLITS

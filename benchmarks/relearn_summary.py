@@ -13,10 +13,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-
-def _cell_dir(dataset_dir: Path, record: dict[str, Any]) -> Path:
-    name = record["method"] + (f"~{record['label']}" if record.get("label") else "")
-    return dataset_dir / "cells" / name / f"seed{record['seed']}"
+from rapidun.pipeline.relearn import RESULT_FILE
+from rapidun.pipeline.study_relearn import RELEARN_DIR
+from rapidun.reporting.cells import cell_path
 
 
 def _fmt(values: list[float], form: str) -> str:
@@ -38,7 +37,8 @@ def main() -> None:
     for r in runs:
         if r["method"] == "backdoored":
             continue
-        rec = json.loads((_cell_dir(study / r["dataset"], r) / "relearn" / "relearn.json").read_text())
+        where = cell_path(study, r["dataset"], r["method"], r.get("label"), r["seed"])
+        rec = json.loads((where / RELEARN_DIR / RESULT_FILE).read_text())
         ppl0 = before[r["dataset"]]["clean_ppl"]
         per_seed.append(
             {

@@ -7,7 +7,8 @@ each default lives once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from rapidun.errors import RapidunError
@@ -80,6 +81,10 @@ class RelearnConfig:
         for name, ok, text in checks:
             if not ok:
                 raise RapidunError(f"{flag_name(name)} {text}, got {getattr(self, name)!r}")
+
+    def record(self) -> dict[str, Any]:
+        """The settings as a manifest records them (JSON types), to compare with a finished run's."""
+        return dict(json.loads(json.dumps(asdict(self), default=str)))
 
     def train_config(self) -> TrainConfig:
         """The ``rapidun train`` recipe for ``steps`` steps (no checkpoints: the run is short; no LoRA dropout)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ def facts_before(cfg: RelearnConfig, state: DatasetState, progress: bool) -> dic
     """The relearning task's metrics of the model before unlearning (facts datasets), measured once per dataset and
     relearning settings and kept in ``DATASET/relearn_before.json``."""
     path = state.root / BEFORE_FILE
-    settings = json.loads(json.dumps(asdict(cfg), default=str))
+    settings = cfg.record()
     if path.is_file():
         kept = json.loads(path.read_text(encoding="utf-8"))
         if kept.get("config") == settings:
@@ -106,7 +105,7 @@ def relearn_finished(
     if cfg is None:
         return record
     made = read_manifest(cell_dir / RELEARN_DIR)
-    same = made is not None and made.get("config") == json.loads(json.dumps(asdict(cfg), default=str))
+    same = made is not None and made.get("config") == cfg.record()
     if "relearn_recovery" in record and same:
         return record
     fields = relearn_fields(

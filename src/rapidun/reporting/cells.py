@@ -27,11 +27,15 @@ UNLEARN_RUN = ("unlearn", "run.json")
 NO_FAMILY = "(no family)"
 
 
+def cell_path(run_dir: Path, dataset: str, method: str, label: str | None, seed: int) -> Path:
+    """The study cell directory of (dataset, method, label, seed) (the backdoored model's has no seed level)."""
+    base = run_dir / dataset / "cells" / (f"{method}~{label}" if label else method)
+    return base if method == BACKDOORED else base / f"seed{seed}"
+
+
 def cell_dir(run_dir: Path, r: RunRecord) -> Path:
-    """The study cell directory of a run (the backdoored model's has no seed level)."""
-    key = f"{r.method}~{r.label}" if r.label else r.method
-    base = run_dir / r.dataset / "cells" / key
-    return base if r.method == BACKDOORED else base / f"seed{r.seed}"
+    """The study cell directory of a run."""
+    return cell_path(run_dir, r.dataset, r.method, r.label, r.seed)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
