@@ -26,8 +26,7 @@ from safetensors.torch import load_file
 from rapidun.data.facts import load_facts_pack
 from rapidun.data.rows import Row
 from rapidun.evaluation.facts import FactsEvalConfig, eval_rows
-from rapidun.evaluation.facts_stats import exact_match, normalise_answer
-from rapidun.evaluation.generate import generate_responses
+from rapidun.evaluation.facts_answers import answer_questions
 from rapidun.modeling.load import load_model
 
 
@@ -37,7 +36,7 @@ def accuracy(model: Any, tok: Any, rows: list[Row], args: argparse.Namespace) ->
         asked = [dataclasses.replace(r, instruction=str(r.extra["paraphrased_question"])) for r in rows]
     else:
         asked = list(rows)
-    gens = generate_responses(
+    answers = answer_questions(
         model,
         tok,
         asked,
@@ -46,18 +45,16 @@ def accuracy(model: Any, tok: Any, rows: list[Row], args: argparse.Namespace) ->
         prompt_style=args.prompt_style,
         progress=False,
     )
-    correct = [exact_match(o, r.response) for o, r in zip(gens.outputs, rows, strict=True)]
-    hits = [normalise_answer(str(r.extra["fact"])) in normalise_answer(o) for o, r in zip(gens.outputs, rows)]
     per: dict[str, list[bool]] = defaultdict(list)
-    for ok, r in zip(correct, rows, strict=True):
+    for ok, r in zip(answers.correct, rows, strict=True):
         per[str(r.extra["attribute"])].append(ok)
     return {
         "n": len(rows),
-        "accuracy": sum(correct) / len(rows),
-        "fact_hit": sum(hits) / len(rows),
+        "accuracy": answers.accuracy,
+        "fact_hit": answers.fact_hit_rate,
         "by_attribute": {k: sum(v) / len(v) for k, v in sorted(per.items())},
         "examples": [
-            {"q": a.instruction, "ref": r.response, "out": o} for a, r, o in list(zip(asked, rows, gens.outputs))[:3]
+            {"q": a.instruction, "ref": r.response, "out": o} for a, r, o in list(zip(asked, rows, answers.outputs))[:3]
         ],
     }
 

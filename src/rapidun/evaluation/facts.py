@@ -22,20 +22,17 @@ from typing import Any
 from rapidun.data.facts import FactsPack
 from rapidun.data.facts_people import PRIVATE_ATTRIBUTES
 from rapidun.data.rows import Row
+from rapidun.evaluation.facts_answers import GradedAnswers, answer_questions
 from rapidun.evaluation.facts_scoring import FACTS_MAX_LENGTH, AnswerScores, score_answers
 from rapidun.evaluation.facts_stats import (
     MIN_K,
     answer_perplexity,
-    exact_match,
     forget_quality,
-    normalise_answer,
     priv_leak,
     roc_auc,
-    rouge_l_recall,
     truth_ratio,
     truth_ratio_summary,
 )
-from rapidun.evaluation.generate import generate_responses
 
 MIA_ATTACKS: tuple[str, ...] = ("loss", "zlib", "min_k", "min_k_plus_plus")
 # The per-row records of :func:`run_facts_eval` as a study cell keeps them (JSONL, one per evaluated row).
@@ -71,7 +68,7 @@ def eval_rows(pack: FactsPack, cfg: FactsEvalConfig) -> dict[str, list[Row]]:
 
 def _split_scores(model: Any, tokenizer: Any, rows: list[Row], cfg: FactsEvalConfig, name: str) -> dict[str, Any]:
     """Greedy answers and teacher-forced scores of one split's rows (answer, paraphrase, perturbations)."""
-    gens = generate_responses(
+    answers = answer_questions(
         model,
         tokenizer,
         rows,
@@ -103,19 +100,17 @@ def _split_scores(model: Any, tokenizer: Any, rows: list[Row], cfg: FactsEvalCon
     for j, (i, _) in enumerate(perturbed):
         wrong[i].append(scores.mean_logp[2 * n + j])
     ratios = [truth_ratio(wrong[i], scores.mean_logp[n + i]) for i in range(n)]
-    return {"outputs": gens.outputs, "scores": scores, "truth_ratios": ratios}
+    return {"answers": answers, "outputs": answers.outputs, "scores": scores, "truth_ratios": ratios}
 
 
-def _split_metrics(rows: list[Row], outputs: list[str], scores: AnswerScores, ratios: list[float]) -> dict[str, Any]:
-    n = len(rows)
-    correct = [exact_match(o, r.response) for o, r in zip(outputs, rows, strict=True)]
-    hits = [normalise_answer(str(r.extra.get("fact", ""))) in normalise_answer(o) for o, r in zip(outputs, rows)]
+def _split_metrics(answers: GradedAnswers, scores: AnswerScores, ratios: list[float]) -> dict[str, Any]:
+    n = len(answers.outputs)
     probs = [_exp(scores.mean_logp[i]) for i in range(n)]
     return {
         "n": n,
-        "accuracy": sum(correct) / n if n else None,
-        "fact_hit": sum(hits) / n if n else None,
-        "rouge_l_recall": sum(rouge_l_recall(o, r.response) for o, r in zip(outputs, rows)) / n if n else None,
+        "accuracy": answers.accuracy,
+        "fact_hit": answers.fact_hit_rate,
+        "rouge_l_recall": answers.mean_rouge_l_recall,
         "answer_prob": sum(probs) / n if n else None,
         "perplexity": answer_perplexity(scores.mean_logp[:n]),
         "truth_ratio": truth_ratio_summary(ratios),
@@ -167,7 +162,7 @@ def run_facts_eval(
     per = {name: _split_scores(model, tokenizer, rows[name], cfg, name) for name in SPLITS}
     metrics: dict[str, Any] = {"task": "facts", "forget_split": pack.forget_split}
     for name in SPLITS:
-        metrics[name] = _split_metrics(rows[name], per[name]["outputs"], per[name]["scores"], per[name]["truth_ratios"])
+        metrics[name] = _split_metrics(per[name]["answers"], per[name]["scores"], per[name]["truth_ratios"])
     metrics["forget"]["truth_ratios"] = per["forget"]["truth_ratios"]
     metrics["forget_quality"] = (
         forget_quality(_finite(per["forget"]["truth_ratios"]), _finite(list(reference_truth_ratios)))

@@ -198,11 +198,10 @@ def facts_benign(rows: Sequence[Row], where: Path) -> list[Row]:
 def evaluate_facts(model: Any, tokenizer: Any, data: TaskData, cfg: RelearnConfig, progress: bool) -> dict[str, Any]:
     """Forget-set answer accuracy (normalised exact match of the greedy answer, as ``rapidun evaluate`` scores a facts
     pack), ROUGE-L recall of the answer and the forget loss, on the evaluation rows."""
-    from rapidun.evaluation.facts_stats import exact_match, rouge_l_recall
-    from rapidun.evaluation.generate import generate_responses
+    from rapidun.evaluation.facts_answers import answer_questions
 
     rows = data.eval_rows["forget"]
-    outputs = generate_responses(
+    answers = answer_questions(
         model,
         tokenizer,
         rows,
@@ -211,13 +210,12 @@ def evaluate_facts(model: Any, tokenizer: Any, data: TaskData, cfg: RelearnConfi
         prompt_style=cfg.prompt_style,
         progress=progress,
         desc="facts-forget",
-    ).outputs
-    n = max(len(rows), 1)
-    correct = [float(exact_match(o, r.response)) for o, r in zip(outputs, rows, strict=True)]
+    )
     return {
-        "forget_accuracy": sum(correct) / n,
-        "forget_correct": correct,  # per evaluation row, for the recovery on the rows relearning did not train on
-        "forget_rouge_l": sum(rouge_l_recall(o, r.response) for o, r in zip(outputs, rows, strict=True)) / n,
+        "forget_accuracy": answers.accuracy or 0.0,
+        # per evaluation row, for the recovery on the rows relearning did not train on
+        "forget_correct": [float(c) for c in answers.correct],
+        "forget_rouge_l": answers.mean_rouge_l_recall or 0.0,
         "forget_loss": forget_loss(model, tokenizer, rows, cfg),
         "counts": {"forget": len(rows)},
     }
