@@ -34,7 +34,6 @@ import math  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -45,7 +44,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from influence_bench.extraction import floor_variant  # noqa: E402
-from influence_bench.measure import measure, release_memory  # noqa: E402
+from influence_bench.measure import measure, peaks_during, release_memory, status_mb  # noqa: E402
 from rapidun.data.rows import load_rows  # noqa: E402
 from rapidun.data.tokenize import collate  # noqa: E402
 from rapidun.influence.caching import encode_set, tracked_layers  # noqa: E402
@@ -106,37 +105,14 @@ def caching_speed(model: Any, tok: Any, rows: list[Any], dims: list[int], args: 
             "default_dim": icfg.dim, "variants": out, "caching_vs_floor": ratios}  # fmt: skip
 
 
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def peaks_during(fn: Any) -> dict[str, float]:
+def trace_peaks(fn: Any) -> dict[str, float]:
     """Wall seconds of ``fn()`` and its peak resident memory above the starting point (MiB, sampled every 5 ms):
     all of it (VmRSS) and the anonymous part (RssAnon: the process's own allocations, without the file-backed
     pages of the memory-mapped cache, which count in RSS while cached but which the kernel may drop at any time)."""
-    fields = ("VmRSS", "RssAnon")
-    start = {f: _status_mb(f) for f in fields}
-    peak = dict(start)
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.005):
-            for f in fields:
-                peak[f] = max(peak[f], _status_mb(f))
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    t = time.perf_counter()
-    fn()
-    wall = time.perf_counter() - t
-    stop.set()
-    th.join()
-    return {"wall_s": wall, "rss_before_mb": start["VmRSS"], "anon_before_mb": start["RssAnon"],
-            "peak_rss_above_start_mb": max(peak["VmRSS"], _status_mb("VmRSS")) - start["VmRSS"],
-            "peak_anon_above_start_mb": max(peak["RssAnon"], _status_mb("RssAnon")) - start["RssAnon"]}  # fmt: skip
+    rss_before, anon_before = status_mb("VmRSS"), status_mb("RssAnon")
+    wall, peaks = peaks_during(fn, {f: (lambda f=f: status_mb(f)) for f in ("VmRSS", "RssAnon")})
+    return {"wall_s": wall, "rss_before_mb": rss_before, "anon_before_mb": anon_before,
+            "peak_rss_above_start_mb": peaks["VmRSS"], "peak_anon_above_start_mb": peaks["RssAnon"]}  # fmt: skip
 
 
 def whole_trace(model: Any, tok: Any, rows: list[Any], reports: list[Report], work: Path, name: str) -> dict:
@@ -144,7 +120,7 @@ def whole_trace(model: Any, tok: Any, rows: list[Any], reports: list[Report], wo
     out = work / name
     cfg = TraceConfig(k=sum(bool(r.is_poisoned) for r in rows))
     release_memory()
-    measured = peaks_during(lambda: trace(model, tok, rows, reports, out, cfg, overwrite=True, progress=False))
+    measured = trace_peaks(lambda: trace(model, tok, rows, reports, out, cfg, overwrite=True, progress=False))
     timings = json.loads((out / "timings.json").read_text())
     quality = json.loads((out / "quality.json").read_text()) if (out / "quality.json").exists() else None
     cache_bytes = sum(f.stat().st_size for f in (out / "cache").rglob("*") if f.is_file())

@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from rapidun.costs import current_rss_mb
 
@@ -24,15 +25,26 @@ with contextlib.suppress(OSError, AttributeError):
 ONCE = {"naive-loop", "rapidin", "kronfluence identity", "kronfluence ekfac"}  # slow: one timed run each
 
 
-def peak_rss_during(fn: Callable[[], None]) -> tuple[float, float]:
-    """Seconds taken by ``fn()`` and its peak resident memory above the starting point (MiB, sampled every 5 ms)."""
-    start = current_rss_mb()
-    peak = [start]
+def status_mb(field: str) -> float:
+    """One memory field of /proc/self/status (VmRSS, RssAnon, ...) in MiB; 0.0 where unavailable."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peaks_during(fn: Callable[[], object], read: dict[str, Callable[[], float]]) -> tuple[float, dict[str, float]]:
+    """Seconds taken by ``fn()`` and, per named memory reading in ``read`` (MiB), its peak above the value at the
+    start, sampled every 5 ms on a side thread."""
+    start = {name: r() for name, r in read.items()}
+    peak = dict(start)
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.005):
-            peak[0] = max(peak[0], current_rss_mb())
+            for name, r in read.items():
+                peak[name] = max(peak[name], r())
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
@@ -41,7 +53,13 @@ def peak_rss_during(fn: Callable[[], None]) -> tuple[float, float]:
     sec = time.perf_counter() - t
     stop.set()
     th.join()
-    return sec, max(peak[0], current_rss_mb()) - start
+    return sec, {name: max(peak[name], r()) - start[name] for name, r in read.items()}
+
+
+def peak_rss_during(fn: Callable[[], None]) -> tuple[float, float]:
+    """Seconds taken by ``fn()`` and its peak resident memory above the starting point (MiB, sampled every 5 ms)."""
+    sec, peaks = peaks_during(fn, {"rss": current_rss_mb})
+    return sec, peaks["rss"]
 
 
 def release_memory() -> None:
