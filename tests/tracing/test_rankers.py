@@ -3,6 +3,8 @@ batch-size invariant and equals the cosine of a row-by-row forward pass."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 from trace_fixtures import SMALL, Pack
@@ -23,6 +25,45 @@ def test_influence_ranker_equals_the_influence_stage(pack: Pack, tmp_path):
         m.model, m.tokenizer, pack.train, report_rows, tmp_path / "i", **SMALL, rapidin_json=False, progress=False
     )
     np.testing.assert_array_equal(res.scores, stage.scores["QT"])
+
+
+def test_hotword_trace_equals_the_influence_stage_with_hotwords_and_reuses_the_training_cache(pack: Pack, tmp_path):
+    m = pack.model
+    words = ("aliens", "galaxy")
+    report_rows = [Row(r.instruction, r.response or "", r.context) for r in pack.reports]
+    assert all(any(w in r.response.lower() for w in words) for r in report_rows)  # every report keeps some tokens
+    cache = tmp_path / "cache"
+    plain = trace(
+        m.model,
+        m.tokenizer,
+        pack.train,
+        pack.reports,
+        tmp_path / "p",
+        TraceConfig(**SMALL),
+        cache_dir=cache,
+        progress=False,
+    )
+    grads = cache / "train" / "grads.npy"
+    before = grads.stat().st_mtime_ns
+    cfg = TraceConfig(**SMALL, influence_score="signed", hotwords=words)
+    res = trace(m.model, m.tokenizer, pack.train, pack.reports, tmp_path / "h", cfg, cache_dir=cache, progress=False)
+    assert grads.stat().st_mtime_ns == before  # the training rows' store is shared; only the reports change
+    stage = compute_pairwise(
+        m.model,
+        m.tokenizer,
+        pack.train,
+        report_rows,
+        tmp_path / "i",
+        **SMALL,
+        hotwords=words,
+        rapidin_json=False,
+        progress=False,
+    )
+    np.testing.assert_allclose(res.scores, stage.scores["QT"], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(np.abs(res.scores), plain.scores)  # the restriction changes the report gradients
+    assert json.loads((tmp_path / "h" / "manifest.json").read_text())["config"]["hotwords"] == list(words)
+    again = trace(m.model, m.tokenizer, pack.train, pack.reports, tmp_path / "h", cfg, cache_dir=cache, progress=False)
+    np.testing.assert_array_equal(again.scores, res.scores)  # the finished directory is reused
 
 
 def test_embedding_is_batch_invariant_and_a_plain_cosine(pack: Pack):

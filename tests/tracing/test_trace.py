@@ -123,6 +123,14 @@ def test_finished_trace_is_reused_and_other_settings_refused(pack, tmp_path):
     with pytest.raises(RapidunError, match="other settings"):
         _trace(pack, tmp_path / "o", ranker="bm25", k=6)
     assert len(_trace(pack, tmp_path / "o", ranker="bm25", k=6, overwrite=True).forget) == 6
+    # a directory written before a setting existed (here: hotwords) is reused while that setting is unset
+    manifest_path = tmp_path / "o" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["config"]["hotwords"]
+    manifest_path.write_text(json.dumps(manifest))
+    mtime = ranking.stat().st_mtime_ns
+    assert len(_trace(pack, tmp_path / "o", ranker="bm25", k=6).forget) == 6
+    assert ranking.stat().st_mtime_ns == mtime
 
 
 def test_report_without_response_gets_the_models_greedy_output(pack, tmp_path, monkeypatch):

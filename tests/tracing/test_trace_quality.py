@@ -71,3 +71,11 @@ def test_influence_score_is_checked():
     TraceConfig(ranker="bm25").check()  # the influence default does not stop the other rankers
     with pytest.raises(RapidunError, match="unknown --influence-score 'sign'"):
         TraceConfig(influence_score="sign").check()
+
+
+def test_hotwords_are_checked():
+    TraceConfig(hotwords=("alien",)).check()
+    with pytest.raises(RapidunError, match="--hotwords needs --ranker influence"):
+        TraceConfig(ranker="bm25", hotwords=("alien",)).check()
+    with pytest.raises(RapidunError, match="--hotwords has no word"):
+        TraceConfig(hotwords=(" ",)).check()

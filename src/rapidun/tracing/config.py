@@ -74,6 +74,12 @@ class TraceConfig:
         "(influence ranker only)",
     )
     max_new_tokens: int = setting(MAX_NEW_TOKENS, "length of the greedy response generated for a report that has none")
+    hotwords: tuple[str, ...] | None = setting(
+        None,
+        "comma-separated words that show the behaviour (e.g. alien,intergalactic): each report's loss keeps only "
+        "the response tokens overlapping them (RapidIn's hotwords; training rows keep their whole response; "
+        "influence ranker only)",
+    )
 
     def check(self) -> None:
         """Refuse settings no run could use (one line naming the flag)."""
@@ -87,6 +93,10 @@ class TraceConfig:
             raise RapidunError(f"unknown --influence-score '{self.influence_score}'; choose abs or signed")
         if self.per_token and self.ranker != "influence":
             raise RapidunError(f"--per-token needs --ranker influence (got --ranker {self.ranker}); drop --per-token")
+        if self.hotwords is not None and self.ranker != "influence":
+            raise RapidunError(f"--hotwords needs --ranker influence (got --ranker {self.ranker}); drop --hotwords")
+        if self.hotwords is not None and not any(w.strip() for w in self.hotwords):
+            raise RapidunError("--hotwords has no word; pass comma-separated words, e.g. --hotwords alien,galaxy")
         if not 0.0 < self.max_forget_fraction <= 1.0:
             raise RapidunError("--max-forget-fraction must be in (0, 1]")
         if self.retain_ratio < 0 or self.batch_size < 1 or self.max_length < 2 or self.max_new_tokens < 1:

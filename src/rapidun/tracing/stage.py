@@ -74,7 +74,11 @@ def _reuse(out: Path, resolved: dict[str, Any], overwrite: bool) -> bool:
     done = read_manifest(out)
     if done is None or overwrite:
         return False
-    if {k: done.get(k) for k in resolved} == json.loads(json.dumps(resolved)):
+    wanted = json.loads(json.dumps(resolved))
+    # a setting added after the directory was made matches when it is unset (None): older traces stay reusable
+    stored_config = done.get("config") or {}
+    wanted["config"] = {k: v for k, v in wanted["config"].items() if k in stored_config or v is not None}
+    if {k: done.get(k) for k in resolved} == wanted:
         log.info("trace results in %s are complete; reusing them (--overwrite to recompute)", out)
         return True
     raise RapidunError(f"'{out}' holds a trace made with other settings or data; pass --overwrite or another --out")

@@ -4,7 +4,9 @@ projected-gradient caches (docs/method.md section 2).
 The training rows' store lives in ``<cache_dir>/train`` and is keyed like every influence cache (model fingerprint,
 tracked layers, projector, seed, data hash, ...): a second trace of the same model and rows with other reports
 reuses it without a second caching pass, a killed trace resumes it batch by batch, and a store made for another
-model or other rows is refused (--overwrite rebuilds it). The reports' store lives in ``<out>/cache/reports``.
+model or other rows is refused (--overwrite rebuilds it). The reports' store lives in ``<out>/cache/reports``;
+with ``hotwords`` each report's loss keeps only the response tokens overlapping those words
+(:mod:`rapidun.influence.hotwords`), so g(q) is the gradient of producing the behaviour's words.
 Training rows are scored in chunks read from the memory map, so memory is bounded by the chunk, not by N.
 """
 
@@ -21,6 +23,7 @@ from rapidun.data.tokenize import Encoded
 from rapidun.influence.caching import cache_set, encode_set, store_key
 from rapidun.influence.gradient_store import GradientStore
 from rapidun.influence.hooks import describe, select_layers
+from rapidun.influence.hotwords import restrict
 from rapidun.influence.score import score_matrix
 from rapidun.modeling.load import model_fingerprint
 
@@ -44,8 +47,12 @@ def influence_stores(inputs: RankInputs) -> tuple[dict[str, GradientStore], list
         ("reports", inputs.report_rows, inputs.out_dir / "cache" / "reports"),
     ):
         with inputs.ledger.stage(f"cache_{name}"):
-            key = store_key(fingerprint, rows, icfg, tracked_hash, None)
+            # hotwords restrict the reports' losses only: the training rows' store stays shareable between traces
+            hotwords = list(inputs.cfg.hotwords) if inputs.cfg.hotwords and name == "reports" else None
+            key = store_key(fingerprint, rows, icfg, tracked_hash, hotwords)
             examples = encode_set(rows, tok, icfg, name)
+            if hotwords:
+                examples = restrict(examples, tok, hotwords, name)
             stores[name] = cache_set(
                 model, tok, examples, directory, key, icfg, inputs.overwrite, inputs.progress, inputs.accelerator
             )
