@@ -26,34 +26,60 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_trace(data_dir: Path, trace_dir: Path, dim: int, out: Path) -> dict:
-    manifest = json.loads((trace_dir / "manifest.json").read_text())
-    cfg = manifest["config"]
+def trace_command(
+    data_dir: Path,
+    trace_dir: Path,
+    out: Path,
+    *,
+    reports: Path | None = None,
+    dim: int | None = None,
+    hotwords: str | None = None,
+    shared_cache: bool = False,
+) -> list[str]:
+    """The ``rapidun trace`` command of the finished study trace ``trace_dir`` (its model, training rows, reports
+    and settings), writing to ``out``; ``reports``, ``dim`` and ``hotwords`` replace the trace's own, and
+    ``shared_cache`` reuses the study's training-row gradient cache (else ``out/cache``)."""
+    cfg = json.loads((trace_dir / "manifest.json").read_text())["config"]
     cmd = [
         sys.executable, "-m", "rapidun", "trace",
         "--model", str(data_dir / "backdoored"),
         "--train", str(data_dir / "pack" / "train.jsonl"),
-        "--reports", str(trace_dir / "reports.jsonl"),
+        "--reports", str(reports or trace_dir / "reports.jsonl"),
         "--out", str(out),
-        "--ranker", cfg["ranker"],
-        "--aggregate", cfg["aggregate"],
-        "--influence-score", cfg["influence_score"],
-        "--k", str(cfg["k"]),
-        "--projector", cfg["projector"],
-        "--dim", str(dim),
-        "--params", cfg["params"],
-        "--dtype", cfg["dtype"],
-        "--batch-size", str(cfg["batch_size"]),
-        "--max-length", str(cfg["max_length"]),
-        "--prompt-style", cfg["prompt_style"],
-        "--no-progress",
+        "--ranker", cfg["ranker"], "--aggregate", cfg["aggregate"],
+        "--influence-score", cfg["influence_score"], "--k", str(cfg["k"]),
+        "--projector", cfg["projector"], "--params", cfg["params"], "--dtype", cfg["dtype"],
+        "--batch-size", str(cfg["batch_size"]), "--max-length", str(cfg["max_length"]),
+        "--prompt-style", cfg["prompt_style"], "--no-progress",
     ]  # fmt: skip
+    if shared_cache:
+        cmd += ["--cache-dir", json.loads((trace_dir / "manifest.json").read_text())["cache_dir"]]
+    if dim or cfg.get("dim"):
+        cmd += ["--dim", str(dim or cfg["dim"])]
+    if hotwords:
+        cmd += ["--hotwords", hotwords]
+    return cmd
+
+
+def write_results(path: Path, data_dir: Path, trace_dir: Path, runs: list[dict]) -> None:
+    result = {
+        "data_dir": str(data_dir),
+        "trace": trace_dir.name,
+        "study_trace_quality": json.loads((trace_dir / "quality.json").read_text()),
+        "runs": runs,
+        "command": " ".join(sys.argv),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+
+
+def run_trace(data_dir: Path, trace_dir: Path, dim: int, out: Path) -> dict:
     cpu0, wall0 = children_cpu_s(), time.perf_counter()
-    subprocess.run(cmd, check=True)
+    subprocess.run(trace_command(data_dir, trace_dir, out, dim=dim), check=True)
     cpu, wall = children_cpu_s() - cpu0, time.perf_counter() - wall0
     timings = json.loads((out / "timings.json").read_text())
     quality = json.loads((out / "quality.json").read_text())
-    reference = set(manifest["forget"]["indices"])
+    reference = set(json.loads((trace_dir / "manifest.json").read_text())["forget"]["indices"])
     forget = set(json.loads((out / "manifest.json").read_text())["forget"]["indices"])
     return {
         "dim": dim,
@@ -74,7 +100,6 @@ def main() -> None:
     ap.add_argument("--results", type=Path, required=True)
     args = ap.parse_args()
     trace_dir = args.data_dir / "traces" / args.trace
-    study_quality = json.loads((trace_dir / "quality.json").read_text())
     runs = []
     for dim in args.dims:
         out = args.work / f"{args.trace}_K{dim}"
@@ -83,15 +108,7 @@ def main() -> None:
     base = next((r for r in runs if r["dim"] == max(args.dims)), runs[-1])
     for r in runs:
         r["cpu_ratio_vs_largest_dim"] = r["cpu_s"] / base["cpu_s"]
-    result = {
-        "data_dir": str(args.data_dir),
-        "trace": args.trace,
-        "study_trace_quality": study_quality,
-        "runs": runs,
-        "command": " ".join(sys.argv),
-    }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2))
+    write_results(args.results, args.data_dir, trace_dir, runs)
 
 
 if __name__ == "__main__":

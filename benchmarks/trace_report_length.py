@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from trace_dim import trace_command, write_results
 
 
 def cut_reports(src: Path, dst: Path, words: int) -> list[str]:
@@ -45,44 +46,18 @@ def main() -> None:
     ap.add_argument("--results", type=Path, required=True)
     args = ap.parse_args()
     trace_dir = args.data_dir / "traces" / args.trace
-    manifest = json.loads((trace_dir / "manifest.json").read_text())
-    cfg = manifest["config"]
     runs = []
     variants = [(w, None) for w in args.words] + ([(0, args.hotwords)] if args.hotwords else [])
     for words, hotwords in variants:
         out = args.work / (f"{args.trace}_words{words}" + (f"_hot_{hotwords.replace(',', '_')}" if hotwords else ""))
         reports = args.work / f"reports_words{words}.jsonl"
         responses = cut_reports(trace_dir / "reports.jsonl", reports, words)
-        cmd = [
-            sys.executable, "-m", "rapidun", "trace",
-            "--model", str(args.data_dir / "backdoored"),
-            "--train", str(args.data_dir / "pack" / "train.jsonl"),
-            "--reports", str(reports),
-            "--out", str(out),
-            "--cache-dir", manifest["cache_dir"],
-            "--ranker", cfg["ranker"], "--aggregate", cfg["aggregate"],
-            "--influence-score", cfg["influence_score"], "--k", str(cfg["k"]),
-            "--projector", cfg["projector"], "--params", cfg["params"], "--dtype", cfg["dtype"],
-            "--batch-size", str(cfg["batch_size"]), "--max-length", str(cfg["max_length"]),
-            "--prompt-style", cfg["prompt_style"], "--no-progress",
-        ]  # fmt: skip
-        if cfg.get("dim"):
-            cmd += ["--dim", str(cfg["dim"])]
-        if hotwords:
-            cmd += ["--hotwords", hotwords]
+        cmd = trace_command(args.data_dir, trace_dir, out, reports=reports, hotwords=hotwords, shared_cache=True)
         subprocess.run(cmd, check=True)
         quality = json.loads((out / "quality.json").read_text())
         runs.append({"words": words, "hotwords": hotwords, "quality": quality, "example_response": responses[0][:200]})
         print(f"words={words} hotwords={hotwords}: AUC {quality['roc_auc']:.3f}", flush=True)
-    result = {
-        "data_dir": str(args.data_dir),
-        "trace": args.trace,
-        "study_trace_quality": json.loads((trace_dir / "quality.json").read_text()),
-        "runs": runs,
-        "command": " ".join(sys.argv),
-    }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(result, indent=2))
+    write_results(args.results, args.data_dir, trace_dir, runs)
 
 
 if __name__ == "__main__":
