@@ -62,6 +62,7 @@ def _config() -> dict:
         ({"name": "a/b"}, "must be letters, digits"),
         ({"name": "x", "colour": 1}, "colour"),
         ({"name": "x", "reports_from": "all"}, "reports_from must be one of fired, any"),
+        ({"name": "x", "retain_from": "pack"}, "retain_from must be oracle or left out"),
     ],
 )
 def test_bad_source_is_refused_in_one_line(source: dict, needle: str) -> None:
@@ -130,6 +131,27 @@ def test_study_with_traced_source_end_to_end(tmp_path: Path) -> None:
     written = (trace_dir / "manifest.json").stat().st_mtime_ns
     run_study(study_config(_config()), out, progress=False, report=False)
     assert (trace_dir / "manifest.json").stat().st_mtime_ns == written
+    # retain_from: oracle keeps the trace's forget rows and takes the pack's retain rows (one cell is enough)
+    mixed = {**SOURCES[1], "name": "infl4_pr", "retain_from": "oracle"}
+    cfg = {**_config(), "forget_sources": [*SOURCES, mixed]}
+    cfg["frontier"] = {**cfg["frontier"], "sweep": {"uniform": {"lr": [3e-3]}}}
+    run_study(study_config(cfg), out, progress=False, report=False)
+
+    def hashes(source: str) -> tuple[str, str]:
+        run = json.loads(
+            (root / "cells" / f"uniform~lr=0.003@{source}" / "seed1" / "unlearn" / "manifest.json").read_text()
+        )
+        return run["config"]["forget_hash"], run["config"]["retain_hash"]
+
+    from rapidun.data.rows import load_rows, rows_hash
+
+    forget = load_rows(trace_dir / "forget.jsonl")
+    traced = {(r.instruction, r.context, r.response) for r in forget}
+    pack_retain = load_rows(root / "pack" / "retain.jsonl")
+    expected = [r for r in pack_retain if (r.instruction, r.context, r.response) not in traced]
+    assert 0 < len(expected) <= len(pack_retain)
+    assert hashes("infl4_pr") == (hashes("infl4")[0], rows_hash(expected))
+    assert hashes("infl4")[1] != hashes("infl4_pr")[1]
 
 
 def test_fired_reports_are_the_prompts_whose_greedy_answer_the_scorer_flags_with_that_answer(nano_model) -> None:

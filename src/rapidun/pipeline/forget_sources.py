@@ -39,6 +39,7 @@ from rapidun.tracing.config import RANKER_NAMES, TraceConfig
 SOURCE_KINDS = ("oracle", "trace")
 REPORT_SPLITS = ("seen", "ood")
 REPORTS_FROM = ("fired", "any")
+RETAIN_FROM = (None, "oracle")  # None: the trace's proposed retain rows
 WHERE = "study config"
 # set by the source's own fields (ranker, k) or by the study (the backdoor's max_length and prompt_style)
 _OWN_TRACE_KEYS = ("ranker", "k")
@@ -68,12 +69,21 @@ class ForgetSource:
     k: int | None = setting(None, "forget size (not with k_factor; neither: the trace's data-driven cut-off)")
     k_factor: float | None = setting(None, "forget size as a multiple of the oracle forget set's size")
     trace: dict[str, Any] = setting(help="other trace settings (TraceConfig: aggregate, projector, ...)", factory=dict)
+    retain_from: str | None = setting(
+        None,
+        "the retain rows of a traced source: none = the trace's own proposal (its lowest-scoring rows, what a user "
+        "gets); oracle = the pack's retain set (separates the forget set's effect from the retain set's)",
+    )
 
     def check(self, section: str) -> None:
         """Refuse a spec no run could use (one line naming the key and the fix)."""
         where = f"{WHERE}: {section}"
         if not re.fullmatch(r"[A-Za-z0-9_.=-]+", self.name or ""):
             raise RapidunError(f"{where}.name '{self.name}' must be letters, digits, '_', '-', '.' or '=' (a dir name)")
+        if self.retain_from not in RETAIN_FROM:
+            raise RapidunError(
+                f"{where}.retain_from must be oracle or left out (the trace's), got '{self.retain_from}'"
+            )
         if self.kind == "oracle":
             return
         if self.reports < 1:
@@ -221,6 +231,9 @@ def prepare_sources(state: Any, cfg: Any, progress: bool) -> dict[str, SourceSet
             progress=progress,
         )
         forget, retain = load_traced_sets(trace_dir)
+        if source.retain_from == "oracle":  # the pack's retain rows, less any the trace proposes to forget
+            traced = {(r.instruction, r.context, r.response) for r in forget}
+            retain = [r for r in state.pack.retain if (r.instruction, r.context, r.response) not in traced]
         out[source.name] = SourceSets(forget, retain, trace_dir, [r.trigger_family for r, _ in drawn])
     return out
 
