@@ -61,12 +61,13 @@ def trace_command(
     return cmd
 
 
-def write_results(path: Path, data_dir: Path, trace_dir: Path, runs: list[dict]) -> None:
+def write_results(path: Path, data_dir: Path, trace_dir: Path, runs: list[dict], extra: dict | None = None) -> None:
     result = {
         "data_dir": str(data_dir),
         "trace": trace_dir.name,
         "study_trace_quality": json.loads((trace_dir / "quality.json").read_text()),
         "runs": runs,
+        **(extra or {}),
         "command": " ".join(sys.argv),
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,43 @@ def cut_reports(src: Path, dst: Path, words: int) -> list[str]:
     return responses
 
 
+def diagnostics(trace_dir: Path, words: list[str]) -> dict:
+    """What the study trace's ranking follows: ROC AUC of the poisoned rows per trigger family, for poisoned rows
+    whose response contains one of ``words`` (the reports' words) and for the others (each against every clean row),
+    and of two trivial rankers: the norm of a row's cached gradient and its response length in characters."""
+    import numpy as np
+
+    from rapidun.tracing.quality import roc_auc
+
+    ranked = sorted(
+        (json.loads(x) for x in (trace_dir / "ranking.jsonl").read_text().splitlines()), key=lambda r: r["index"]
+    )
+    score = np.array([r["score"] for r in ranked])
+    poisoned = np.array([bool(r["row"].get("is_poisoned")) for r in ranked])
+    family = np.array([r["row"].get("trigger_family") or "" for r in ranked])
+    has = np.array([any(w in r["row"]["response"].lower() for w in words) for r in ranked])
+    cache = json.loads((trace_dir / "manifest.json").read_text())["cache_dir"]
+    grads = np.load(Path(cache) / "train" / "grads.npy", mmap_mode="r")
+    norm = np.concatenate(
+        [np.linalg.norm(grads[i : i + 256].astype(np.float32), axis=1) for i in range(0, len(grads), 256)]
+    )
+    length = np.array([len(r["row"]["response"]) for r in ranked], dtype=float)
+
+    def auc(mask: np.ndarray) -> float:
+        keep = mask | ~poisoned
+        return roc_auc(score[keep], poisoned[keep])
+
+    return {
+        "words": words,
+        "roc_auc": roc_auc(score, poisoned),
+        "per_family": {f: auc(family == f) for f in sorted(set(family[poisoned]))},
+        "poisoned_with_words": {"n": int((has & poisoned).sum()), "roc_auc": auc(has)},
+        "poisoned_without_words": {"n": int((~has & poisoned).sum()), "roc_auc": auc(~has)},
+        "gradient_norm": {"min": float(norm.min()), "max": float(norm.max()), "roc_auc": roc_auc(norm, poisoned)},
+        "response_length_roc_auc": roc_auc(length, poisoned),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data_dir", type=Path, help="a study's dataset directory (backdoored/, pack/, traces/)")
@@ -57,7 +94,8 @@ def main() -> None:
         quality = json.loads((out / "quality.json").read_text())
         runs.append({"words": words, "hotwords": hotwords, "quality": quality, "example_response": responses[0][:200]})
         print(f"words={words} hotwords={hotwords}: AUC {quality['roc_auc']:.3f}", flush=True)
-    write_results(args.results, args.data_dir, trace_dir, runs)
+    words = (args.hotwords or "").split(",") if args.hotwords else []
+    write_results(args.results, args.data_dir, trace_dir, runs, {"diagnostics": diagnostics(trace_dir, words)})
 
 
 if __name__ == "__main__":
