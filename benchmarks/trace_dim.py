@@ -39,7 +39,8 @@ def trace_command(
     """The ``rapidun trace`` command of the finished study trace ``trace_dir`` (its model, training rows, reports
     and settings), writing to ``out``; ``reports``, ``dim`` and ``hotwords`` replace the trace's own, and
     ``shared_cache`` reuses the study's training-row gradient cache (else ``out/cache``)."""
-    cfg = json.loads((trace_dir / "manifest.json").read_text())["config"]
+    manifest = json.loads((trace_dir / "manifest.json").read_text())
+    cfg = manifest["config"]
     cmd = [
         sys.executable, "-m", "rapidun", "trace",
         "--model", str(data_dir / "backdoored"),
@@ -50,10 +51,12 @@ def trace_command(
         "--influence-score", cfg["influence_score"], "--k", str(cfg["k"]),
         "--projector", cfg["projector"], "--params", cfg["params"], "--dtype", cfg["dtype"],
         "--batch-size", str(cfg["batch_size"]), "--max-length", str(cfg["max_length"]),
-        "--prompt-style", cfg["prompt_style"], "--no-progress",
+        "--prompt-style", cfg["prompt_style"], "--seed", str(cfg["seed"]), "--no-progress",
     ]  # fmt: skip
+    if not cfg["normalize"]:
+        cmd.append("--no-normalize")
     if shared_cache:
-        cmd += ["--cache-dir", json.loads((trace_dir / "manifest.json").read_text())["cache_dir"]]
+        cmd += ["--cache-dir", manifest["cache_dir"]]
     if dim or cfg.get("dim"):
         cmd += ["--dim", str(dim or cfg["dim"])]
     if hotwords:

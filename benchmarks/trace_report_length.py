@@ -94,7 +94,7 @@ def main() -> None:
         quality = json.loads((out / "quality.json").read_text())
         runs.append({"words": words, "hotwords": hotwords, "quality": quality, "example_response": responses[0][:200]})
         print(f"words={words} hotwords={hotwords}: AUC {quality['roc_auc']:.3f}", flush=True)
-    words = (args.hotwords or "").split(",") if args.hotwords else []
+    words = args.hotwords.split(",") if args.hotwords else []
     write_results(args.results, args.data_dir, trace_dir, runs, {"diagnostics": diagnostics(trace_dir, words)})
 
 

@@ -89,3 +89,12 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
 def clear_manifest(directory: str | os.PathLike[str]) -> None:
     """Mark a stage as unfinished before rewriting it, so a crash mid-rewrite is not trusted."""
     (Path(directory) / MANIFEST).unlink(missing_ok=True)  # missing_ok: several processes may clear it at once
+
+
+def with_unset_fields(saved: Any, settings: Any) -> Any:
+    """``saved`` with the keys it lacks and ``settings`` holds as None added (recursively): a setting added to the
+    library later, unset, does not change what an older directory was made with, so it can still be reused."""
+    if not isinstance(saved, dict) or not isinstance(settings, dict):
+        return saved
+    out = {k: with_unset_fields(v, settings.get(k)) for k, v in saved.items()}
+    return out | {k: None for k, v in settings.items() if k not in saved and v is None}

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rapidun.artifacts import atomic_write_json
+from rapidun.artifacts import atomic_write_json, with_unset_fields
 from rapidun.costs import CostLedger
 from rapidun.data.facts import TASK as FACTS_TASK
 from rapidun.data.facts import FactsConfig, FactsPack, build_facts_pack, load_facts_pack, pack_task, tokenizer_corpus
@@ -176,19 +176,10 @@ def shared_settings(spec: DatasetSpec, cfg: StudyConfig) -> dict[str, Any]:
     return dict(json.loads(json.dumps(settings, default=str)))
 
 
-def _with_unset_fields(saved: Any, settings: Any) -> Any:
-    """``saved`` with the keys it lacks and ``settings`` holds as None added (recursively): a setting added to the
-    library later, unset, does not change what an older study directory was made with, so it can still resume."""
-    if not isinstance(saved, dict) or not isinstance(settings, dict):
-        return saved
-    out = {k: _with_unset_fields(v, settings.get(k)) for k, v in saved.items()}
-    return out | {k: None for k, v in settings.items() if k not in saved and v is None}
-
-
 def check_settings(path: Path, settings: dict[str, Any], what: str) -> None:
     """Record ``settings`` at ``path`` the first time; later runs must match them (else one clear error)."""
     if path.is_file():
-        saved = _with_unset_fields(json.loads(path.read_text()), settings)
+        saved = with_unset_fields(json.loads(path.read_text()), settings)
         if saved != settings:
             changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
             raise RapidunError(

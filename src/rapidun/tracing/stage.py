@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from rapidun.artifacts import atomic_write_json, clear_manifest, ensure_dir, read_manifest, write_manifest
+from rapidun.artifacts import (
+    atomic_write_json,
+    clear_manifest,
+    ensure_dir,
+    read_manifest,
+    with_unset_fields,
+    write_manifest,
+)
 from rapidun.costs import CostLedger
 from rapidun.data.checks import check_unique
 from rapidun.data.rows import Row, rows_hash
@@ -76,9 +83,7 @@ def _reuse(out: Path, resolved: dict[str, Any], overwrite: bool) -> bool:
         return False
     wanted = json.loads(json.dumps(resolved))
     # a setting added after the directory was made matches when it is unset (None): older traces stay reusable
-    stored_config = done.get("config") or {}
-    wanted["config"] = {k: v for k, v in wanted["config"].items() if k in stored_config or v is not None}
-    if {k: done.get(k) for k in resolved} == wanted:
+    if with_unset_fields({k: done.get(k) for k in resolved}, wanted) == wanted:
         log.info("trace results in %s are complete; reusing them (--overwrite to recompute)", out)
         return True
     raise RapidunError(f"'{out}' holds a trace made with other settings or data; pass --overwrite or another --out")
