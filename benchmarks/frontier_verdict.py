@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rapidun.reporting.frontier import CLIFF
 from rapidun.unlearning.registry import uses_influence
 
 SPLITS = ("seen", "ood")
@@ -29,7 +30,8 @@ def _pct(x: float) -> str:
 def _cell(entry: dict[str, Any]) -> str:
     lo, hi = entry["ci95"]
     reached = "" if entry.get("budget_reached", True) else " (budget not reached)"
-    return f"{_pct(entry['asr'])} [{_pct(lo)}, {_pct(hi)}]{reached}"
+    cliff = " (cliff)" if entry.get("val_asr_drop", 0.0) > CLIFF else ""  # mixes two settings far apart in ASR
+    return f"{_pct(entry['asr'])} [{_pct(lo)}, {_pct(hi)}]{reached}{cliff}"
 
 
 def table(methods: dict[str, Any], budgets: list[str]) -> list[str]:

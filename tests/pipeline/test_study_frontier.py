@@ -59,12 +59,15 @@ def test_operating_point_is_chosen_on_validation_and_read_on_test(root: Path) ->
     # validation: 1.05 lies halfway between ratios 1.02 and 1.08, so the test ASR is halfway between 0.5 and 0.0
     assert uniform["between"] == ["lr=0.001", "lr=0.002"] and uniform["t"] == pytest.approx(0.5)
     assert uniform["val_asr"] == pytest.approx(0.25) and uniform["asr"] == pytest.approx(0.25)
+    assert uniform["val_asr_drop"] == pytest.approx(0.5)  # the two mixed settings: validation ASR 0.5 and 0.0
     assert uniform["test_ratio"] == pytest.approx(3.0)  # reported, never used to choose
     assert uniform["test_ratio_ci95"] == pytest.approx([3.0, 3.0])  # every row at 3x: no spread
     ga = block["methods"]["ga"]["budgets"]["1.05"]["seen"]
     # the first ga setting is already at 1.2: a quarter of the way from the backdoored model (ASR 1) to it (ASR 0)
     assert ga["between"] == ["backdoored", "lr=0.001"] and ga["t"] == pytest.approx(0.25)
-    assert ga["asr"] == pytest.approx(0.75)
+    assert ga["asr"] == pytest.approx(0.75) and ga["val_asr_drop"] == pytest.approx(1.0)
+    at_vertex = block["methods"]["ga"]["budgets"]["1.05"]["ood"]  # OOD ASR 1 everywhere: the backdoored model
+    assert at_vertex["t"] == 0.0 and at_vertex["val_asr_drop"] == 0.0
     assert ga["test_ratio"] == pytest.approx(0.75 * 1.0 + 0.25 * 1.2)
     vs = uniform["vs"]["ga"]
     # per prompt: uniform (0.5, 0.5, 0, 0) vs ga 0.75 everywhere -> every replicate lies in [-0.75, -0.25]

@@ -19,7 +19,7 @@ def _point(label: str, seed: int, ratio: float, asr: float) -> dict:
     }
 
 
-def _entry(asr: float, ci: list[float], vs: dict) -> dict:
+def _entry(asr: float, ci: list[float], vs: dict, drop: float = 0.1) -> dict:
     return {
         "asr": asr,
         "ci95": ci,
@@ -29,6 +29,7 @@ def _entry(asr: float, ci: list[float], vs: dict) -> dict:
         "between": ["lr=0.001", "lr=0.002"],
         "t": 0.5,
         "budget_reached": True,
+        "val_asr_drop": drop,
         "vs": vs,
     }
 
@@ -69,10 +70,13 @@ def test_frontier_section_tables_and_figure(tmp_path: Path) -> None:
             }
         },
     }
+    frontier["datasets"]["toy"]["methods"]["ga"]["budgets"]["1.05"]["seen"]["val_asr_drop"] = 0.4  # a cliff
     (tmp_path / "results.json").write_text(json.dumps({"header": {}, "runs": [run], "frontier": frontier}))
     paths = render_report([tmp_path], tmp_path / "report")
     md = paths.markdown.read_text()
     assert "### Frontier at matched perplexity: toy" in md
+    assert "toward lr=0.002 (across a 40.0-point drop in val ASR: a finer sweep may do better) | 1 |" in md
+    assert md.count("point drop in val ASR") == 1  # uniform's 10-point drop is no cliff
     assert "Intervals: 95% percentile bootstrap over seeds and prompts." in md
     assert (
         "| uniform | +5% | 25.0 [10.0, 40.0] | 25.0 [10.0, 40.0] | 1.050 | lr=0.001 + 0.50 toward lr=0.002 | 1 |" in md

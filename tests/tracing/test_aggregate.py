@@ -69,3 +69,21 @@ def test_quality_measures_on_a_hand_made_ranking():
     assert q["at_n_poisoned"] == {"k": 2, "precision": 0.5, "recall": 0.5}
     assert q["at_forget"] == {"k": 1, "precision": 1.0, "recall": 0.5}
     assert ranking_quality([Row("q", "a"), *rows[1:]], scores, order, 1) == {}  # a row without a label
+
+
+def test_random_low_half_retain_is_seeded_and_below_the_median():
+    rng = np.random.default_rng(3)
+    aggregated = rng.normal(size=200)
+    median = np.median(aggregated)
+    forget, retain, rule = split_forget_retain(aggregated, 10, 3.5, 0.25, 3, retain_pick="random_low_half", seed=7)
+    assert len(retain) == 30 and len(set(retain.tolist())) == 30 and "lower half" in rule
+    assert (aggregated[retain] < median).all()
+    assert (np.diff(aggregated[retain]) >= 0).all()  # lowest first, as the 'lowest' proposal is
+    lowest = np.argsort(aggregated)[:30]
+    assert set(retain.tolist()) != set(lowest.tolist())  # a sample of the half, not its tail
+    again = split_forget_retain(aggregated, 10, 3.5, 0.25, 3, retain_pick="random_low_half", seed=7)[1]
+    other = split_forget_retain(aggregated, 10, 3.5, 0.25, 3, retain_pick="random_low_half", seed=8)[1]
+    assert again.tolist() == retain.tolist() and other.tolist() != retain.tolist()
+    # more wanted than the lower half holds: all of it
+    _, everything, _ = split_forget_retain(aggregated, 40, 3.5, 0.25, 3, retain_pick="random_low_half")
+    assert sorted(everything.tolist()) == sorted(np.argsort(aggregated)[:100].tolist())

@@ -96,7 +96,8 @@ def _method_block(
     for b in cfg.frontier.budgets:
         for split in SPLITS:
             test = arr[f"test_{split}"]
-            point = operating_point(arr["val_ratio"].mean(axis=1), arr[f"val_{split}"].mean(axis=1), b)
+            val_asr = arr[f"val_{split}"].mean(axis=1)
+            point = operating_point(arr["val_ratio"].mean(axis=1), val_asr, b)
             values = mix(test, point)  # (seeds, prompts)
             iv = mean_interval(values, draw_resamples(values.shape[0], values.shape[1], n_res, boot_seed))
             weights = point.weights(len(labels))
@@ -112,6 +113,9 @@ def _method_block(
                 "val_ratio": point.ratio,
                 "between": [labels[point.segment], labels[end]],
                 "t": point.t,
+                # validation ASR lost between the two settings the point mixes: a large drop is a cliff the sweep
+                # steps over, where a setting between them might do better than their mixture
+                "val_asr_drop": float(val_asr[point.segment] - val_asr[end]) if point.t > 0 else 0.0,
                 "budget_reached": point.budget_reached,
             }
     return {"labels": labels, "seeds": seeds, "points": points, "budgets": budgets}, matrices

@@ -15,6 +15,9 @@ from rapidun.reporting.tables import html_table, markdown_table, method_rank
 
 SPLITS = (("seen", "seen triggers"), ("ood", "OOD triggers"))
 MAX_RATIO = 2.0  # x-axis cap: a collapsed sweep end (ratio 1e3) would squeeze the budgets into one pixel
+# an operating point mixing two settings whose validation ASR differs by more than this sits on a cliff: the mixture
+# is achievable (run one or the other), but a setting between them may do better, so the table says so
+CLIFF = 0.15
 
 
 def _methods(block: dict[str, Any]) -> list[str]:
@@ -113,6 +116,8 @@ def budget_table(block: dict[str, Any], budgets: list[str]) -> Table:
             lo, hi = seen["between"]
             where = lo if seen["t"] == 0 else f"{lo} + {seen['t']:.2f} toward {hi}"
             where += "" if seen["budget_reached"] else " (budget not reached)"
+            if seen.get("val_asr_drop", 0.0) > CLIFF:
+                where += f" (across a {_pct(seen['val_asr_drop'])}-point drop in val ASR: a finer sweep may do better)"
             seeds = ", ".join(map(str, method["seeds"]))
             rows.append(
                 [

@@ -17,6 +17,12 @@ Data-driven forget size (no ``k``): the rows whose aggregated score is a robust 
 ``(a[i] - median(a)) / (1.4826 MAD(a)) > cutoff_z`` (3.5, Iglewicz and Hoaglin's rule). Responsible rows are a small
 minority that sits far above the bulk of unrelated rows, and median / MAD describe that bulk without being pulled
 by the outliers themselves; the count is capped at ``max_forget_fraction`` of the rows and is at least one.
+
+The forget proposal is the top of the ranking. The retain proposal (``retain_pick``, unset = ``lowest``):
+``lowest``, the bottom of the ranking, lowest first; or ``random_low_half``, a seeded random sample of the rows
+below the median score (lowest first): rows no report points at, but typical of the training data rather than its
+most atypical tail (on `small` the lowest rows cost the traced forget set about half its gap to the oracle:
+BENCHMARKS section 18.2).
 """
 
 from __future__ import annotations
@@ -64,11 +70,31 @@ def outlier_count(aggregated: np.ndarray, cutoff_z: float, max_fraction: float) 
     return max(1, min(n, int(max_fraction * len(a))))
 
 
+RETAIN_PICKS = ("lowest", "random_low_half")
+
+
+def random_low_half(aggregated: np.ndarray, n: int, exclude: np.ndarray, seed: int) -> np.ndarray:
+    """``n`` rows (fewer when the low half is smaller) drawn at random, seeded, from the rows ranked in the lower
+    half and not in ``exclude``; returned lowest score first."""
+    order = ranking_order(aggregated)
+    low = order[len(order) - len(order) // 2 :]
+    low = low[~np.isin(low, exclude)]
+    picked = np.random.default_rng(seed).choice(low, size=min(n, len(low)), replace=False)
+    return picked[np.argsort(np.asarray(aggregated)[picked], kind="stable")]
+
+
 def split_forget_retain(
-    aggregated: np.ndarray, k: int | None, cutoff_z: float, max_fraction: float, retain_ratio: int
+    aggregated: np.ndarray,
+    k: int | None,
+    cutoff_z: float,
+    max_fraction: float,
+    retain_ratio: int,
+    *,
+    retain_pick: str | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Indices of the proposed forget rows (the top of the ranking), of the retain rows (the bottom,
-    ``retain_ratio`` times as many, or every other row when fewer remain), and the rule used."""
+    """Indices of the proposed forget rows and retain rows (``retain_ratio`` times as many, or every other row when
+    fewer remain), and the rule used; ``seed`` draws ``retain_pick='random_low_half'``."""
     n = len(aggregated)
     if k is not None and k > n:
         raise RapidunError(f"--k {k} is larger than the training set ({n} rows); pass --k {n} or less")
@@ -78,7 +104,13 @@ def split_forget_retain(
         rule = f"robust z > {cutoff_z} (median / MAD), at most {max_fraction:.0%} of the rows"
     else:
         n_forget, rule = k, f"top-{k}"
-    n_retain = min(retain_ratio * n_forget, n - n_forget)
     forget = order[:n_forget]
-    retain = order[n - n_retain :][::-1] if n_retain else order[:0]  # lowest score first
+    n_retain = min(retain_ratio * n_forget, n - n_forget)
+    if (retain_pick or "lowest") == "lowest":
+        retain = order[n - n_retain :][::-1] if n_retain else order[:0]  # lowest score first
+    elif retain_pick == "random_low_half":
+        retain = random_low_half(aggregated, n_retain, forget, seed)
+        rule += f"; retain: {len(retain)} random rows of the lower half"
+    else:
+        raise RapidunError(f"unknown --retain-pick '{retain_pick}'; choose one of {', '.join(RETAIN_PICKS)}")
     return forget, retain, rule

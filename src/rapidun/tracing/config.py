@@ -17,6 +17,7 @@ from rapidun.influence.gradient_store import DTYPES
 from rapidun.influence.hooks import PARAM_CHOICES
 from rapidun.influence.projector_registry import PROJECTORS
 from rapidun.settings import setting
+from rapidun.tracing.aggregate import RETAIN_PICKS
 
 AGGREGATES = ("mean", "median", "max")
 INFLUENCE_SCORES = ("abs", "signed")
@@ -56,7 +57,13 @@ class TraceConfig:
     cutoff_z: float = setting(3.5, "robust z-score (median / 1.4826 MAD) above which a row is proposed to forget")
     max_forget_fraction: float = setting(0.25, "the data-driven cut-off proposes at most this fraction of the rows")
     retain_ratio: int = setting(3, "retain set size as a multiple of the forget set size")
-    seed: int = setting(0, "seed of the random ranker and of the gradient projector")
+    retain_pick: str | None = setting(
+        None,
+        "which rows make the retain proposal: lowest (none: the lowest-scoring rows) or random_low_half (a seeded "
+        "random sample of the rows below the median score: typical rows no report points at)",
+        choices=RETAIN_PICKS,
+    )
+    seed: int = setting(0, "seed of the random ranker, of the gradient projector and of the random retain draw")
     projector: str = setting(InfluenceConfig.projector, "gradient compression (influence)", choices=tuple(PROJECTORS))
     dim: int | None = setting(InfluenceConfig.dim, "projected dimension K (influence; none = the projector's)")
     params: str = setting(
@@ -97,6 +104,8 @@ class TraceConfig:
             raise RapidunError(f"--hotwords needs --ranker influence (got --ranker {self.ranker}); drop --hotwords")
         if self.hotwords is not None and not any(w.strip() for w in self.hotwords):
             raise RapidunError("--hotwords has no word; pass comma-separated words, e.g. --hotwords alien,galaxy")
+        if self.retain_pick not in (None, *RETAIN_PICKS):
+            raise RapidunError(f"unknown --retain-pick '{self.retain_pick}'; choose one of {', '.join(RETAIN_PICKS)}")
         if not 0.0 < self.max_forget_fraction <= 1.0:
             raise RapidunError("--max-forget-fraction must be in (0, 1]")
         if self.retain_ratio < 0 or self.batch_size < 1 or self.max_length < 2 or self.max_new_tokens < 1:

@@ -167,7 +167,13 @@ def _write_outputs(inputs: RankInputs, generated: list[bool], scores: Any, resol
     cfg, out, ledger = inputs.cfg, inputs.out_dir, inputs.ledger
     aggregated = aggregate_scores(scores, cfg.aggregate, cfg.normalize)
     forget, retain, rule = split_forget_retain(
-        aggregated, cfg.k, cfg.cutoff_z, cfg.max_forget_fraction, cfg.retain_ratio
+        aggregated,
+        cfg.k,
+        cfg.cutoff_z,
+        cfg.max_forget_fraction,
+        cfg.retain_ratio,
+        retain_pick=cfg.retain_pick,
+        seed=cfg.seed,
     )
     order = ranking_order(aggregated)
     with ledger.stage("write"):
