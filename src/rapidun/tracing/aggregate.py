@@ -21,8 +21,8 @@ by the outliers themselves; the count is capped at ``max_forget_fraction`` of th
 The forget proposal is the top of the ranking. The retain proposal (``retain_pick``, unset = ``lowest``):
 ``lowest``, the bottom of the ranking, lowest first; or ``random_low_half``, a seeded random sample of the rows
 below the median score (lowest first): rows no report points at, but typical of the training data rather than its
-most atypical tail (on `small` the lowest rows cost the traced forget set about half its gap to the oracle:
-BENCHMARKS section 18.2).
+most atypical tail. On `small` the two unlearn equally well (BENCHMARKS section 19.3), both behind the pack's own
+retain rows, so the default stays ``lowest``.
 """
 
 from __future__ import annotations
