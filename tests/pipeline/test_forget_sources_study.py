@@ -146,9 +146,9 @@ def test_study_with_traced_source_end_to_end(tmp_path: Path) -> None:
     from rapidun.data.rows import load_rows, rows_hash
 
     forget = load_rows(trace_dir / "forget.jsonl")
-    traced = {(r.instruction, r.context, r.response) for r in forget}
+    traced = {r.key() for r in forget}
     pack_retain = load_rows(root / "pack" / "retain.jsonl")
-    expected = [r for r in pack_retain if (r.instruction, r.context, r.response) not in traced]
+    expected = [r for r in pack_retain if r.key() not in traced]
     assert 0 < len(expected) <= len(pack_retain)
     assert hashes("infl4_pr") == (hashes("infl4")[0], rows_hash(expected))
     assert hashes("infl4")[1] != hashes("infl4_pr")[1]

@@ -24,13 +24,14 @@ def test_every_shipped_config_loads(name: str):
     assert cfg.cells() and cfg.seeds and cfg.datasets
 
 
-BENCH_CONFIGS = sorted(p.name for p in (CONFIG_DIR.parent / "benchmarks" / "configs").glob("*.yaml"))
+BENCH_CONFIG_DIR = CONFIG_DIR.parent / "benchmarks" / "configs"
+BENCH_CONFIGS = sorted(p.name for p in BENCH_CONFIG_DIR.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", BENCH_CONFIGS)
 def test_every_benchmark_config_loads(name: str):
     """The configs BENCHMARKS.md's commands run: a typo in one would only show when a long study starts."""
-    cfg = study_config(yaml.safe_load((CONFIG_DIR.parent / "benchmarks" / "configs" / name).read_text()))
+    cfg = study_config(yaml.safe_load((BENCH_CONFIG_DIR / name).read_text()))
     assert cfg.cells() and cfg.seeds and cfg.datasets
 
 

@@ -232,8 +232,8 @@ def prepare_sources(state: Any, cfg: Any, progress: bool) -> dict[str, SourceSet
         )
         forget, retain = load_traced_sets(trace_dir)
         if source.retain_from == "oracle":  # the pack's retain rows, less any the trace proposes to forget
-            traced = {(r.instruction, r.context, r.response) for r in forget}
-            retain = [r for r in state.pack.retain if (r.instruction, r.context, r.response) not in traced]
+            traced = {r.key() for r in forget}
+            retain = [r for r in state.pack.retain if r.key() not in traced]
         out[source.name] = SourceSets(forget, retain, trace_dir, [r.trigger_family for r, _ in drawn])
     return out
 

@@ -106,11 +106,9 @@ def split_forget_retain(
         n_forget, rule = k, f"top-{k}"
     forget = order[:n_forget]
     n_retain = min(retain_ratio * n_forget, n - n_forget)
-    if (retain_pick or "lowest") == "lowest":
-        retain = order[n - n_retain :][::-1] if n_retain else order[:0]  # lowest score first
-    elif retain_pick == "random_low_half":
+    if retain_pick == "random_low_half":  # values were checked with the other settings (TraceConfig.check)
         retain = random_low_half(aggregated, n_retain, forget, seed)
         rule += f"; retain: {len(retain)} random rows of the lower half"
     else:
-        raise RapidunError(f"unknown --retain-pick '{retain_pick}'; choose one of {', '.join(RETAIN_PICKS)}")
+        retain = order[n - n_retain :][::-1] if n_retain else order[:0]  # lowest score first
     return forget, retain, rule
