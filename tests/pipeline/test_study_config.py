@@ -45,7 +45,8 @@ def test_frontier_configs_sweep_every_compared_method_with_enough_seeds():
         cfg = study_config(yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text()))
         assert cfg.frontier is not None and compared <= set(cfg.frontier.sweep), name
         assert cfg.frontier.budgets == (1.05, 1.10) and len(cfg.seeds) == seeds
-        assert all(3 <= len(next(iter(knobs.values()))) <= 5 for knobs in cfg.frontier.sweep.values())
+        # 3 values at least to bracket a budget; 6 at most (the widened ranges of BENCHMARKS 14) to bound the cost
+        assert all(3 <= len(next(iter(knobs.values()))) <= 6 for knobs in cfg.frontier.sweep.values())
     # frontier_small keeps the labels of its earlier sweep cells, so a rerun reuses them
     small = {c.key for c in study_config(yaml.safe_load((CONFIG_DIR / "frontier_small.yaml").read_text())).cells()}
     assert {"rapidun~lr=0.0002", "rapidun~lr=0.001", "uniform~lr=0.0003", "loreun~lr=0.0002"} <= small
