@@ -1,0 +1,43 @@
+"""benchmarks/study_reproduces.py: cells compared metric by metric, on hand-written files."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "study_reproduces.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("study_reproduces_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _metrics(seen: float) -> dict:
+    return {"asr_seen": seen, "asr_ood": 0.2, "false_trigger_rate": 0.0, "clean_ppl": 7.5}
+
+
+def test_identical_different_and_absent_cells(tmp_path: Path) -> None:
+    cells = tmp_path / "cells"
+    for key, seed, seen in (("uniform~lr=0.001", 1, 0.10), ("uniform~lr=0.001", 2, 0.30)):
+        d = cells / key / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "cell.json").write_text(json.dumps({"metrics": _metrics(seen)}))
+    runs = [
+        {"method": "backdoored", "label": "", "seed": 42, "metrics": _metrics(0.9)},
+        {"method": "uniform", "label": "lr=0.001", "seed": 1, "metrics": _metrics(0.10)},
+        {"method": "uniform", "label": "lr=0.001", "seed": 2, "metrics": _metrics(0.25)},
+        {"method": "uniform", "label": "lr=0.002", "seed": 1, "metrics": _metrics(0.05)},
+    ]
+    out = _module().compare(runs, cells, None)
+    assert (out["identical"], out["compared"], out["absent"]) == (1, 2, ["uniform~lr=0.002 seed 1"])
+    assert out["different"][0]["cell"] == "uniform~lr=0.001 seed 2"
+    assert abs(out["different"][0]["abs_gap"]["asr_seen"] - 0.05) < 1e-12
+    only_seed_1 = _module().compare(runs, cells, {1})
+    assert (only_seed_1["identical"], only_seed_1["compared"]) == (1, 1)
