@@ -3,26 +3,18 @@ tests/multiproc checks)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from bench_scripts import load_script
 from safetensors.torch import save_file
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "ddp_bf16_check.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> Any:
-    spec = importlib.util.spec_from_file_location("ddp_bf16_check_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("ddp_bf16_check")
 
 
 def test_loss_gap_per_step_and_relative(bench) -> None:

@@ -3,15 +3,13 @@ compared for the same model, the batch-8 rates consistent; the 2-process part th
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from bench_scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_bench.py"
 DRY = ["--size", "nano", "--dtype", "fp32", "--max-length", "48", "--forget-rows", "4", "--retain-rows", "12"]
 DRY += ["--influence-batch-size", "4", "--train-steps", "1", "--train-batch-size", "4", "--unlearn-steps", "2"]
 DRY += ["--reps", "1"]
@@ -19,12 +17,7 @@ DRY += ["--reps", "1"]
 
 @pytest.fixture(scope="module")
 def gb():
-    spec = importlib.util.spec_from_file_location("gpu_bench_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("gpu_bench")
 
 
 def _run(gb, tmp_path: Path, *extra: str) -> dict:

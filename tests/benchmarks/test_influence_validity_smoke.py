@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "influence_validity.py"
+from bench_scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def iv():
-    spec = importlib.util.spec_from_file_location("influence_validity_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("influence_validity")
 
 
 def test_ranks_average_ties(iv):

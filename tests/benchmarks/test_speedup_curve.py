@@ -3,28 +3,19 @@ scale (slow)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
+from bench_scripts import load_script
 
 from rapidun.errors import RapidunError
 from rapidun.reporting.plot_scaling import load_speedup_curve, save_speedup_curve, speedup_curve
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "speedup_curve.py"
-
 
 @pytest.fixture(scope="module")
 def sc():
-    spec = importlib.util.spec_from_file_location("speedup_curve_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("speedup_curve")
 
 
 def _record(rows: int, retrain_s: float, unlearn_s: float) -> dict:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "study_reproduces.py"
+from bench_scripts import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("study_reproduces_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("study_reproduces")
 
 
 def _metrics(seen: float) -> dict:
