@@ -22,8 +22,9 @@ import numpy as np
 
 from rapidun.data.rows import load_rows
 from rapidun.tracing.aggregate import outlier_count
+from rapidun.tracing.config import TraceConfig
 
-CUTOFF_Z, MAX_FRACTION = 3.5, 0.25  # TraceConfig's defaults of cutoff_z and max_forget_fraction
+CUTOFF_Z, MAX_FRACTION = TraceConfig.cutoff_z, TraceConfig.max_forget_fraction  # the defaults `rapidun trace` uses
 
 
 def categories(path: Path) -> dict[str, int]:
